@@ -1,0 +1,591 @@
+//! A geometry: where the costs come from (two point clouds and a [`Cost`], or a precomputed
+//! matrix), how they are rescaled, and the absolute epsilon that results.
+//!
+//! A geometry is either *dense* (the scaled `n x m` cost matrix is held in memory) or
+//! *online* (costs are recomputed from the points in row blocks whenever a solver needs
+//! them: memory `O((n + m) d)` plus one block per thread).
+
+use crate::cost::{cost_matrix, Cost};
+use crate::error::{OtError, Result};
+use crate::real::Real;
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// How the cost matrix is rescaled before solving (the scaled cost is `C / s`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ScaleCost {
+    /// No rescaling.
+    None,
+    /// Divide by this number.
+    Value(f64),
+    /// Divide by the mean cost (the default, as in GENOT).
+    #[default]
+    Mean,
+    /// Divide by the median cost (dense geometries only).
+    Median,
+    /// Divide by the largest cost.
+    Max,
+}
+
+impl std::str::FromStr for ScaleCost {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "none" => Ok(ScaleCost::None),
+            "mean" => Ok(ScaleCost::Mean),
+            "median" => Ok(ScaleCost::Median),
+            "max" | "max_cost" => Ok(ScaleCost::Max),
+            v => match v.parse::<f64>() {
+                Ok(x) if x > 0.0 && x.is_finite() => Ok(ScaleCost::Value(x)),
+                Ok(x) => Err(format!("scale-cost must be a positive number, got {x}")),
+                Err(_) => Err(format!(
+                    "unknown scale-cost '{v}' (expected mean, median, max, none or a positive number)"
+                )),
+            },
+        }
+    }
+}
+
+/// Which statistic of the (scaled) cost a relative epsilon multiplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelativeTo {
+    /// The mean of the scaled cost matrix.
+    Mean,
+    /// The standard deviation of the scaled cost matrix.
+    Std,
+}
+
+/// The entropic regularisation strength.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Epsilon {
+    /// Used as it is, on the scaled cost.
+    Absolute(f64),
+    /// `factor` times the mean or standard deviation of the scaled cost.
+    Relative { factor: f64, to: RelativeTo },
+}
+
+impl Default for Epsilon {
+    /// OTT's default: 5% of the standard deviation of the cost.
+    fn default() -> Self {
+        Epsilon::Relative {
+            factor: 0.05,
+            to: RelativeTo::Std,
+        }
+    }
+}
+
+/// Summary statistics of the *unscaled* cost matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CostStats {
+    pub mean: f64,
+    pub std: f64,
+    pub max: f64,
+    /// Only computed for dense geometries.
+    pub median: Option<f64>,
+}
+
+/// Where the costs come from.
+#[derive(Clone)]
+enum Source<F: Real> {
+    /// Scaled dense matrix.
+    Dense(Array2<F>),
+    /// Points and a cost, recomputed in blocks.
+    Online {
+        x: Array2<F>,
+        y: Array2<F>,
+        cost: Arc<dyn Cost<F>>,
+    },
+}
+
+/// Costs, scaling and epsilon of one linear OT problem. Build one with
+/// [`Geometry::from_points`], [`Geometry::online`] or [`Geometry::from_matrix`].
+///
+/// ```
+/// use genot_ot::geometry::{Epsilon, Geometry, ScaleCost};
+/// use genot_ot::cost::SqEuclidean;
+/// use ndarray::array;
+/// use std::sync::Arc;
+///
+/// let x = array![[0.0f64, 0.0], [1.0, 0.0]];
+/// let y = array![[0.0f64, 1.0], [1.0, 1.0], [2.0, 1.0]];
+/// let geom = Geometry::from_points(x, y, Arc::new(SqEuclidean), ScaleCost::Mean, Epsilon::Absolute(0.1)).unwrap();
+/// assert_eq!(geom.shape(), (2, 3));
+/// assert!((geom.epsilon() - 0.1).abs() < 1e-12);
+/// ```
+#[derive(Clone)]
+pub struct Geometry<F: Real> {
+    source: Source<F>,
+    n: usize,
+    m: usize,
+    /// Multiplier applied to raw costs (1 / s).
+    inv_scale: F,
+    scale: f64,
+    epsilon: f64,
+    stats: CostStats,
+}
+
+impl<F: Real> std::fmt::Debug for Geometry<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Geometry")
+            .field("n", &self.n)
+            .field("m", &self.m)
+            .field("online", &self.is_online())
+            .field("scale", &self.scale)
+            .field("epsilon", &self.epsilon)
+            .finish()
+    }
+}
+
+/// Checks that a point cloud is non-empty and finite.
+pub fn validate_points<F: Real>(what: &'static str, x: ArrayView2<F>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(OtError::Empty {
+            what,
+            rows: x.nrows(),
+            cols: x.ncols(),
+        });
+    }
+    if let Some(((row, col), _)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(OtError::NonFinite { what, row, col });
+    }
+    Ok(())
+}
+
+impl<F: Real> Geometry<F> {
+    /// A dense geometry from two point clouds: the cost matrix is computed once.
+    pub fn from_points(
+        x: Array2<F>,
+        y: Array2<F>,
+        cost: Arc<dyn Cost<F>>,
+        scale: ScaleCost,
+        epsilon: Epsilon,
+    ) -> Result<Self> {
+        check_pair(&x, &y)?;
+        let c = cost_matrix(cost.as_ref(), x.view(), y.view());
+        Self::from_matrix_unchecked(c, scale, epsilon)
+    }
+
+    /// A dense geometry from a precomputed cost matrix (rows = source points).
+    pub fn from_matrix(c: Array2<F>, scale: ScaleCost, epsilon: Epsilon) -> Result<Self> {
+        if c.nrows() == 0 || c.ncols() == 0 {
+            return Err(OtError::Empty {
+                what: "cost matrix",
+                rows: c.nrows(),
+                cols: c.ncols(),
+            });
+        }
+        Self::from_matrix_unchecked(c, scale, epsilon)
+    }
+
+    fn from_matrix_unchecked(c: Array2<F>, scale: ScaleCost, epsilon: Epsilon) -> Result<Self> {
+        let mut c = if c.is_standard_layout() {
+            c
+        } else {
+            c.as_standard_layout().to_owned()
+        };
+        let (n, m) = c.dim();
+        let slice = c.as_slice().expect("standard layout");
+        let (mean, std, max) = moments(slice, m)?;
+        let median = match scale {
+            ScaleCost::Median => Some(median_of(slice)),
+            _ => None,
+        };
+        let stats = CostStats {
+            mean,
+            std,
+            max,
+            median,
+        };
+        let mut geom = Self::finish(
+            Source::Dense(Array2::zeros((0, 0))),
+            n,
+            m,
+            stats,
+            scale,
+            epsilon,
+        )?;
+        let inv = geom.inv_scale;
+        if inv != F::one() {
+            c.par_mapv_inplace(|v| v * inv);
+        }
+        geom.source = Source::Dense(c);
+        Ok(geom)
+    }
+
+    /// An online geometry: costs are recomputed from the points in row blocks, never
+    /// stored as an `n x m` matrix. Median scaling is not available (it needs all costs).
+    pub fn online(
+        x: Array2<F>,
+        y: Array2<F>,
+        cost: Arc<dyn Cost<F>>,
+        scale: ScaleCost,
+        epsilon: Epsilon,
+    ) -> Result<Self> {
+        check_pair(&x, &y)?;
+        if scale == ScaleCost::Median {
+            return Err(OtError::Unsupported(
+                "median cost scaling needs the whole cost matrix; use mean, max, none or a number in online mode".into(),
+            ));
+        }
+        let (n, m) = (x.nrows(), y.nrows());
+        let mut geom = Geometry {
+            source: Source::Online { x, y, cost },
+            n,
+            m,
+            inv_scale: F::one(),
+            scale: 1.0,
+            epsilon: 1.0,
+            stats: CostStats {
+                mean: 0.0,
+                std: 0.0,
+                max: 0.0,
+                median: None,
+            },
+        };
+        // One pass over the raw costs in blocks for the statistics.
+        let rb = geom.block_rows();
+        let starts = geom.block_starts();
+        let per_block: Vec<Result<(f64, f64, f64)>> = starts
+            .par_iter()
+            .map_init(Vec::new, |buf, &s| {
+                let e = (s + rb).min(n);
+                let blk = geom.block(s, e, buf);
+                let (sum, sq, mx) = block_moments(blk);
+                if !sum.is_finite() {
+                    let k = blk.iter().position(|v| !v.is_finite()).unwrap_or(0);
+                    return Err(OtError::NonFiniteCost {
+                        row: s + k / m,
+                        col: k % m,
+                        value: blk[k].f64(),
+                    });
+                }
+                Ok((sum, sq, mx))
+            })
+            .collect();
+        let (mut sum, mut sq, mut mx) = (0.0, 0.0, f64::NEG_INFINITY);
+        for r in per_block {
+            let (a, b, c) = r?;
+            sum += a;
+            sq += b;
+            mx = mx.max(c);
+        }
+        let count = (n * m) as f64;
+        let mean = sum / count;
+        let stats = CostStats {
+            mean,
+            std: (sq / count - mean * mean).max(0.0).sqrt(),
+            max: mx,
+            median: None,
+        };
+        let source = std::mem::replace(&mut geom.source, Source::Dense(Array2::zeros((0, 0))));
+        Self::finish(source, n, m, stats, scale, epsilon)
+    }
+
+    fn finish(
+        source: Source<F>,
+        n: usize,
+        m: usize,
+        stats: CostStats,
+        scale: ScaleCost,
+        epsilon: Epsilon,
+    ) -> Result<Self> {
+        let s = match scale {
+            ScaleCost::None => 1.0,
+            ScaleCost::Value(v) => v,
+            ScaleCost::Mean => stats.mean,
+            ScaleCost::Median => stats.median.unwrap_or(f64::NAN),
+            ScaleCost::Max => stats.max,
+        };
+        if !(s > 0.0 && s.is_finite()) {
+            return Err(OtError::InvalidParameter(format!(
+                "cannot rescale the cost by {scale:?}: the scale factor is {s} (it must be positive; are all costs zero?)"
+            )));
+        }
+        let eps = match epsilon {
+            Epsilon::Absolute(e) => e,
+            Epsilon::Relative { factor, to } => {
+                if !(factor > 0.0 && factor.is_finite()) {
+                    return Err(OtError::InvalidParameter(format!(
+                        "relative epsilon must be > 0, got {factor}"
+                    )));
+                }
+                factor
+                    * match to {
+                        RelativeTo::Mean => stats.mean / s,
+                        RelativeTo::Std => stats.std / s,
+                    }
+            }
+        };
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(OtError::InvalidParameter(format!(
+                "epsilon must be > 0, got {eps} (from {epsilon:?})"
+            )));
+        }
+        Ok(Geometry {
+            source,
+            n,
+            m,
+            inv_scale: F::c(1.0 / s),
+            scale: s,
+            epsilon: eps,
+            stats,
+        })
+    }
+
+    /// `(n, m)`: number of source and target points.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.n, self.m)
+    }
+    /// The absolute epsilon used on the scaled cost.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+    /// The factor raw costs are divided by.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+    /// Statistics of the raw (unscaled) cost.
+    pub fn stats(&self) -> CostStats {
+        self.stats
+    }
+    /// True when costs are recomputed from points.
+    pub fn is_online(&self) -> bool {
+        matches!(self.source, Source::Online { .. })
+    }
+    /// The scaled dense cost matrix, when held in memory.
+    pub fn dense(&self) -> Option<&Array2<F>> {
+        match &self.source {
+            Source::Dense(c) => Some(c),
+            Source::Online { .. } => None,
+        }
+    }
+    /// A copy with another epsilon (absolute, on the scaled cost).
+    pub fn with_epsilon(&self, eps: f64) -> Result<Self> {
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(OtError::InvalidParameter(format!(
+                "epsilon must be > 0, got {eps}"
+            )));
+        }
+        let mut g = self.clone();
+        g.epsilon = eps;
+        Ok(g)
+    }
+
+    /// Rows per block handed to the solvers: about 256 K costs per block.
+    pub(crate) fn block_rows(&self) -> usize {
+        match self.source {
+            // Small enough to split the rows over the threads, large enough to amortise
+            // the per-block column merges.
+            Source::Dense(_) => self
+                .n
+                .div_ceil(16)
+                .clamp(1, 64)
+                .min(((1usize << 16) / self.m).max(1)),
+            Source::Online { .. } => (1usize << 18).div_ceil(self.m).clamp(8, 256),
+        }
+    }
+
+    /// The scaled cost rows `start..end`, row-major: a view of the dense matrix, or
+    /// computed into `buf`.
+    pub(crate) fn block<'a>(&'a self, start: usize, end: usize, buf: &'a mut Vec<F>) -> &'a [F] {
+        match &self.source {
+            Source::Dense(c) => {
+                let s = c.as_slice().expect("dense cost is standard layout");
+                &s[start * self.m..end * self.m]
+            }
+            Source::Online { x, y, cost } => {
+                buf.clear();
+                buf.resize((end - start) * self.m, F::zero());
+                cost.fill_block(x.slice_axis(Axis(0), (start..end).into()), y.view(), buf);
+                if self.inv_scale != F::one() {
+                    let s = self.inv_scale;
+                    buf.iter_mut().for_each(|v| *v = *v * s);
+                }
+                buf
+            }
+        }
+    }
+
+    /// Block start indices covering `0..n`.
+    pub(crate) fn block_starts(&self) -> Vec<usize> {
+        (0..self.n).step_by(self.block_rows()).collect()
+    }
+}
+
+fn check_pair<F: Real>(x: &Array2<F>, y: &Array2<F>) -> Result<()> {
+    validate_points("source", x.view())?;
+    validate_points("target", y.view())?;
+    if x.ncols() != y.ncols() {
+        return Err(OtError::DimensionMismatch {
+            what: format!(
+                "source points have {} dimensions, target points have {}",
+                x.ncols(),
+                y.ncols()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn block_moments<F: Real>(blk: &[F]) -> (f64, f64, f64) {
+    blk.iter()
+        .fold((0.0, 0.0, f64::NEG_INFINITY), |(s, q, m), &v| {
+            let v = v.f64();
+            (s + v, q + v * v, m.max(v))
+        })
+}
+
+/// Mean, standard deviation and max of all costs (row-major, `m` columns); errors on a
+/// non-finite entry.
+fn moments<F: Real>(c: &[F], m: usize) -> Result<(f64, f64, f64)> {
+    let per_row: Vec<(f64, f64, f64)> = c.par_chunks(m).map(block_moments).collect();
+    let (mut sum, mut sq, mut mx) = (0.0, 0.0, f64::NEG_INFINITY);
+    for (i, (a, b, x)) in per_row.into_iter().enumerate() {
+        if !a.is_finite() || !b.is_finite() {
+            let row = &c[i * m..(i + 1) * m];
+            let col = row.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(OtError::NonFiniteCost {
+                row: i,
+                col,
+                value: row[col].f64(),
+            });
+        }
+        sum += a;
+        sq += b;
+        mx = mx.max(x);
+    }
+    let count = c.len() as f64;
+    let mean = sum / count;
+    Ok((mean, (sq / count - mean * mean).max(0.0).sqrt(), mx))
+}
+
+fn median_of<F: Real>(v: &[F]) -> f64 {
+    let mut w: Vec<F> = v.to_vec();
+    let k = w.len() / 2;
+    let (_, hi, _) = w.select_nth_unstable_by(k, |a, b| a.partial_cmp(b).expect("finite"));
+    let hi = hi.f64();
+    if w.len() % 2 == 1 {
+        hi
+    } else {
+        let lo = w[..k]
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &x| m.max(x.f64()));
+        0.5 * (lo + hi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::SqEuclidean;
+    use ndarray::array;
+
+    #[test]
+    fn scaling_and_relative_epsilon() {
+        let c = array![[1.0f64, 2.0, 3.0], [4.0, 5.0, 100.0]];
+        let g =
+            Geometry::from_matrix(c.clone(), ScaleCost::Median, Epsilon::Absolute(0.5)).unwrap();
+        assert!((g.scale() - 3.5).abs() < 1e-12);
+        assert!((g.dense().unwrap()[[1, 2]] - 100.0 / 3.5).abs() < 1e-12);
+        let g = Geometry::from_matrix(
+            c.clone(),
+            ScaleCost::Max,
+            Epsilon::Relative {
+                factor: 0.1,
+                to: RelativeTo::Mean,
+            },
+        )
+        .unwrap();
+        let mean = 115.0 / 6.0;
+        assert!((g.epsilon() - 0.1 * mean / 100.0).abs() < 1e-12);
+        let g = Geometry::from_matrix(
+            c.clone(),
+            ScaleCost::None,
+            Epsilon::Relative {
+                factor: 1.0,
+                to: RelativeTo::Std,
+            },
+        )
+        .unwrap();
+        let var = c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 6.0;
+        assert!((g.epsilon() - var.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn online_stats_match_dense() {
+        let x = Array2::from_shape_fn((37, 3), |(i, j)| ((i * 3 + j) as f64 * 0.71).sin());
+        let y = Array2::from_shape_fn((29, 3), |(i, j)| ((i * 5 + j) as f64 * 0.37).cos());
+        let eps = Epsilon::Relative {
+            factor: 0.05,
+            to: RelativeTo::Std,
+        };
+        let d = Geometry::from_points(
+            x.clone(),
+            y.clone(),
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            eps,
+        )
+        .unwrap();
+        let o = Geometry::online(x, y, Arc::new(SqEuclidean), ScaleCost::Mean, eps).unwrap();
+        assert!((d.scale() - o.scale()).abs() < 1e-12);
+        assert!((d.epsilon() - o.epsilon()).abs() < 1e-12);
+        let mut buf = Vec::new();
+        let blk = o.block(3, 7, &mut buf).to_vec();
+        let dense = d.dense().unwrap();
+        for (k, v) in blk.iter().enumerate() {
+            assert!((v - dense[[3 + k / 29, k % 29]]).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let x = array![[0.0f64, 1.0]];
+        let y = array![[0.0f64, 1.0, 2.0]];
+        let e = Geometry::from_points(
+            x.clone(),
+            y,
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            Epsilon::Absolute(1.0),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("2 dimensions"), "{e}");
+        let y = array![[f64::NAN, 1.0]];
+        let e = Geometry::from_points(
+            x.clone(),
+            y,
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            Epsilon::Absolute(1.0),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            OtError::NonFinite {
+                what: "target",
+                row: 0,
+                col: 0
+            }
+        );
+        let e = Geometry::from_points(
+            x.clone(),
+            x.clone(),
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            Epsilon::Absolute(1.0),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("all costs zero"), "{e}");
+        let e = Geometry::from_points(
+            x.clone(),
+            x + 1.0,
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            Epsilon::Absolute(0.0),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("epsilon must be > 0"), "{e}");
+    }
+}

@@ -1,0 +1,124 @@
+//! The kernel (scaling) loop on a dense geometry, with absorption of large scalings.
+//!
+//! State: absorbed potentials `fh, gh`, the stabilised kernel
+//! `K_ij = exp((fh_i + gh_j - C_ij) / eps)` and scalings `u, v`; the potentials are
+//! `f = fh + eps log u`, `g = gh + eps log v`. Unbalanced updates are done in log space:
+//! `log v_j = log b_j - tau_b log (K^T u)_j + (tau_b - 1) gh_j / eps`.
+
+use super::sweep::{kernel_sweep, log_sweep};
+use super::{Ctx, LoopState};
+use crate::error::Result;
+use crate::real::{kernel_row, Real};
+use rayon::prelude::*;
+
+pub(crate) enum Outcome<F> {
+    Done(LoopState<F>),
+    /// A scaling left the range of the float type; `state` holds the last absorbed
+    /// potentials, from which log mode can continue.
+    Breakdown {
+        state: LoopState<F>,
+        reason: String,
+    },
+}
+
+fn build_kernel<F: Real>(c: &[F], m: usize, fh: &[F], gh: &[F], inv: F, k: &mut [F]) {
+    k.par_chunks_mut(m)
+        .zip(c.par_chunks(m))
+        .zip(fh.par_iter())
+        .for_each(|((kr, cr), &fi)| kernel_row(fi, gh, cr, inv, kr));
+}
+
+pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Result<Outcome<F>> {
+    let geom = &ctx.prob.geom;
+    let (n, m) = geom.shape();
+    let c = geom
+        .dense()
+        .expect("kernel mode runs on dense geometries")
+        .as_slice()
+        .expect("standard layout");
+    let eps = ctx.eps;
+    let inv = F::one() / eps;
+    let (tau_a, tau_b) = (F::c(ctx.prob.tau_a), F::c(ctx.prob.tau_b));
+    let (bal_a, bal_b) = (ctx.prob.tau_a == 1.0, ctx.prob.tau_b == 1.0);
+    let (a, b) = (
+        ctx.prob.a.as_slice().expect("contiguous"),
+        ctx.prob.b.as_slice().expect("contiguous"),
+    );
+
+    if !warm {
+        // One log-domain iteration gives potentials whose kernel rows and columns each
+        // have an entry near the marginal: a safe starting point for the kernel.
+        let mut lse_col = vec![F::zero(); m];
+        let LoopState { f, g, .. } = &mut st;
+        log_sweep(
+            geom,
+            g,
+            f,
+            |i, lse| ctx.update(tau_a, ctx.log_a[i], lse),
+            &mut lse_col,
+        );
+        for (j, gj) in st.g.iter_mut().enumerate() {
+            *gj = ctx.update(tau_b, ctx.log_b[j], lse_col[j]);
+        }
+        st.iterations += 1;
+    }
+
+    let (mut fh, mut gh) = (st.f.clone(), st.g.clone());
+    let mut k = vec![F::zero(); n * m];
+    build_kernel(c, m, &fh, &gh, inv, &mut k);
+    let mut u = vec![F::one(); n];
+    let mut v = vec![F::one(); m];
+    let mut ktu = vec![F::zero(); m];
+    let hi = F::c(F::ABSORB_LOG_THRESHOLD.exp());
+    let lo = F::one() / hi;
+    let potentials =
+        |h: &[F], s: &[F]| -> Vec<F> { h.iter().zip(s).map(|(&h, &s)| h + eps * s.ln()).collect() };
+
+    while st.iterations < ctx.opts.max_iterations {
+        let new_u = |i: usize, kv: F| {
+            if bal_a {
+                a[i] / kv
+            } else {
+                (ctx.log_a[i] - tau_a * kv.ln() + (tau_a - F::one()) * fh[i] * inv).exp()
+            }
+        };
+        kernel_sweep(&k, m, &v, &mut u, new_u, &mut ktu);
+        st.iterations += 1;
+        if ctx.checks(st.iterations) {
+            let g = potentials(&gh, &v);
+            let col = (0..m).map(|j| (j, v[j] * ktu[j]));
+            let err = ctx.col_error(col, &g);
+            if ctx.record(&mut st, err)? {
+                st.converged = true;
+                break;
+            }
+        }
+        for (j, vj) in v.iter_mut().enumerate() {
+            *vj = if bal_b {
+                b[j] / ktu[j]
+            } else {
+                (ctx.log_b[j] - tau_b * ktu[j].ln() + (tau_b - F::one()) * gh[j] * inv).exp()
+            };
+        }
+        let bad = |s: &F| !(s.is_finite() && *s > F::zero());
+        if u.iter().any(bad) || v.iter().any(bad) {
+            st.f = fh;
+            st.g = gh;
+            return Ok(Outcome::Breakdown {
+                state: st,
+                reason: "a scaling underflowed or overflowed".into(),
+            });
+        }
+        let out_of_range = |s: &F| *s > hi || *s < lo;
+        if u.iter().any(out_of_range) || v.iter().any(out_of_range) {
+            fh = potentials(&fh, &u);
+            gh = potentials(&gh, &v);
+            build_kernel(c, m, &fh, &gh, inv, &mut k);
+            u.iter_mut().for_each(|x| *x = F::one());
+            v.iter_mut().for_each(|x| *x = F::one());
+        }
+    }
+    st.f = potentials(&fh, &u);
+    st.g = potentials(&gh, &v);
+    Ok(Outcome::Done(st))
+}

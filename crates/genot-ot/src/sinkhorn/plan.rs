@@ -1,0 +1,123 @@
+//! The pass after the iterations: one sweep over `P = exp((f + g - C) / eps)` for the
+//! marginals, `<P, C>`, the primal regularised cost and (on request) the dense plan.
+
+use super::Ctx;
+use crate::real::{axpy, dot, kernel_row, Real};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+/// Quantities computed from the final potentials.
+#[derive(Debug, Clone)]
+pub struct PlanSummary<F: Real> {
+    pub row_marginal: Vec<F>,
+    pub col_marginal: Vec<F>,
+    pub transport_cost: f64,
+    pub reg_ot_cost: f64,
+    pub marginal_error: f64,
+    pub mass: f64,
+    pub plan: Option<Array2<F>>,
+}
+
+/// Generalised KL divergence `sum p log(p / q) - p + q`.
+fn kl<F: Real>(p: &[F], q: &[F]) -> f64 {
+    p.iter()
+        .zip(q)
+        .map(|(&p, &q)| {
+            let (p, q) = (p.f64(), q.f64());
+            let t = if p > 0.0 { p * (p / q).ln() } else { 0.0 };
+            t - p + q
+        })
+        .sum()
+}
+
+pub(crate) fn summarize<F: Real>(
+    ctx: &Ctx<F>,
+    f: &[F],
+    g: &[F],
+    store_plan: bool,
+) -> PlanSummary<F> {
+    let prob = ctx.prob;
+    let geom = &prob.geom;
+    let (n, m) = geom.shape();
+    let inv = F::one() / ctx.eps;
+    let rb = geom.block_rows();
+    let mut plan = if store_plan {
+        Some(Array2::<F>::zeros((n, m)))
+    } else {
+        None
+    };
+    let mut row = vec![F::zero(); n];
+    // Per-row plan rows go either into the dense plan or into a scratch buffer.
+    let (pc, col) = {
+        let mut dense: Vec<Option<&mut [F]>> = match plan.as_mut() {
+            Some(p) => p
+                .as_slice_mut()
+                .expect("standard layout")
+                .chunks_mut(rb * m)
+                .map(Some)
+                .collect(),
+            None => (0..n.div_ceil(rb)).map(|_| None).collect(),
+        };
+        row.par_chunks_mut(rb)
+            .zip(dense.par_iter_mut())
+            .enumerate()
+            .fold(
+                || (Vec::new(), Vec::new(), 0.0f64, vec![F::zero(); m]),
+                |(mut buf, mut scratch, mut pc, mut col), (b, (rows, out))| {
+                    let s = b * rb;
+                    let blk = geom.block(s, s + rows.len(), &mut buf);
+                    scratch.resize(m, F::zero());
+                    for (k, (ri, c)) in rows.iter_mut().zip(blk.chunks_exact(m)).enumerate() {
+                        let p: &mut [F] = match out {
+                            Some(o) => &mut o[k * m..(k + 1) * m],
+                            None => &mut scratch,
+                        };
+                        kernel_row(f[s + k], g, c, inv, p);
+                        *ri = p.iter().copied().sum();
+                        pc += dot(p, c).f64();
+                        axpy(F::one(), p, &mut col);
+                    }
+                    (buf, scratch, pc, col)
+                },
+            )
+            .map(|(_, _, pc, col)| (pc, col))
+            .reduce(
+                || (0.0, vec![F::zero(); m]),
+                |(p1, mut c1), (p2, c2)| {
+                    axpy(F::one(), &c2, &mut c1);
+                    (p1 + p2, c1)
+                },
+            )
+    };
+    let eps = ctx.eps.f64();
+    let mass: f64 = row.iter().map(|v| v.f64()).sum();
+    let sum_a: f64 = prob.a.iter().map(|v| v.f64()).sum();
+    let sum_b: f64 = prob.b.iter().map(|v| v.f64()).sum();
+    let mut reg = -eps * (mass - sum_a * sum_b);
+    for i in 0..n {
+        reg += row[i].f64() * (f[i].f64() - eps * ctx.log_a[i].f64());
+    }
+    for j in 0..m {
+        reg += col[j].f64() * (g[j].f64() - eps * ctx.log_b[j].f64());
+    }
+    let (a, b) = (
+        prob.a.as_slice().expect("contiguous"),
+        prob.b.as_slice().expect("contiguous"),
+    );
+    if prob.rho_a().is_finite() {
+        reg += prob.rho_a() * kl(&row, a);
+    }
+    if prob.rho_b().is_finite() {
+        reg += prob.rho_b() * kl(&col, b);
+    }
+    let marginal_error = ctx.col_error(col.iter().copied().enumerate(), g);
+    PlanSummary {
+        row_marginal: row,
+        col_marginal: col,
+        transport_cost: pc,
+        reg_ot_cost: reg,
+        marginal_error,
+        mass,
+        plan,
+    }
+}
