@@ -7,7 +7,7 @@
 
 use crate::cost::{cost_matrix, Cost};
 use crate::error::{OtError, Result};
-use crate::real::Real;
+use crate::real::{moments_row, Real};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -381,7 +381,7 @@ impl<F: Real> Geometry<F> {
                 .n
                 .div_ceil(16)
                 .clamp(1, 64)
-                .min(((1usize << 16) / self.m).max(1)),
+                .min(((1usize << 18) / self.m).max(1)),
             Source::Online { .. } => (1usize << 18).div_ceil(self.m).clamp(8, 256),
         }
     }
@@ -428,12 +428,17 @@ fn check_pair<F: Real>(x: &Array2<F>, y: &Array2<F>) -> Result<()> {
     Ok(())
 }
 
+/// Sum, sum of squares and max of a block (vectorised in chunks, accumulated in f64
+/// across chunks of at most 4096 entries).
 fn block_moments<F: Real>(blk: &[F]) -> (f64, f64, f64) {
-    blk.iter()
-        .fold((0.0, 0.0, f64::NEG_INFINITY), |(s, q, m), &v| {
-            let v = v.f64();
-            (s + v, q + v * v, m.max(v))
-        })
+    let (mut s, mut q, mut m) = (0.0, 0.0, f64::NEG_INFINITY);
+    for chunk in blk.chunks(4096) {
+        let (a, b, c) = moments_row(chunk);
+        s += a.f64();
+        q += b.f64();
+        m = m.max(c.f64());
+    }
+    (s, q, m)
 }
 
 /// Mean, standard deviation and max of all costs (row-major, `m` columns); errors on a

@@ -14,8 +14,9 @@ use num_traits::{Float, FromPrimitive, ToPrimitive};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 
-/// Number of independent accumulators in reductions (two AVX registers of f32).
-const LANES: usize = 16;
+/// Number of independent accumulators in reductions (four AVX registers of f32): enough to
+/// hide the latency of the add or FMA chain.
+const LANES: usize = 32;
 
 /// A floating-point scalar the OT engine can run in: implemented for `f32` and `f64`.
 pub trait Real:
@@ -67,7 +68,7 @@ impl Real for f32 {
         p = p * r + 8.333_452e-3;
         p = p * r + 4.166_579_6e-2;
         p = p * r + 1.666_666_5e-1;
-        p = p * r + 5.000_000_1e-1;
+        p = p * r + 0.5;
         let y = p * r * r + r + 1.0;
         let scale = f32::from_bits(((n_int + 127) as u32) << 23);
         y * scale
@@ -85,7 +86,7 @@ impl Real for f64 {
         let t = x * std::f64::consts::LOG2_E + MAGIC;
         let n_int = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
         let n = t - MAGIC;
-        let r = x - n * 6.931_471_803_691_238_2e-1 - n * 1.908_214_929_270_587_7e-10;
+        let r = x - n * 6.931_471_803_691_238e-1 - n * 1.908_214_929_270_587_7e-10_f64;
         // Taylor series to degree 12 on |r| <= 0.347: truncation error below 1e-16.
         let mut p = 1.0 / 479_001_600.0;
         p = p * r + 1.0 / 39_916_800.0;
@@ -116,16 +117,27 @@ macro_rules! dispatch {
             {
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2<F: Real>($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
+                    $body::<F, true>($($arg),*)
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports the features the function was compiled for.
                     return unsafe { avx2($($arg),*) };
                 }
             }
-            $body($($arg),*)
+            $body::<F, false>($($arg),*)
         }
     };
+}
+
+/// `a * b + c`, fused where the build has FMA (a fused multiply-add without hardware
+/// support is a slow library call).
+#[inline(always)]
+fn madd<F: Real, const FMA: bool>(a: F, b: F, c: F) -> F {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }
 
 #[inline(always)]
@@ -134,7 +146,7 @@ fn reduce_lanes<F: Real>(acc: [F; LANES]) -> F {
 }
 
 #[inline(always)]
-fn dot_body<F: Real>(a: &[F], b: &[F]) -> F {
+fn dot_body<F: Real, const FMA: bool>(a: &[F], b: &[F]) -> F {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [F::zero(); LANES];
@@ -142,7 +154,7 @@ fn dot_body<F: Real>(a: &[F], b: &[F]) -> F {
     let (ar, br) = (ac.remainder(), bc.remainder());
     for (x, y) in ac.zip(bc) {
         for k in 0..LANES {
-            acc[k] = acc[k] + x[k] * y[k];
+            acc[k] = madd::<F, FMA>(x[k], y[k], acc[k]);
         }
     }
     let mut s = reduce_lanes(acc);
@@ -157,7 +169,7 @@ dispatch!(
 );
 
 #[inline(always)]
-fn max_diff_body<F: Real>(g: &[F], c: &[F]) -> F {
+fn max_diff_body<F: Real, const FMA: bool>(g: &[F], c: &[F]) -> F {
     // max_j (g_j - c_j)
     let n = g.len().min(c.len());
     let (g, c) = (&g[..n], &c[..n]);
@@ -182,7 +194,7 @@ dispatch!(
 );
 
 #[inline(always)]
-fn sum_exp_diff_body<F: Real>(g: &[F], c: &[F], shift: F, inv_eps: F) -> F {
+fn sum_exp_diff_body<F: Real, const FMA: bool>(g: &[F], c: &[F], shift: F, inv_eps: F) -> F {
     // sum_j exp((g_j - c_j - shift) * inv_eps)
     let n = g.len().min(c.len());
     let (g, c) = (&g[..n], &c[..n]);
@@ -206,7 +218,7 @@ dispatch!(
 );
 
 #[inline(always)]
-fn col_max_update_body<F: Real>(fi: F, c: &[F], m: &mut [F]) {
+fn col_max_update_body<F: Real, const FMA: bool>(fi: F, c: &[F], m: &mut [F]) {
     // m_j = max(m_j, fi - c_j)
     for (mj, &cj) in m.iter_mut().zip(c) {
         let v = fi - cj;
@@ -219,7 +231,13 @@ dispatch!(
 );
 
 #[inline(always)]
-fn col_sum_exp_update_body<F: Real>(fi: F, c: &[F], m: &[F], inv_eps: F, s: &mut [F]) {
+fn col_sum_exp_update_body<F: Real, const FMA: bool>(
+    fi: F,
+    c: &[F],
+    m: &[F],
+    inv_eps: F,
+    s: &mut [F],
+) {
     // s_j += exp((fi - c_j - m_j) * inv_eps)
     for ((sj, &cj), &mj) in s.iter_mut().zip(c).zip(m) {
         *sj = *sj + ((fi - cj - mj) * inv_eps).fast_exp();
@@ -231,9 +249,9 @@ dispatch!(
 );
 
 #[inline(always)]
-fn axpy_body<F: Real>(alpha: F, x: &[F], y: &mut [F]) {
+fn axpy_body<F: Real, const FMA: bool>(alpha: F, x: &[F], y: &mut [F]) {
     for (yj, &xj) in y.iter_mut().zip(x) {
-        *yj = *yj + alpha * xj;
+        *yj = madd::<F, FMA>(alpha, xj, *yj);
     }
 }
 dispatch!(
@@ -242,7 +260,7 @@ dispatch!(
 );
 
 #[inline(always)]
-fn kernel_row_body<F: Real>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) {
+fn kernel_row_body<F: Real, const FMA: bool>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) {
     // out_j = exp((fi + g_j - c_j) * inv_eps)
     for ((o, &gj), &cj) in out.iter_mut().zip(g).zip(c) {
         *o = ((fi + gj - cj) * inv_eps).fast_exp();
@@ -251,6 +269,41 @@ fn kernel_row_body<F: Real>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) 
 dispatch!(
     /// `out_j = exp((f_i + g_j - c_j) / eps)`: one row of a plan or of a stabilised kernel.
     pub fn kernel_row<F: Real>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) -> () => kernel_row_body
+);
+
+#[inline(always)]
+fn moments_row_body<F: Real, const FMA: bool>(x: &[F]) -> (F, F, F) {
+    // (sum, sum of squares, max); NaN propagates into the sums.
+    let mut s = [F::zero(); LANES];
+    let mut q = [F::zero(); LANES];
+    let mut m = [F::neg_infinity(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            s[k] = s[k] + c[k];
+            q[k] = madd::<F, FMA>(c[k], c[k], q[k]);
+            m[k] = if c[k] > m[k] { c[k] } else { m[k] };
+        }
+    }
+    let (mut ss, mut qq) = (reduce_lanes(s), reduce_lanes(q));
+    let mut mm = m.iter().fold(F::neg_infinity(), |a, &b| a.max(b));
+    for &v in rem {
+        ss = ss + v;
+        qq = qq + v * v;
+        mm = mm.max(v);
+    }
+    (ss, qq, mm)
+}
+/// Sum of a slice (vectorised).
+#[inline]
+pub fn sum<F: Real>(x: &[F]) -> F {
+    moments_row(x).0
+}
+
+dispatch!(
+    /// `(sum, sum of squares, max)` of a slice.
+    pub fn moments_row<F: Real>(x: &[F]) -> (F, F, F) => moments_row_body
 );
 
 #[cfg(test)]

@@ -5,14 +5,16 @@
 //! `f = fh + eps log u`, `g = gh + eps log v`. Unbalanced updates are done in log space:
 //! `log v_j = log b_j - tau_b log (K^T u)_j + (tau_b - 1) gh_j / eps`.
 
+use super::momentum::Relaxation;
+use super::plan::{summarize, PlanRows, PlanSummary};
 use super::sweep::{kernel_sweep, log_sweep};
 use super::{Ctx, LoopState};
 use crate::error::Result;
 use crate::real::{kernel_row, Real};
 use rayon::prelude::*;
 
-pub(crate) enum Outcome<F> {
-    Done(LoopState<F>),
+pub(crate) enum Outcome<F: Real> {
+    Done(LoopState<F>, PlanSummary<F>),
     /// A scaling left the range of the float type; `state` holds the last absorbed
     /// potentials, from which log mode can continue.
     Breakdown {
@@ -54,7 +56,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
             geom,
             g,
             f,
-            |i, lse| ctx.update(tau_a, ctx.log_a[i], lse),
+            |i, _, lse| ctx.update(tau_a, ctx.log_a[i], lse),
             &mut lse_col,
         );
         for (j, gj) in st.g.iter_mut().enumerate() {
@@ -74,13 +76,26 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     let potentials =
         |h: &[F], s: &[F]| -> Vec<F> { h.iter().zip(s).map(|(&h, &s)| h + eps * s.ln()).collect() };
 
+    let mut relax = Relaxation::new(ctx.opts.momentum);
     while st.iterations < ctx.opts.max_iterations {
-        let new_u = |i: usize, kv: F| {
-            if bal_a {
-                a[i] / kv
+        let w = F::c(relax.w());
+        // Relaxation on log-scalings: u = u_old^(1 - w) u_new^w.
+        let relaxed = |old: F, new: F| {
+            if w == F::one() {
+                new
             } else {
-                (ctx.log_a[i] - tau_a * kv.ln() + (tau_a - F::one()) * fh[i] * inv).exp()
+                (old.ln() + w * (new.ln() - old.ln())).exp()
             }
+        };
+        let new_u = |i: usize, old: F, kv: F| {
+            relaxed(
+                old,
+                if bal_a {
+                    a[i] / kv
+                } else {
+                    (ctx.log_a[i] - tau_a * kv.ln() + (tau_a - F::one()) * fh[i] * inv).exp()
+                },
+            )
         };
         kernel_sweep(&k, m, &v, &mut u, new_u, &mut ktu);
         st.iterations += 1;
@@ -92,13 +107,17 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
                 st.converged = true;
                 break;
             }
+            relax.observe(st.iterations, err);
         }
         for (j, vj) in v.iter_mut().enumerate() {
-            *vj = if bal_b {
-                b[j] / ktu[j]
-            } else {
-                (ctx.log_b[j] - tau_b * ktu[j].ln() + (tau_b - F::one()) * gh[j] * inv).exp()
-            };
+            *vj = relaxed(
+                *vj,
+                if bal_b {
+                    b[j] / ktu[j]
+                } else {
+                    (ctx.log_b[j] - tau_b * ktu[j].ln() + (tau_b - F::one()) * gh[j] * inv).exp()
+                },
+            );
         }
         let bad = |s: &F| !(s.is_finite() && *s > F::zero());
         if u.iter().any(bad) || v.iter().any(bad) {
@@ -120,5 +139,11 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     }
     st.f = potentials(&fh, &u);
     st.g = potentials(&gh, &v);
-    Ok(Outcome::Done(st))
+    let rows = PlanRows::Kernel {
+        k: &k,
+        u: &u,
+        v: &v,
+    };
+    let summary = summarize(ctx, &st.f, &st.g, rows, ctx.opts.store_plan);
+    Ok(Outcome::Done(st, summary))
 }

@@ -1,5 +1,6 @@
 //! The log-domain loop (dense or online geometry).
 
+use super::momentum::Relaxation;
 use super::sweep::log_sweep;
 use super::{Ctx, LoopState};
 use crate::error::Result;
@@ -13,13 +14,22 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>) -> Result<LoopSta
     let (tau_a, tau_b) = (F::c(ctx.prob.tau_a), F::c(ctx.prob.tau_b));
     let inv = F::one() / ctx.eps;
     let mut lse_col = vec![F::zero(); m];
+    let mut relax = Relaxation::new(ctx.opts.momentum);
     while st.iterations < ctx.opts.max_iterations {
+        let w = F::c(relax.w());
+        let relaxed = |old: F, new: F| {
+            if w == F::one() {
+                new
+            } else {
+                old + w * (new - old)
+            }
+        };
         let LoopState { f, g, .. } = &mut st;
         log_sweep(
             geom,
             g,
             f,
-            |i, lse| ctx.update(tau_a, ctx.log_a[i], lse),
+            |i, old, lse| relaxed(old, ctx.update(tau_a, ctx.log_a[i], lse)),
             &mut lse_col,
         );
         st.iterations += 1;
@@ -31,9 +41,10 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>) -> Result<LoopSta
                 st.converged = true;
                 break;
             }
+            relax.observe(st.iterations, err);
         }
         for (j, gj) in st.g.iter_mut().enumerate() {
-            *gj = ctx.update(tau_b, ctx.log_b[j], lse_col[j]);
+            *gj = relaxed(*gj, ctx.update(tau_b, ctx.log_b[j], lse_col[j]));
         }
     }
     Ok(st)

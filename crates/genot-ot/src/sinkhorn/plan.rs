@@ -2,7 +2,7 @@
 //! marginals, `<P, C>`, the primal regularised cost and (on request) the dense plan.
 
 use super::Ctx;
-use crate::real::{axpy, dot, kernel_row, Real};
+use crate::real::{axpy, dot, kernel_row, sum, Real};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -30,10 +30,19 @@ fn kl<F: Real>(p: &[F], q: &[F]) -> f64 {
         .sum()
 }
 
+/// How the rows of the plan are produced from a row of the scaled cost.
+pub(crate) enum PlanRows<'a, F> {
+    /// `P_ij = exp((f_i + g_j - C_ij) / eps)`.
+    Potentials,
+    /// `P_ij = u_i K_ij v_j` from a dense stabilised kernel (no exponentials).
+    Kernel { k: &'a [F], u: &'a [F], v: &'a [F] },
+}
+
 pub(crate) fn summarize<F: Real>(
     ctx: &Ctx<F>,
     f: &[F],
     g: &[F],
+    rows_from: PlanRows<F>,
     store_plan: bool,
 ) -> PlanSummary<F> {
     let prob = ctx.prob;
@@ -72,8 +81,17 @@ pub(crate) fn summarize<F: Real>(
                             Some(o) => &mut o[k * m..(k + 1) * m],
                             None => &mut scratch,
                         };
-                        kernel_row(f[s + k], g, c, inv, p);
-                        *ri = p.iter().copied().sum();
+                        let i = s + k;
+                        match rows_from {
+                            PlanRows::Potentials => kernel_row(f[i], g, c, inv, p),
+                            PlanRows::Kernel { k: kk, u, v } => {
+                                let kr = &kk[i * m..(i + 1) * m];
+                                for ((pj, &kj), &vj) in p.iter_mut().zip(kr).zip(v) {
+                                    *pj = u[i] * kj * vj;
+                                }
+                            }
+                        }
+                        *ri = sum(p);
                         pc += dot(p, c).f64();
                         axpy(F::one(), p, &mut col);
                     }
@@ -110,7 +128,11 @@ pub(crate) fn summarize<F: Real>(
     if prob.rho_b().is_finite() {
         reg += prob.rho_b() * kl(&col, b);
     }
-    let marginal_error = ctx.col_error(col.iter().copied().enumerate(), g);
+    // The worse of the two marginals: after a column update the column error is ~0 and
+    // says nothing, so both are checked.
+    let marginal_error = ctx
+        .col_error(col.iter().copied().enumerate(), g)
+        .max(ctx.row_error(row.iter().copied().enumerate(), f));
     PlanSummary {
         row_marginal: row,
         col_marginal: col,

@@ -44,13 +44,13 @@ impl<F: Real> ColLse<F> {
     }
 }
 
-/// Log-domain sweep. For every row, `f_i = new_f(i, eps * LSE_j((g_j - C_ij) / eps))`; then
+/// Log-domain sweep. For every row, `f_i = new_f(i, f_i, eps * LSE_j((g_j - C_ij) / eps))`; then
 /// `col_out_j = eps * LSE_i((f_i - C_ij) / eps)` with the new `f`.
 pub(crate) fn log_sweep<F: Real>(
     geom: &Geometry<F>,
     g: &[F],
     f: &mut [F],
-    new_f: impl Fn(usize, F) -> F + Sync,
+    new_f: impl Fn(usize, F, F) -> F + Sync,
     col_out: &mut [F],
 ) {
     let (_, m) = geom.shape();
@@ -67,7 +67,7 @@ pub(crate) fn log_sweep<F: Real>(
                 let blk = geom.block(s, s + fb.len(), &mut buf);
                 for (k, (fi, c)) in fb.iter_mut().zip(blk.chunks_exact(m)).enumerate() {
                     let mx = max_diff(g, c);
-                    *fi = new_f(s + k, mx + eps * sum_exp_diff(g, c, mx, inv).ln());
+                    *fi = new_f(s + k, *fi, mx + eps * sum_exp_diff(g, c, mx, inv).ln());
                 }
                 // Block-local column maxima keep every exponent <= 0.
                 let mut local = ColLse::new(m);
@@ -88,13 +88,13 @@ pub(crate) fn log_sweep<F: Real>(
 }
 
 /// Kernel sweep over a dense row-major kernel `k` (`n x m`). For every row,
-/// `u_i = new_u(i, (K v)_i)`; then `ktu = K^T u` with the new `u`.
+/// `u_i = new_u(i, u_i, (K v)_i)`; then `ktu = K^T u` with the new `u`.
 pub(crate) fn kernel_sweep<F: Real>(
     k: &[F],
     m: usize,
     v: &[F],
     u: &mut [F],
-    new_u: impl Fn(usize, F) -> F + Sync,
+    new_u: impl Fn(usize, F, F) -> F + Sync,
     ktu: &mut [F],
 ) {
     let n = u.len();
@@ -108,7 +108,7 @@ pub(crate) fn kernel_sweep<F: Real>(
                 let s = b * rb;
                 let rows = &k[s * m..(s + ub.len()) * m];
                 for (kk, (ui, row)) in ub.iter_mut().zip(rows.chunks_exact(m)).enumerate() {
-                    *ui = new_u(s + kk, dot(row, v));
+                    *ui = new_u(s + kk, *ui, dot(row, v));
                     axpy(*ui, row, &mut acc);
                 }
                 acc
