@@ -33,5 +33,5 @@ pub mod prelude {
     pub use crate::geometry::{Epsilon, Geometry, RelativeTo, ScaleCost};
     pub use crate::problem::LinearProblem;
     pub use crate::real::Real;
-    pub use crate::sinkhorn::{ErrorNorm, Mode, Sinkhorn, SinkhornOutput};
+    pub use crate::sinkhorn::{ErrorNorm, Mode, Momentum, Sinkhorn, SinkhornOutput};
 }

@@ -1,1 +1,16 @@
-//! Metrics.
+//! Metrics between point clouds and against closed forms.
+//!
+//! - [`sinkhorn_divergence`]: debiased Sinkhorn divergence.
+//! - [`energy_distance`], [`mmd_rbf`]: kernel two-sample statistics.
+//! - [`foscttm`]: fraction of samples closer than the true match (paired data).
+//! - [`gaussian`]: closed-form entropic OT between Gaussians, Bures-Wasserstein, BW-UVP and
+//!   conditional cBW-UVP.
+
+mod distances;
+mod divergence;
+mod foscttm;
+pub mod gaussian;
+
+pub use distances::{energy_distance, mmd_rbf};
+pub use divergence::{sinkhorn_divergence, SinkhornDivergence};
+pub use foscttm::foscttm;

@@ -54,6 +54,7 @@ mod log;
 mod momentum;
 mod plan;
 mod sweep;
+mod symmetric;
 
 use crate::error::{OtError, Result};
 use crate::problem::LinearProblem;
