@@ -98,7 +98,7 @@ fn closed_form_matches_a_large_discrete_plan() {
     // Conditional means E[y | x_i] = sum_j P_ij y_j / a_i and the average conditional
     // covariance.
     let row = p.sum_axis(Axis(1));
-    let cond_mean = p.dot(&y) / &row.view().insert_axis(Axis(1));
+    let cond_mean = p.dot(&y) / row.view().insert_axis(Axis(1));
     let mut rms = 0.0;
     let mut avg_cov = Array2::<f64>::zeros((2, 2));
     for i in 0..n {
