@@ -29,7 +29,7 @@ pub mod sinkhorn;
 /// The types most programs need.
 pub mod prelude {
     pub use crate::cost::{Cosine, Cost, Euclidean, FnCost, PNorm, SqEuclidean};
-    pub use crate::error::{OtError, Result};
+    pub use crate::error::OtError;
     pub use crate::geometry::{Epsilon, Geometry, RelativeTo, ScaleCost};
     pub use crate::problem::LinearProblem;
     pub use crate::real::Real;

@@ -1,0 +1,34 @@
+//! Errors of the command-line tool and their exit codes.
+
+use thiserror::Error;
+
+/// What went wrong, split by who has to act.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// The user's input is invalid: exit code 2, nothing written.
+    #[error("{0}")]
+    Input(String),
+    /// The computation or writing the output failed: exit code 1.
+    #[error("{0}")]
+    Run(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Input(_) => 2,
+            CliError::Run(_) => 1,
+        }
+    }
+}
+
+impl From<genot_ot::error::OtError> for CliError {
+    fn from(e: genot_ot::error::OtError) -> Self {
+        use genot_ot::error::OtError::*;
+        match e {
+            Numerical(_) => CliError::Run(e.to_string()),
+            _ => CliError::Input(e.to_string()),
+        }
+    }
+}

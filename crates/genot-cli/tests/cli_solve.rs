@@ -1,0 +1,281 @@
+//! `genot solve` end to end: the JSON report and outputs, and every bad-input case of the
+//! issue (one-line error naming the problem, exit code 2, no output file).
+
+use ndarray::{array, Array1, Array2};
+use ndarray_npy::write_npy;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn genot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genot"))
+        .args(args)
+        .output()
+        .expect("run genot")
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Array2::from_shape_fn((40, 3), |(i, j)| ((i * 3 + j) as f32 * 0.37).sin());
+        let y = Array2::from_shape_fn((30, 3), |(i, j)| ((i * 5 + j) as f32 * 0.21).cos() + 0.5);
+        write_npy(dir.path().join("x.npy"), &x).unwrap();
+        write_npy(dir.path().join("y.npy"), &y).unwrap();
+        Case { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+    /// Runs solve with the given source and target and extra arguments, asking for a plan
+    /// and potentials in the case directory.
+    fn solve(&self, source: &str, target: &str, extra: &[&str]) -> Output {
+        let (s, t, plan, pots) = (
+            self.p(source),
+            self.p(target),
+            self.p("plan.npy"),
+            self.p("pots"),
+        );
+        let mut args = vec![
+            "solve",
+            "--source",
+            &s,
+            "--target",
+            &t,
+            "--plan-out",
+            &plan,
+            "--potentials-out",
+            &pots,
+        ];
+        args.extend_from_slice(extra);
+        genot(&args)
+    }
+    /// Asserts a bad-input failure: exit 2, one line on stderr containing `needle`, nothing
+    /// on stdout, no output written.
+    fn expect_input_error(&self, out: Output, needle: &str) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+        assert!(err.contains(needle), "'{needle}' not in: {err}");
+        assert!(
+            !self.path("plan.npy").exists() && !self.path("pots").exists(),
+            "output written"
+        );
+    }
+}
+
+#[test]
+fn solve_reports_json_and_writes_outputs() {
+    let c = Case::new();
+    let out = c.solve("x.npy", "y.npy", &["--epsilon", "0.05", "--f64"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "n",
+        "m",
+        "epsilon",
+        "iterations",
+        "converged",
+        "marginal_error",
+        "reg_ot_cost",
+        "transport_cost",
+        "seconds",
+    ] {
+        assert!(!r[key].is_null(), "missing {key}: {r}");
+    }
+    assert_eq!((r["n"].as_u64(), r["m"].as_u64()), (Some(40), Some(30)));
+    assert_eq!(r["converged"], Value::Bool(true));
+    assert!((r["epsilon"].as_f64().unwrap() - 0.05).abs() < 1e-12);
+    assert!(r["marginal_error"].as_f64().unwrap() < 1e-3);
+    let plan: Array2<f64> = ndarray_npy::read_npy(c.path("plan.npy")).unwrap();
+    assert_eq!(plan.dim(), (40, 30));
+    assert!((plan.sum() - 1.0).abs() < 1e-3);
+    let tc: f64 = r["transport_cost"].as_f64().unwrap();
+    assert!(tc > 0.0);
+    let f: Array1<f64> = ndarray_npy::read_npy(c.path("pots").join("f.npy")).unwrap();
+    let g: Array1<f64> = ndarray_npy::read_npy(c.path("pots").join("g.npy")).unwrap();
+    assert_eq!((f.len(), g.len()), (40, 30));
+}
+
+#[test]
+fn relative_epsilon_and_modes_agree() {
+    let c = Case::new();
+    let run = |mode: &str| -> Value {
+        let out = genot(&[
+            "solve",
+            "--source",
+            &c.p("x.npy"),
+            "--target",
+            &c.p("y.npy"),
+            "--epsilon",
+            "0.02",
+            "--relative-epsilon",
+            "--mode",
+            mode,
+            "--threshold",
+            "1e-6",
+        ]);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (k, l, o) = (run("kernel"), run("log"), run("online"));
+    assert_eq!(o["mode"], "online");
+    // Scale mean then relative mean: epsilon = 0.02 x 1.
+    assert!((k["epsilon"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    for other in [&l, &o] {
+        let (a, b) = (
+            k["transport_cost"].as_f64().unwrap(),
+            other["transport_cost"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-4 * a, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn non_convergence_is_reported_on_stderr() {
+    let c = Case::new();
+    let out = genot(&[
+        "solve",
+        "--source",
+        &c.p("x.npy"),
+        "--target",
+        &c.p("y.npy"),
+        "--epsilon",
+        "0.001",
+        "--max-iterations",
+        "2",
+    ]);
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["converged"], Value::Bool(false));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not converge"));
+}
+
+fn write_raw_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn bad_files_are_named() {
+    let c = Case::new();
+    c.expect_input_error(c.solve("missing.npy", "y.npy", &[]), "source file");
+    c.expect_input_error(c.solve("x.npy", "missing.npy", &[]), "does not exist");
+
+    write_npy(c.path("ints.npy"), &array![[1i64, 2, 3]]).unwrap();
+    c.expect_input_error(
+        c.solve("ints.npy", "y.npy", &[]),
+        "expected float32 or float64",
+    );
+
+    write_npy(c.path("empty.npy"), &Array2::<f32>::zeros((0, 3))).unwrap();
+    c.expect_input_error(c.solve("x.npy", "empty.npy", &[]), "is empty");
+
+    write_raw_npy(&c.path("ragged.npy"), "|O", "(2,)", b"\x80\x04N.");
+    c.expect_input_error(c.solve("ragged.npy", "y.npy", &[]), "ragged.npy");
+
+    let mut nan = Array2::<f32>::zeros((5, 3));
+    nan[[3, 1]] = f32::NAN;
+    write_npy(c.path("nan.npy"), &nan).unwrap();
+    c.expect_input_error(c.solve("nan.npy", "y.npy", &[]), "row 3, column 1");
+    let mut inf = Array2::<f64>::ones((5, 3));
+    inf[[0, 2]] = f64::INFINITY;
+    write_npy(c.path("inf.npy"), &inf).unwrap();
+    c.expect_input_error(
+        c.solve("x.npy", "inf.npy", &[]),
+        "non-finite value (inf) at row 0, column 2",
+    );
+
+    write_npy(c.path("y4.npy"), &Array2::<f32>::ones((7, 4))).unwrap();
+    c.expect_input_error(c.solve("x.npy", "y4.npy", &[]), "dimension mismatch");
+
+    // Truncated: a valid header whose data stops short.
+    write_raw_npy(&c.path("short.npy"), "<f4", "(4, 3)", &[0u8; 20]);
+    c.expect_input_error(c.solve("short.npy", "y.npy", &[]), "truncated");
+
+    std::fs::write(c.path("junk.npy"), b"not an npy file").unwrap();
+    c.expect_input_error(c.solve("junk.npy", "y.npy", &[]), "not a valid .npy file");
+
+    std::fs::write(c.path("x.csv"), b"1,2,3\n").unwrap();
+    c.expect_input_error(c.solve("x.csv", "y.npy", &[]), "unsupported format");
+}
+
+#[test]
+fn bad_parameters_are_named() {
+    let c = Case::new();
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--epsilon", "0"]),
+        "--epsilon must be > 0",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--epsilon=-1"]),
+        "--epsilon must be > 0",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--tau-a", "0"]),
+        "--tau-a must be in (0, 1]",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--tau-b", "1.5"]),
+        "--tau-b must be in (0, 1]",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--cost", "manhattan"]),
+        "unknown cost",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--scale-cost=-3"]),
+        "scale-cost",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--mode", "fast"]),
+        "unknown mode",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--momentum", "2.5"]),
+        "--momentum",
+    );
+    let out = genot(&["solve", "--source", &c.p("x.npy")]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2 too");
+}
+
+#[test]
+fn one_dimensional_arrays_are_points_on_a_line() {
+    let c = Case::new();
+    write_npy(c.path("a.npy"), &array![0.0f32, 1.0, 2.0]).unwrap();
+    write_npy(c.path("b.npy"), &array![0.5f64, 1.5]).unwrap();
+    let out = c.solve("a.npy", "b.npy", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["n"].as_u64(), r["m"].as_u64(), r["dim"].as_u64()),
+        (Some(3), Some(2), Some(1))
+    );
+}
