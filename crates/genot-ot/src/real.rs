@@ -52,7 +52,7 @@ pub trait Real:
 
 impl Real for f32 {
     const NAME: &'static str = "float32";
-    const ABSORB_LOG_THRESHOLD: f64 = 9.0;
+    const ABSORB_LOG_THRESHOLD: f64 = 12.0;
 
     #[inline(always)]
     fn fast_exp(self) -> f32 {
@@ -295,11 +295,22 @@ fn moments_row_body<F: Real, const FMA: bool>(x: &[F]) -> (F, F, F) {
     }
     (ss, qq, mm)
 }
-/// Sum of a slice (vectorised).
-#[inline]
-pub fn sum<F: Real>(x: &[F]) -> F {
-    moments_row(x).0
+#[inline(always)]
+fn sum_body<F: Real, const FMA: bool>(x: &[F]) -> F {
+    let mut acc = [F::zero(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            acc[k] = acc[k] + c[k];
+        }
+    }
+    rem.iter().fold(reduce_lanes(acc), |s, &v| s + v)
 }
+dispatch!(
+    /// Sum of a slice.
+    pub fn sum<F: Real>(x: &[F]) -> F => sum_body
+);
 
 dispatch!(
     /// `(sum, sum of squares, max)` of a slice.

@@ -84,7 +84,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
             if w == F::one() {
                 new
             } else {
-                (old.ln() + w * (new.ln() - old.ln())).exp()
+                old * (w * (new / old).ln()).fast_exp()
             }
         };
         let new_u = |i: usize, old: F, kv: F| {

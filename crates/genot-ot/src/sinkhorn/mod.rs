@@ -325,6 +325,17 @@ impl Sinkhorn {
         prob: &LinearProblem<F>,
         init: Option<(ArrayView1<F>, ArrayView1<F>)>,
     ) -> Result<SinkhornOutput<F>> {
+        // Run the loop on a worker of the rayon pool: each iteration's parallel sweep is
+        // then shared with the other workers directly, instead of being injected from an
+        // outside thread that sleeps and wakes twice per iteration.
+        rayon::scope(|_| self.solve_in_pool(prob, init))
+    }
+
+    fn solve_in_pool<F: Real>(
+        &self,
+        prob: &LinearProblem<F>,
+        init: Option<(ArrayView1<F>, ArrayView1<F>)>,
+    ) -> Result<SinkhornOutput<F>> {
         if let Momentum::Fixed(w) = self.momentum {
             if !(1.0..2.0).contains(&w) {
                 return Err(OtError::InvalidParameter(format!(

@@ -26,8 +26,8 @@ pub enum Momentum {
 }
 
 /// Iterations of plain Sinkhorn before the rate is estimated, and the window used.
-const WARMUP: usize = 10;
-const WINDOW: usize = 5;
+const WARMUP: usize = 6;
+const WINDOW: usize = 3;
 const MAX_W: f64 = 1.9;
 const MAX_FAILURES: usize = 3;
 

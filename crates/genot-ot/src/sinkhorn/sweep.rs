@@ -98,7 +98,7 @@ pub(crate) fn kernel_sweep<F: Real>(
     ktu: &mut [F],
 ) {
     let n = u.len();
-    let rb = n.div_ceil(4 * rayon::current_num_threads()).max(8);
+    let rb = n.div_ceil(rayon::current_num_threads()).max(8);
     let acc = u
         .par_chunks_mut(rb)
         .enumerate()
