@@ -47,6 +47,11 @@ fn main() {
             .with_threshold(threshold)
             .with_norm(norm)
             .with_mode(mode)
+            .with_momentum(match std::env::var("MOMENTUM").ok().as_deref() {
+                None | Some("adaptive") => Momentum::Adaptive,
+                Some("none") => Momentum::None,
+                Some(w) => Momentum::Fixed(w.parse().expect("momentum weight")),
+            })
             .with_max_iterations(10_000)
             .solve(&LinearProblem::new(g), None)
             .expect("solve");
@@ -56,6 +61,10 @@ fn main() {
     let mut runs: Vec<(f64, SinkhornOutput<f32>)> = (0..repeats).map(|_| solve()).collect();
     runs.sort_by(|p, q| p.0.total_cmp(&q.0));
     let (t, out) = &runs[runs.len() / 2];
+    if std::env::var("TRACE").is_ok() {
+        let e: Vec<String> = out.errors.iter().map(|v| format!("{v:.2e}")).collect();
+        eprintln!("errors: {}", e.join(" "));
+    }
     println!(
         "{{\"seconds\": {t}, \"iterations\": {}, \"converged\": {}, \"transport_cost\": {}, \"marginal_error\": {}, \"mode\": \"{:?}\"}}",
         out.iterations, out.converged, out.transport_cost, out.marginal_error, out.mode
