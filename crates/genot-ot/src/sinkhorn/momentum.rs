@@ -68,9 +68,15 @@ impl Relaxation {
         }
     }
 
-    /// The current relaxation weight.
+    /// The current relaxation weight. The first update (before any error was observed) is
+    /// never relaxed: relaxing towards arbitrary starting potentials overshoots by about
+    /// `1 / eps` and can overflow at small epsilon.
     pub fn w(&self) -> f64 {
-        self.w
+        if self.trace.is_empty() && self.best == f64::INFINITY {
+            1.0
+        } else {
+            self.w
+        }
     }
 
     /// Feeds the error measured after `iteration` iterations.
@@ -138,7 +144,7 @@ mod tests {
         }
         let w_opt = |theta: f64| 2.0 / (1.0 + (1.0 - theta).sqrt());
         let mut r = Relaxation::new(Momentum::Adaptive);
-        assert_eq!(r.w(), START_W);
+        assert_eq!(r.w(), 1.0, "the first update is never relaxed");
         // Under w = 1.5 the error of a problem with plain rate 0.99 contracts by
         // relaxed_rate(1.5, 0.99): w is raised to its optimum.
         let rho = relaxed_rate(START_W, 0.99);
@@ -159,20 +165,20 @@ mod tests {
         it += 1;
         r.observe(it, 3.0 * e);
         assert_eq!(r.w(), 1.0);
-        let best = e;
+        let failed_at = e;
         // ...until the error is ten times below the best seen: plain iterations with rate
         // 0.9 from there give w_opt(0.9).
-        let mut e = best;
-        while e * 0.9 >= 0.1 * best {
+        let mut plain = failed_at;
+        while plain * 0.9 >= 0.1 * failed_at {
             it += 1;
-            e *= 0.9;
-            r.observe(it, e);
+            plain *= 0.9;
+            r.observe(it, plain);
             assert_eq!(r.w(), 1.0, "resumed above the resume level");
         }
         for _ in 0..WINDOW {
             it += 1;
-            e *= 0.9;
-            r.observe(it, e);
+            plain *= 0.9;
+            r.observe(it, plain);
         }
         assert!(
             (r.w() - w_opt(0.9)).abs() < 1e-6,
@@ -181,6 +187,8 @@ mod tests {
             w_opt(0.9)
         );
         assert_eq!(Relaxation::new(Momentum::None).w(), 1.0);
-        assert_eq!(Relaxation::new(Momentum::Fixed(1.5)).w(), 1.5);
+        let mut fixed = Relaxation::new(Momentum::Fixed(1.5));
+        fixed.observe(1, 0.5);
+        assert_eq!(fixed.w(), 1.5);
     }
 }
