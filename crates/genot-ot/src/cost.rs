@@ -34,6 +34,24 @@ pub trait Cost<F: Real>: Send + Sync {
         }
     }
 
+    /// Per-point data that [`Cost::fill_block_aux`] can reuse across blocks (for example
+    /// squared norms), computed once per point cloud. Empty by default.
+    fn aux(&self, _points: ArrayView2<F>) -> Vec<F> {
+        Vec::new()
+    }
+
+    /// [`Cost::fill_block`] given the [`Cost::aux`] data of the rows of `x` and of `y`.
+    fn fill_block_aux(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        _x_aux: &[F],
+        _y_aux: &[F],
+        out: &mut [F],
+    ) {
+        self.fill_block(x, y, out)
+    }
+
     /// A short name for reports (`"sqeuclidean"`, `"pnorm:1.5"`, ...).
     fn name(&self) -> String;
 }
@@ -116,20 +134,39 @@ impl<F: Real> Cost<F> for SqEuclidean {
             .fold(F::zero(), |s, (&a, &b)| s + (a - b) * (a - b))
     }
     fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        fill_sqeuclidean(x, y, out);
+        fill_sqeuclidean(x, y, &sq_norms(x), &sq_norms(y), out);
+    }
+    fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
+        sq_norms(points)
+    }
+    fn fill_block_aux(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        xa: &[F],
+        ya: &[F],
+        out: &mut [F],
+    ) {
+        fill_sqeuclidean(x, y, xa, ya, out);
     }
     fn name(&self) -> String {
         "sqeuclidean".into()
     }
 }
 
-fn fill_sqeuclidean<F: Real>(x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
+/// `||x_i||^2 + ||y_j||^2 - 2 <x_i, y_j>` (clamped at 0) given the squared norms.
+fn fill_sqeuclidean<F: Real>(
+    x: ArrayView2<F>,
+    y: ArrayView2<F>,
+    nx: &[F],
+    ny: &[F],
+    out: &mut [F],
+) {
     let m = y.nrows();
     gram_block(x, y, out);
-    let (nx, ny) = (sq_norms(x), sq_norms(y));
     let two = F::c(2.0);
-    for (row, &xi) in out.chunks_exact_mut(m).zip(&nx) {
-        for (o, &yj) in row.iter_mut().zip(&ny) {
+    for (row, &xi) in out.chunks_exact_mut(m).zip(nx) {
+        for (o, &yj) in row.iter_mut().zip(ny) {
             *o = (xi + yj - two * *o).max(F::zero());
         }
     }
@@ -140,7 +177,20 @@ impl<F: Real> Cost<F> for Euclidean {
         SqEuclidean.pair(x, y).sqrt()
     }
     fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        fill_sqeuclidean(x, y, out);
+        self.fill_block_aux(x, y, &sq_norms(x), &sq_norms(y), out);
+    }
+    fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
+        sq_norms(points)
+    }
+    fn fill_block_aux(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        xa: &[F],
+        ya: &[F],
+        out: &mut [F],
+    ) {
+        fill_sqeuclidean(x, y, xa, ya, out);
         out.iter_mut().for_each(|v| *v = v.sqrt());
     }
     fn name(&self) -> String {
@@ -166,12 +216,30 @@ impl<F: Real> Cost<F> for Cosine {
         cosine_from(dot(x, y), nx, ny)
     }
     fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
+        self.fill_block_aux(
+            x,
+            y,
+            &Cost::<F>::aux(self, x),
+            &Cost::<F>::aux(self, y),
+            out,
+        );
+    }
+    /// Euclidean norms.
+    fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
+        sq_norms(points).into_iter().map(|v| v.sqrt()).collect()
+    }
+    fn fill_block_aux(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        nx: &[F],
+        ny: &[F],
+        out: &mut [F],
+    ) {
         let m = y.nrows();
         gram_block(x, y, out);
-        let nx: Vec<F> = sq_norms(x).into_iter().map(|v| v.sqrt()).collect();
-        let ny: Vec<F> = sq_norms(y).into_iter().map(|v| v.sqrt()).collect();
-        for (row, &a) in out.chunks_exact_mut(m).zip(&nx) {
-            for (o, &b) in row.iter_mut().zip(&ny) {
+        for (row, &a) in out.chunks_exact_mut(m).zip(nx) {
+            for (o, &b) in row.iter_mut().zip(ny) {
                 *o = cosine_from(*o, a, b);
             }
         }
@@ -193,6 +261,7 @@ pub fn cost_matrix<F: Real>(cost: &dyn Cost<F>, x: ArrayView2<F>, y: ArrayView2<
     use rayon::prelude::*;
     let (n, m) = (x.nrows(), y.nrows());
     let mut out = Array2::<F>::zeros((n, m));
+    let (xa, ya) = (cost.aux(x), cost.aux(y));
     // Blocks of a few hundred rows: large enough for an efficient GEMM (the right-hand
     // side is packed once per block), several per thread for load balance.
     let rows_per_block = n.div_ceil(4 * rayon::current_num_threads()).clamp(16, 512);
@@ -202,11 +271,13 @@ pub fn cost_matrix<F: Real>(cost: &dyn Cost<F>, x: ArrayView2<F>, y: ArrayView2<
             .for_each(|(b, chunk)| {
                 let start = b * rows_per_block;
                 let rows = chunk.len() / m.max(1);
-                cost.fill_block(
-                    x.slice_axis(Axis(0), (start..start + rows).into()),
-                    y,
-                    chunk,
-                );
+                let xs = x.slice_axis(Axis(0), (start..start + rows).into());
+                let xa = if xa.is_empty() {
+                    &xa[..]
+                } else {
+                    &xa[start..start + rows]
+                };
+                cost.fill_block_aux(xs, y, xa, &ya, chunk);
             });
     }
     out

@@ -90,10 +90,12 @@ pub struct CostStats {
 enum Source<F: Real> {
     /// Scaled dense matrix.
     Dense(Array2<F>),
-    /// Points and a cost, recomputed in blocks.
+    /// Points and a cost, recomputed in blocks; `xa`, `ya` are the cost's per-point data.
     Online {
         x: Array2<F>,
         y: Array2<F>,
+        xa: Vec<F>,
+        ya: Vec<F>,
         cost: Arc<dyn Cost<F>>,
     },
 }
@@ -229,8 +231,9 @@ impl<F: Real> Geometry<F> {
             ));
         }
         let (n, m) = (x.nrows(), y.nrows());
+        let (xa, ya) = (cost.aux(x.view()), cost.aux(y.view()));
         let mut geom = Geometry {
-            source: Source::Online { x, y, cost },
+            source: Source::Online { x, y, xa, ya, cost },
             n,
             m,
             inv_scale: F::one(),
@@ -382,7 +385,8 @@ impl<F: Real> Geometry<F> {
                 .div_ceil(16)
                 .clamp(1, 64)
                 .min(((1usize << 18) / self.m).max(1)),
-            Source::Online { .. } => (1usize << 18).div_ceil(self.m).clamp(8, 256),
+            // Large blocks: the GEMM packs all of y once per block.
+            Source::Online { .. } => (1usize << 20).div_ceil(self.m).clamp(16, 512),
         }
     }
 
@@ -394,10 +398,21 @@ impl<F: Real> Geometry<F> {
                 let s = c.as_slice().expect("dense cost is standard layout");
                 &s[start * self.m..end * self.m]
             }
-            Source::Online { x, y, cost } => {
+            Source::Online { x, y, xa, ya, cost } => {
                 buf.clear();
                 buf.resize((end - start) * self.m, F::zero());
-                cost.fill_block(x.slice_axis(Axis(0), (start..end).into()), y.view(), buf);
+                let xa = if xa.is_empty() {
+                    &xa[..]
+                } else {
+                    &xa[start..end]
+                };
+                cost.fill_block_aux(
+                    x.slice_axis(Axis(0), (start..end).into()),
+                    y.view(),
+                    xa,
+                    ya,
+                    buf,
+                );
                 if self.inv_scale != F::one() {
                     let s = self.inv_scale;
                     buf.iter_mut().for_each(|v| *v = *v * s);

@@ -336,19 +336,7 @@ impl Sinkhorn {
         prob: &LinearProblem<F>,
         init: Option<(ArrayView1<F>, ArrayView1<F>)>,
     ) -> Result<SinkhornOutput<F>> {
-        if let Momentum::Fixed(w) = self.momentum {
-            if !(1.0..2.0).contains(&w) {
-                return Err(OtError::InvalidParameter(format!(
-                    "momentum weight must be in [1, 2), got {w}"
-                )));
-            }
-        }
-        if self.threshold.is_nan() || self.threshold <= 0.0 {
-            return Err(OtError::InvalidParameter(format!(
-                "threshold must be > 0, got {}",
-                self.threshold
-            )));
-        }
+        self.validate()?;
         let (n, m) = prob.geom.shape();
         let (f0, g0) = match init {
             Some((f, g)) => {
@@ -412,7 +400,39 @@ impl Sinkhorn {
                 self.store_plan,
             ),
         };
-        Ok(SinkhornOutput {
+        Ok(SinkhornOutput::assemble(
+            state,
+            summary,
+            mode,
+            prob.geom.epsilon(),
+        ))
+    }
+}
+
+impl Sinkhorn {
+    /// Checks the options that the builders cannot.
+    fn validate(&self) -> Result<()> {
+        if let Momentum::Fixed(w) = self.momentum {
+            if !(1.0..2.0).contains(&w) {
+                return Err(OtError::InvalidParameter(format!(
+                    "momentum weight must be in [1, 2), got {w}"
+                )));
+            }
+        }
+        if self.threshold.is_nan() || self.threshold <= 0.0 {
+            return Err(OtError::InvalidParameter(format!(
+                "threshold must be > 0, got {}",
+                self.threshold
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<F: Real> SinkhornOutput<F> {
+    /// The output of a finished loop and its plan summary.
+    fn assemble(state: LoopState<F>, summary: PlanSummary<F>, mode: Mode, epsilon: f64) -> Self {
+        SinkhornOutput {
             f: Array1::from(state.f),
             g: Array1::from(state.g),
             iterations: state.iterations,
@@ -424,8 +444,8 @@ impl Sinkhorn {
             mass: summary.mass,
             plan: summary.plan,
             mode,
-            epsilon: prob.geom.epsilon(),
-        })
+            epsilon,
+        }
     }
 }
 

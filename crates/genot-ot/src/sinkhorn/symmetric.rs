@@ -9,12 +9,19 @@ use super::{Ctx, LoopState, Mode, Sinkhorn, SinkhornOutput};
 use crate::error::{OtError, Result};
 use crate::problem::LinearProblem;
 use crate::real::Real;
-use ndarray::Array1;
 
 impl Sinkhorn {
     /// Solves a balanced problem whose cost matrix is symmetric and whose two marginals
     /// are equal (e.g. a point cloud against itself), with the symmetric update.
     pub fn solve_symmetric<F: Real>(&self, prob: &LinearProblem<F>) -> Result<SinkhornOutput<F>> {
+        rayon::scope(|_| self.solve_symmetric_in_pool(prob))
+    }
+
+    fn solve_symmetric_in_pool<F: Real>(
+        &self,
+        prob: &LinearProblem<F>,
+    ) -> Result<SinkhornOutput<F>> {
+        self.validate()?;
         let (n, m) = prob.geom.shape();
         if n != m || prob.a != prob.b || !prob.is_balanced() {
             return Err(OtError::InvalidParameter(
@@ -50,19 +57,12 @@ impl Sinkhorn {
             }
         }
         let summary = summarize(&ctx, &st.f, &st.f, PlanRows::Potentials, self.store_plan);
-        Ok(SinkhornOutput {
-            g: Array1::from(st.f.clone()),
-            f: Array1::from(st.f),
-            iterations: st.iterations,
-            converged: st.converged,
-            marginal_error: summary.marginal_error,
-            errors: st.errors,
-            reg_ot_cost: summary.reg_ot_cost,
-            transport_cost: summary.transport_cost,
-            mass: summary.mass,
-            plan: summary.plan,
-            mode: Mode::Log,
-            epsilon: prob.geom.epsilon(),
-        })
+        st.g = st.f.clone();
+        Ok(SinkhornOutput::assemble(
+            st,
+            summary,
+            Mode::Log,
+            prob.geom.epsilon(),
+        ))
     }
 }
