@@ -18,20 +18,7 @@ pub trait Cost<F: Real>: Send + Sync {
 
     /// Fills `out` (row-major, `x.nrows() x y.nrows()`) with `c(x_i, y_j)`.
     fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        let m = y.nrows();
-        for (i, xi) in x.outer_iter().enumerate() {
-            let xi = xi
-                .to_slice()
-                .map(|s| s.to_vec())
-                .unwrap_or_else(|| xi.to_vec());
-            for (j, yj) in y.outer_iter().enumerate() {
-                let yj = yj
-                    .to_slice()
-                    .map(|s| s.to_vec())
-                    .unwrap_or_else(|| yj.to_vec());
-                out[i * m + j] = self.pair(&xi, &yj);
-            }
-        }
+        self.fill_block_aux(x, y, &self.aux(x), &self.aux(y), out)
     }
 
     /// Per-point data that [`Cost::fill_block_aux`] can reuse across blocks (for example
@@ -41,15 +28,23 @@ pub trait Cost<F: Real>: Send + Sync {
     }
 
     /// [`Cost::fill_block`] given the [`Cost::aux`] data of the rows of `x` and of `y`.
+    /// The default evaluates [`Cost::pair`] on every pair.
     fn fill_block_aux(
         &self,
         x: ArrayView2<F>,
         y: ArrayView2<F>,
-        _x_aux: &[F],
-        _y_aux: &[F],
+        _xa: &[F],
+        _ya: &[F],
         out: &mut [F],
     ) {
-        self.fill_block(x, y, out)
+        let m = y.nrows();
+        let rows: Vec<Vec<F>> = y.outer_iter().map(|r| r.to_vec()).collect();
+        for (i, xi) in x.outer_iter().enumerate() {
+            let xi = xi.to_vec();
+            for (j, yj) in rows.iter().enumerate() {
+                out[i * m + j] = self.pair(&xi, yj);
+            }
+        }
     }
 
     /// A short name for reports (`"sqeuclidean"`, `"pnorm:1.5"`, ...).
@@ -133,42 +128,29 @@ impl<F: Real> Cost<F> for SqEuclidean {
             .zip(y)
             .fold(F::zero(), |s, (&a, &b)| s + (a - b) * (a - b))
     }
-    fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        fill_sqeuclidean(x, y, &sq_norms(x), &sq_norms(y), out);
-    }
     fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
         sq_norms(points)
     }
+    /// `||x_i||^2 + ||y_j||^2 - 2 <x_i, y_j>` (clamped at 0) given the squared norms.
     fn fill_block_aux(
         &self,
         x: ArrayView2<F>,
         y: ArrayView2<F>,
-        xa: &[F],
-        ya: &[F],
+        nx: &[F],
+        ny: &[F],
         out: &mut [F],
     ) {
-        fill_sqeuclidean(x, y, xa, ya, out);
+        let m = y.nrows();
+        gram_block(x, y, out);
+        let two = F::c(2.0);
+        for (row, &xi) in out.chunks_exact_mut(m).zip(nx) {
+            for (o, &yj) in row.iter_mut().zip(ny) {
+                *o = (xi + yj - two * *o).max(F::zero());
+            }
+        }
     }
     fn name(&self) -> String {
         "sqeuclidean".into()
-    }
-}
-
-/// `||x_i||^2 + ||y_j||^2 - 2 <x_i, y_j>` (clamped at 0) given the squared norms.
-fn fill_sqeuclidean<F: Real>(
-    x: ArrayView2<F>,
-    y: ArrayView2<F>,
-    nx: &[F],
-    ny: &[F],
-    out: &mut [F],
-) {
-    let m = y.nrows();
-    gram_block(x, y, out);
-    let two = F::c(2.0);
-    for (row, &xi) in out.chunks_exact_mut(m).zip(nx) {
-        for (o, &yj) in row.iter_mut().zip(ny) {
-            *o = (xi + yj - two * *o).max(F::zero());
-        }
     }
 }
 
@@ -176,12 +158,11 @@ impl<F: Real> Cost<F> for Euclidean {
     fn pair(&self, x: &[F], y: &[F]) -> F {
         SqEuclidean.pair(x, y).sqrt()
     }
-    fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        self.fill_block_aux(x, y, &sq_norms(x), &sq_norms(y), out);
-    }
+    /// Squared norms, as for [`SqEuclidean`].
     fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
         sq_norms(points)
     }
+    /// The square root of the squared Euclidean block.
     fn fill_block_aux(
         &self,
         x: ArrayView2<F>,
@@ -190,7 +171,7 @@ impl<F: Real> Cost<F> for Euclidean {
         ya: &[F],
         out: &mut [F],
     ) {
-        fill_sqeuclidean(x, y, xa, ya, out);
+        SqEuclidean.fill_block_aux(x, y, xa, ya, out);
         out.iter_mut().for_each(|v| *v = v.sqrt());
     }
     fn name(&self) -> String {
@@ -214,15 +195,6 @@ impl<F: Real> Cost<F> for Cosine {
     fn pair(&self, x: &[F], y: &[F]) -> F {
         let (nx, ny) = (dot(x, x).sqrt(), dot(y, y).sqrt());
         cosine_from(dot(x, y), nx, ny)
-    }
-    fn fill_block(&self, x: ArrayView2<F>, y: ArrayView2<F>, out: &mut [F]) {
-        self.fill_block_aux(
-            x,
-            y,
-            &Cost::<F>::aux(self, x),
-            &Cost::<F>::aux(self, y),
-            out,
-        );
     }
     /// Euclidean norms.
     fn aux(&self, points: ArrayView2<F>) -> Vec<F> {
