@@ -3,6 +3,7 @@
 //! The discrete engine behind GENOT, usable on its own: ground [`cost`]s, [`geometry`]
 //! (cost source, scaling, epsilon; dense or online), linear [`problem`]s, the
 //! [`sinkhorn`] solver (log, kernel and online modes, balanced and unbalanced, f32 and f64),
+//! entropic Gromov-Wasserstein and fused GW ([`gromov`], with dense or low-rank [`intra`]-space costs),
 //! plan [`sampling`] and [`metrics`].
 //!
 //! ```
@@ -20,6 +21,8 @@
 pub mod cost;
 pub mod error;
 pub mod geometry;
+pub mod gromov;
+pub mod intra;
 pub mod metrics;
 pub mod problem;
 pub mod real;
@@ -31,6 +34,8 @@ pub mod prelude {
     pub use crate::cost::{Cosine, Cost, Euclidean, FnCost, PNorm, SqEuclidean};
     pub use crate::error::OtError;
     pub use crate::geometry::{Epsilon, Geometry, RelativeTo, ScaleCost};
+    pub use crate::gromov::{GromovWasserstein, GwInit, GwOutput, QuadraticProblem};
+    pub use crate::intra::IntraGeometry;
     pub use crate::problem::LinearProblem;
     pub use crate::real::Real;
     pub use crate::sinkhorn::{ErrorNorm, Mode, Momentum, Sinkhorn, SinkhornOutput};

@@ -1,0 +1,195 @@
+//! Properties of entropic GW: invariance to isometries, recovery of a permuted and rotated
+//! copy, the fused limit, initialisations and input errors.
+
+use genot_ot::cost::SqEuclidean;
+use genot_ot::metrics::foscttm;
+use genot_ot::prelude::*;
+use ndarray::{array, Array2, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::sync::Arc;
+
+fn cloud(n: usize, d: usize, seed: u64) -> Array2<f64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // Anisotropic, so that the cloud has no symmetry.
+    Array2::from_shape_fn((n, d), |(_, k)| {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        z * (1.0 + k as f64) + if k == 0 { 0.5 * z * z } else { 0.0 }
+    })
+}
+
+fn problem(x: &Array2<f64>, y: &Array2<f64>) -> QuadraticProblem<f64> {
+    QuadraticProblem::new(
+        IntraGeometry::from_points(x.clone(), Arc::new(SqEuclidean), ScaleCost::Max).unwrap(),
+        IntraGeometry::from_points(y.clone(), Arc::new(SqEuclidean), ScaleCost::Max).unwrap(),
+    )
+}
+
+fn rotation_3d(t: f64) -> Array2<f64> {
+    let (c, s) = (t.cos(), t.sin());
+    array![[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]].dot(&array![
+        [1.0, 0.0, 0.0],
+        [0.0, c, -s],
+        [0.0, s, c]
+    ])
+}
+
+#[test]
+fn isometries_leave_the_plan_unchanged() {
+    let (x, y) = (cloud(40, 2, 1), cloud(35, 3, 2));
+    let solver = GromovWasserstein::new(0.01);
+    let base = solver
+        .solve(&problem(&x, &y), GwInit::Product)
+        .unwrap()
+        .plan;
+    let reflect = array![[-1.0, 0.0], [0.0, 1.0]];
+    let moved_x = x.dot(&reflect) + 3.0;
+    let moved_y = y.dot(&rotation_3d(0.7)) - 1.5;
+    for (px, py) in [(&moved_x, &y), (&x, &moved_y), (&moved_x, &moved_y)] {
+        let p = solver
+            .solve(&problem(px, py), GwInit::Product)
+            .unwrap()
+            .plan;
+        let d = p
+            .iter()
+            .zip(base.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            d < 1e-8 * base.iter().fold(0.0f64, |m, v| m.max(*v)),
+            "plan moved by {d}"
+        );
+    }
+}
+
+#[test]
+fn a_permuted_rotated_copy_is_matched_back() {
+    let n = 60;
+    let x = cloud(n, 3, 3);
+    let mut perm: Vec<usize> = (0..n).collect();
+    perm.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(4));
+    let q = rotation_3d(1.1);
+    let y = Array2::from_shape_fn((n, 3), |(i, k)| x.row(perm[i]).dot(&q.column(k)));
+    let mut solver = GromovWasserstein::new(5e-4);
+    solver.max_iterations = 200;
+    let out = solver.solve(&problem(&x, &y), GwInit::Product).unwrap();
+    assert!(out.converged);
+    // Barycentric projection of each x onto y, compared with its true partner.
+    let proj = out.plan.dot(&y) * n as f64;
+    let truth = Array2::from_shape_fn((n, 3), |(i, k)| {
+        let j = perm.iter().position(|&p| p == i).unwrap();
+        y[[j, k]]
+    });
+    let f = foscttm(proj.view(), truth.view()).unwrap();
+    assert!(f < 0.01, "FOSCTTM {f}");
+    // The entropic plan keeps some mass on near neighbours; far more than the 1/n of an
+    // uninformed plan sits on the true pairs.
+    let on_truth: f64 = (0..n).map(|j| out.plan[[perm[j], j]]).sum();
+    assert!(on_truth > 0.4, "mass on the true pairing {on_truth}");
+}
+
+#[test]
+fn fused_gw_with_a_large_penalty_is_the_linear_plan() {
+    let (x, y) = (cloud(30, 2, 5), cloud(25, 3, 6));
+    let (xs, ys) = (cloud(30, 2, 7), cloud(25, 2, 8));
+    let eps = 0.05;
+    let cross = Geometry::from_points(
+        xs,
+        ys,
+        Arc::new(SqEuclidean),
+        ScaleCost::Max,
+        Epsilon::Absolute(1.0),
+    )
+    .unwrap();
+    let penalty = 1e4;
+    let prob = problem(&x, &y).with_fused(&cross, penalty).unwrap();
+    let gw = GromovWasserstein::new(eps * penalty)
+        .solve(&prob, GwInit::Product)
+        .unwrap();
+    // With cost GW + penalty M and epsilon = eps x penalty, the GW part is negligible: the
+    // plan is the entropic plan of M at epsilon eps.
+    let lin = LinearProblem::new(cross.with_epsilon(eps).unwrap());
+    let p = Sinkhorn::default()
+        .with_threshold(1e-9)
+        .with_plan(true)
+        .solve(&lin, None)
+        .unwrap()
+        .plan
+        .unwrap();
+    let d = gw
+        .plan
+        .iter()
+        .zip(p.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(d < 2e-4, "fused plan differs from the linear plan by {d}");
+}
+
+#[test]
+fn initialisations() {
+    let n = 30;
+    let x = cloud(n, 2, 9);
+    let y = x.dot(&array![[0.0, -1.0], [1.0, 0.0]]);
+    let prob = problem(&x, &y);
+    let solver = GromovWasserstein::new(1e-3);
+    let matched = |plan: &Array2<f64>| {
+        let proj = plan.dot(&y) * n as f64;
+        foscttm(proj.view(), y.view()).unwrap()
+    };
+    // From the true (identity) coupling the solver stays near it.
+    let identity = Array2::from_diag_elem(n, 1.0 / n as f64);
+    let out = solver.solve(&prob, GwInit::Plan(identity)).unwrap();
+    assert!(
+        out.plan.diag().sum() > 0.3,
+        "mass on the diagonal {}",
+        out.plan.diag().sum()
+    );
+    assert!(matched(&out.plan) < 0.01);
+    // From a linear problem: the cost between x and the rotated-back y.
+    let back = y.dot(&array![[0.0, 1.0], [-1.0, 0.0]]);
+    let lin = LinearProblem::new(
+        Geometry::from_points(
+            x.clone(),
+            back,
+            Arc::new(SqEuclidean),
+            ScaleCost::Mean,
+            Epsilon::Absolute(1e-3),
+        )
+        .unwrap(),
+    );
+    let out = solver.solve(&prob, GwInit::Linear(Box::new(lin))).unwrap();
+    assert!(out.plan.diag().sum() > 0.3);
+    assert!(matched(&out.plan) < 0.01);
+    // Marginals hold.
+    let rows = out.plan.sum_axis(Axis(1));
+    assert!(rows
+        .iter()
+        .all(|r| (r - 1.0 / n as f64).abs() < 1e-3 / n as f64 * 10.0));
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let prob = problem(&cloud(10, 2, 1), &cloud(12, 3, 2));
+    let e = GromovWasserstein::new(0.0)
+        .solve(&prob, GwInit::Product)
+        .unwrap_err();
+    assert!(e.to_string().contains("epsilon"), "{e}");
+    let e = GromovWasserstein::new(0.1)
+        .solve(&prob, GwInit::Plan(Array2::zeros((10, 11))))
+        .unwrap_err();
+    assert!(e.to_string().contains("initial plan"), "{e}");
+    let cross = Geometry::from_points(
+        cloud(10, 2, 3),
+        cloud(11, 2, 4),
+        Arc::new(SqEuclidean),
+        ScaleCost::Max,
+        Epsilon::Absolute(1.0),
+    )
+    .unwrap();
+    let e = prob.clone().with_fused(&cross, 1.0).unwrap_err();
+    assert!(e.to_string().contains("cross"), "{e}");
+    let asym = array![[0.0, 1.0], [2.0, 0.0]];
+    let e = IntraGeometry::from_matrix(asym, ScaleCost::None).unwrap_err();
+    assert!(e.to_string().contains("symmetric"), "{e}");
+}
