@@ -3,10 +3,11 @@
 use crate::error::CliError;
 use crate::io::{read_points, write_npy_atomic};
 use clap::Args;
-use genot_ot::cost::parse_cost;
+use genot_ot::cost::{parse_cost, Cost, SqEuclidean};
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array1, Array2};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +66,26 @@ pub struct SolveArgs {
     /// Write the potentials f.npy and g.npy into this directory (created if missing).
     #[arg(long)]
     pub potentials_out: Option<PathBuf>,
+    /// Gromov-Wasserstein: match source and target through their intra-space costs (--cost);
+    /// they may have different dimensions. --epsilon is then absolute on the linearised cost
+    /// (default 0.01).
+    #[arg(long)]
+    pub quadratic: bool,
+    /// Fused GW: source features comparable with --target-shared (.npy, n rows).
+    #[arg(long, requires = "target_shared", requires = "quadratic")]
+    pub source_shared: Option<PathBuf>,
+    /// Fused GW: target features comparable with --source-shared (.npy, m rows).
+    #[arg(long, requires = "source_shared", requires = "quadratic")]
+    pub target_shared: Option<PathBuf>,
+    /// Fused GW: weight of the shared-feature cost (squared Euclidean, scaled like --scale-cost).
+    #[arg(long, default_value_t = 1.0)]
+    pub fused_penalty: f64,
+    /// GW: stop when the objective changes by less than this, relatively.
+    #[arg(long, default_value_t = 1e-3)]
+    pub gw_threshold: f64,
+    /// GW: maximum number of outer (linearisation) iterations.
+    #[arg(long, default_value_t = 50)]
+    pub max_outer_iterations: usize,
 }
 
 /// The JSON report printed on stdout.
@@ -73,6 +94,9 @@ pub struct SolveReport {
     pub n: usize,
     pub m: usize,
     pub dim: usize,
+    /// Target dimension when it differs from the source's (GW).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dim_target: Option<usize>,
     pub dtype: &'static str,
     pub cost: String,
     /// Factor the raw cost was divided by; costs below are on the scaled cost.
@@ -87,6 +111,15 @@ pub struct SolveReport {
     pub reg_ot_cost: f64,
     pub transport_cost: f64,
     pub mass: f64,
+    /// GW only: the square-loss GW term on the scaled costs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gw_cost: Option<f64>,
+    /// GW only: linearisations solved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_iterations: Option<usize>,
+    /// Fused GW only: the weight of the shared-feature cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fused_penalty: Option<f64>,
     pub seconds: f64,
 }
 
@@ -154,6 +187,36 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
     if let Some(p) = &args.plan_out {
         check_output_dir(p)?;
     }
+    if args.quadratic {
+        if args.tau_a < 1.0 || args.tau_b < 1.0 {
+            return Err(input(
+                "unbalanced GW (--tau-a/--tau-b < 1 with --quadratic) is not implemented yet"
+                    .into(),
+            ));
+        }
+        if args.relative_epsilon.is_some() {
+            return Err(input(
+                "--relative-epsilon is not available with --quadratic: give --epsilon as an absolute value on the linearised cost".into(),
+            ));
+        }
+        if mode == Mode::Online {
+            return Err(input(
+                "--mode online is not available with --quadratic".into(),
+            ));
+        }
+        if !(args.fused_penalty > 0.0 && args.fused_penalty.is_finite()) {
+            return Err(input(format!(
+                "--fused-penalty must be > 0, got {}",
+                args.fused_penalty
+            )));
+        }
+        if !(args.gw_threshold > 0.0 && args.gw_threshold.is_finite()) {
+            return Err(input(format!(
+                "--gw-threshold must be > 0, got {}",
+                args.gw_threshold
+            )));
+        }
+    }
     Ok(Checked {
         scale,
         epsilon,
@@ -184,6 +247,16 @@ pub fn run(args: &SolveArgs) -> Result<SolveReport, CliError> {
     }
 }
 
+/// A finished solve: the report and the arrays that may be written.
+struct Solved<F: Real> {
+    report: SolveReport,
+    plan: Option<Array2<F>>,
+    f: Array1<F>,
+    g: Array1<F>,
+    /// Set when the solver did not converge: the warning to print.
+    warning: Option<String>,
+}
+
 fn run_typed<F: Real + ndarray_npy::WritableElement>(
     args: &SolveArgs,
     c: Checked,
@@ -191,9 +264,55 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     let cost = parse_cost::<F>(&args.cost).map_err(CliError::Input)?;
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
+    let start = Instant::now();
+    let bar = progress_bar();
+    let solved = if args.quadratic {
+        quadratic(args, &c, cost, x, y, &bar)
+    } else {
+        linear(args, &c, cost, x, y, &bar)
+    };
+    bar.finish_and_clear();
+    let mut solved = solved?;
+    solved.report.seconds = start.elapsed().as_secs_f64();
+    if let (Some(path), Some(plan)) = (&args.plan_out, &solved.plan) {
+        write_npy_atomic(path, plan)?;
+    }
+    if let Some(dir) = &args.potentials_out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Run(format!("cannot create '{}': {e}", dir.display())))?;
+        write_npy_atomic(&dir.join("f.npy"), &solved.f)?;
+        write_npy_atomic(&dir.join("g.npy"), &solved.g)?;
+    }
+    if let Some(w) = solved.warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(solved.report)
+}
+
+fn sinkhorn_options(args: &SolveArgs, c: &Checked, bar: &ProgressBar) -> Sinkhorn {
+    let shown = bar.clone();
+    Sinkhorn::default()
+        .with_threshold(args.threshold)
+        .with_max_iterations(args.max_iterations)
+        .with_mode(c.mode)
+        .with_momentum(c.momentum)
+        .with_norm(c.norm)
+        .with_progress(Arc::new(move |it, err| {
+            shown.set_message(format!("iteration {it}, marginal error {err:.3e}"));
+        }))
+}
+
+fn linear<F: Real>(
+    args: &SolveArgs,
+    c: &Checked,
+    cost: Arc<dyn Cost<F>>,
+    x: Array2<F>,
+    y: Array2<F>,
+    bar: &ProgressBar,
+) -> Result<Solved<F>, CliError> {
     if x.ncols() != y.ncols() {
         return Err(CliError::Input(format!(
-            "dimension mismatch: source '{}' has {} columns, target '{}' has {}",
+            "dimension mismatch: source '{}' has {} columns, target '{}' has {} (use --quadratic to match spaces of different dimensions)",
             args.source.display(),
             x.ncols(),
             args.target.display(),
@@ -201,7 +320,6 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
         )));
     }
     let (n, m, dim) = (x.nrows(), y.nrows(), x.ncols());
-    let start = Instant::now();
     let geom = if c.mode == Mode::Online {
         Geometry::online(x, y, cost.clone(), c.scale, c.epsilon)?
     } else {
@@ -209,55 +327,152 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     };
     let cost_scale = geom.scale();
     let prob = LinearProblem::new(geom).with_tau(args.tau_a, args.tau_b)?;
-    let bar = progress_bar();
-    let shown = bar.clone();
-    let solver = Sinkhorn::default()
-        .with_threshold(args.threshold)
-        .with_max_iterations(args.max_iterations)
-        .with_mode(c.mode)
-        .with_momentum(c.momentum)
-        .with_norm(c.norm)
+    let out = sinkhorn_options(args, c, bar)
         .with_plan(args.plan_out.is_some())
-        .with_progress(Arc::new(move |it, err| {
-            shown.set_message(format!("iteration {it}, marginal error {err:.3e}"));
-        }));
-    let out = solver.solve(&prob, None);
-    bar.finish_and_clear();
-    let out = out?;
-    let seconds = start.elapsed().as_secs_f64();
-    if let (Some(path), Some(plan)) = (&args.plan_out, &out.plan) {
-        write_npy_atomic(path, plan)?;
-    }
-    if let Some(dir) = &args.potentials_out {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::Run(format!("cannot create '{}': {e}", dir.display())))?;
-        write_npy_atomic(&dir.join("f.npy"), &out.f)?;
-        write_npy_atomic(&dir.join("g.npy"), &out.g)?;
-    }
-    if !out.converged {
-        eprintln!(
-            "warning: Sinkhorn did not converge in {} iterations (marginal error {:.3e} > threshold {:.1e}); raise --max-iterations or --epsilon",
+        .solve(&prob, None)?;
+    let warning = (!out.converged).then(|| {
+        format!(
+            "Sinkhorn did not converge in {} iterations (marginal error {:.3e} > threshold {:.1e}); raise --max-iterations or --epsilon",
             out.iterations, out.marginal_error, args.threshold
-        );
+        )
+    });
+    Ok(Solved {
+        report: SolveReport {
+            n,
+            m,
+            dim,
+            dim_target: None,
+            dtype: F::NAME,
+            cost: cost.name(),
+            cost_scale,
+            epsilon: out.epsilon,
+            tau_a: args.tau_a,
+            tau_b: args.tau_b,
+            mode: format!("{:?}", out.mode).to_lowercase(),
+            iterations: out.iterations,
+            converged: out.converged,
+            marginal_error: out.marginal_error,
+            reg_ot_cost: out.reg_ot_cost,
+            transport_cost: out.transport_cost,
+            mass: out.mass,
+            gw_cost: None,
+            outer_iterations: None,
+            fused_penalty: None,
+            seconds: 0.0,
+        },
+        plan: out.plan,
+        f: out.f,
+        g: out.g,
+        warning,
+    })
+}
+
+fn quadratic<F: Real>(
+    args: &SolveArgs,
+    c: &Checked,
+    cost: Arc<dyn Cost<F>>,
+    x: Array2<F>,
+    y: Array2<F>,
+    bar: &ProgressBar,
+) -> Result<Solved<F>, CliError> {
+    let (n, m, dx, dy) = (x.nrows(), y.nrows(), x.ncols(), y.ncols());
+    let epsilon = match c.epsilon {
+        Epsilon::Absolute(e) => e,
+        _ => 0.01,
+    };
+    let xx = IntraGeometry::from_points(x, cost.clone(), c.scale)?;
+    let yy = IntraGeometry::from_points(y, cost.clone(), c.scale)?;
+    let cost_scale = xx.scale();
+    let mut prob = QuadraticProblem::new(xx, yy);
+    let mut fused = None;
+    if let (Some(sp), Some(tp)) = (&args.source_shared, &args.target_shared) {
+        let xs = read_points::<F>(sp, "source-shared")?;
+        let ys = read_points::<F>(tp, "target-shared")?;
+        let rows = |what: &str, p: &Path, got: usize, want: usize| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(CliError::Input(format!(
+                    "{what} file '{}' has {got} rows but there are {want} points",
+                    p.display()
+                )))
+            }
+        };
+        rows("source-shared", sp, xs.nrows(), n)?;
+        rows("target-shared", tp, ys.nrows(), m)?;
+        if xs.ncols() != ys.ncols() {
+            return Err(CliError::Input(format!(
+                "dimension mismatch: source-shared '{}' has {} columns, target-shared '{}' has {}",
+                sp.display(),
+                xs.ncols(),
+                tp.display(),
+                ys.ncols()
+            )));
+        }
+        let cross = Geometry::from_points(
+            xs,
+            ys,
+            Arc::new(SqEuclidean),
+            c.scale,
+            Epsilon::Absolute(1.0),
+        )?;
+        prob = prob.with_fused(&cross, args.fused_penalty)?;
+        fused = Some(args.fused_penalty);
     }
-    Ok(SolveReport {
-        n,
-        m,
-        dim,
-        dtype: F::NAME,
-        cost: cost.name(),
-        cost_scale,
-        epsilon: out.epsilon,
-        tau_a: args.tau_a,
-        tau_b: args.tau_b,
-        mode: format!("{:?}", out.mode).to_lowercase(),
-        iterations: out.iterations,
-        converged: out.converged,
-        marginal_error: out.marginal_error,
-        reg_ot_cost: out.reg_ot_cost,
-        transport_cost: out.transport_cost,
-        mass: out.mass,
-        seconds,
+    let mut solver = GromovWasserstein::new(epsilon);
+    solver.threshold = args.gw_threshold;
+    solver.max_iterations = args.max_outer_iterations;
+    solver.min_iterations = solver.min_iterations.min(args.max_outer_iterations);
+    solver.sinkhorn = sinkhorn_options(args, c, bar);
+    let out = solver.solve(&prob, GwInit::Product)?;
+    let rows = out.plan.sum_axis(ndarray::Axis(1));
+    let cols = out.plan.sum_axis(ndarray::Axis(0));
+    let l1 = |u: &Array1<F>, w: &Array1<F>| -> f64 {
+        u.iter()
+            .zip(w.iter())
+            .map(|(p, q)| (p.f64() - q.f64()).abs())
+            .sum()
+    };
+    let marginal_error = l1(&rows, &prob.a).max(l1(&cols, &prob.b));
+    let mut warning = None;
+    if !out.converged {
+        warning = Some(format!(
+            "GW did not converge in {} outer iterations (objective trace ends {:?}); raise --max-outer-iterations or --epsilon",
+            out.outer_iterations,
+            &out.costs[out.costs.len().saturating_sub(2)..]
+        ));
+    } else if !out.inner_converged {
+        warning =
+            Some("some inner Sinkhorn solves did not converge; raise --max-iterations".into());
+    }
+    Ok(Solved {
+        report: SolveReport {
+            n,
+            m,
+            dim: dx,
+            dim_target: Some(dy),
+            dtype: F::NAME,
+            cost: cost.name(),
+            cost_scale,
+            epsilon,
+            tau_a: 1.0,
+            tau_b: 1.0,
+            mode: format!("{:?}", c.mode).to_lowercase(),
+            iterations: out.inner_iterations,
+            converged: out.converged && out.inner_converged,
+            marginal_error,
+            reg_ot_cost: out.reg_gw_cost,
+            transport_cost: out.gw_cost + 2.0 * args.fused_penalty * out.linear_cost.unwrap_or(0.0),
+            mass: rows.iter().map(|v| v.f64()).sum(),
+            gw_cost: Some(out.gw_cost),
+            outer_iterations: Some(out.outer_iterations),
+            fused_penalty: fused,
+            seconds: 0.0,
+        },
+        plan: args.plan_out.is_some().then_some(out.plan),
+        f: out.f,
+        g: out.g,
+        warning,
     })
 }
 

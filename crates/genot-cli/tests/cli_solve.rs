@@ -279,3 +279,135 @@ fn one_dimensional_arrays_are_points_on_a_line() {
         (Some(3), Some(2), Some(1))
     );
 }
+
+#[test]
+fn quadratic_matches_spaces_of_different_dimensions() {
+    let c = Case::new();
+    // A generic (symmetry-free) cloud: hashed pseudo-random coordinates, anisotropic.
+    let x = Array2::from_shape_fn((40, 3), |(i, j)| {
+        let h = ((i * 7919 + j * 104_729) as f32 * 0.618_034).sin() * 43_758.547;
+        (h - h.floor()) * (1.0 + j as f32)
+    });
+    write_npy(c.path("x.npy"), &x).unwrap();
+    // Target: the source embedded in 4-D by an orthonormal map, rows reversed.
+    let q = array![
+        [0.0f32, 1.0, 0.0, 0.0],
+        [0.6, 0.0, 0.8, 0.0],
+        [0.8, 0.0, -0.6, 0.0]
+    ];
+    let mut y = x.dot(&q);
+    y.invert_axis(ndarray::Axis(0));
+    write_npy(c.path("y4.npy"), &y).unwrap();
+    let out = c.solve(
+        "x.npy",
+        "y4.npy",
+        &[
+            "--quadratic",
+            "--epsilon",
+            "0.001",
+            "--scale-cost",
+            "max",
+            "--f64",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["dim"].as_u64(), r["dim_target"].as_u64()),
+        (Some(3), Some(4))
+    );
+    assert!(r["gw_cost"].as_f64().unwrap() >= 0.0);
+    assert!(r["outer_iterations"].as_u64().unwrap() >= 1);
+    let plan: Array2<f64> = ndarray_npy::read_npy(c.path("plan.npy")).unwrap();
+    // Row i of x is row 39 - i of y: each row's largest entry is its true match.
+    let hits = (0..40)
+        .filter(|&i| {
+            let row = plan.row(i);
+            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            best == 39 - i
+        })
+        .count();
+    assert!(hits >= 36, "{hits} of 40 rows peak at their true match");
+}
+
+#[test]
+fn fused_quadratic_reads_shared_features() {
+    let c = Case::new();
+    write_npy(
+        c.path("xs.npy"),
+        &Array2::from_shape_fn((40, 2), |(i, j)| (i + j) as f32),
+    )
+    .unwrap();
+    write_npy(
+        c.path("ys.npy"),
+        &Array2::from_shape_fn((30, 2), |(i, j)| (i * j) as f32),
+    )
+    .unwrap();
+    let (xs, ys) = (c.p("xs.npy"), c.p("ys.npy"));
+    let out = c.solve(
+        "x.npy",
+        "y.npy",
+        &[
+            "--quadratic",
+            "--source-shared",
+            &xs,
+            "--target-shared",
+            &ys,
+            "--fused-penalty",
+            "0.5",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["fused_penalty"].as_f64(), Some(0.5));
+    // Wrong number of shared rows.
+    let c = Case::new();
+    write_npy(c.path("xs.npy"), &Array2::<f32>::ones((39, 2))).unwrap();
+    write_npy(c.path("ys.npy"), &Array2::<f32>::ones((30, 2))).unwrap();
+    let (xs, ys) = (c.p("xs.npy"), c.p("ys.npy"));
+    c.expect_input_error(
+        c.solve(
+            "x.npy",
+            "y.npy",
+            &[
+                "--quadratic",
+                "--source-shared",
+                &xs,
+                "--target-shared",
+                &ys,
+            ],
+        ),
+        "has 39 rows but there are 40 points",
+    );
+}
+
+#[test]
+fn quadratic_refuses_what_it_cannot_do() {
+    let c = Case::new();
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--quadratic", "--tau-a", "0.9"]),
+        "unbalanced GW",
+    );
+    c.expect_input_error(
+        c.solve(
+            "x.npy",
+            "y.npy",
+            &["--quadratic", "--epsilon", "0.1", "--relative-epsilon"],
+        ),
+        "--relative-epsilon",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--quadratic", "--mode", "online"]),
+        "online",
+    );
+    write_npy(c.path("y4.npy"), &Array2::<f32>::ones((7, 4))).unwrap();
+    c.expect_input_error(c.solve("x.npy", "y4.npy", &[]), "use --quadratic");
+}
