@@ -25,9 +25,10 @@ use crate::error::{OtError, Result};
 use crate::geometry::{Epsilon, Geometry, ScaleCost};
 use crate::intra::IntraGeometry;
 use crate::problem::LinearProblem;
-use crate::real::Real;
+use crate::real::{axpy, dot, sum, Real};
 use crate::sinkhorn::Sinkhorn;
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 
 /// A quadratic (GW or fused GW) problem, balanced.
 #[derive(Debug, Clone)]
@@ -103,20 +104,26 @@ impl<F: Real> QuadraticProblem<F> {
         Ok(self)
     }
 
-    /// `(L(T), p, q)`: the GW linearisation at `T` (without the fused term).
+    /// The GW linearisation at `T` (without the fused term).
     fn linearize(&self, t: &Array2<F>) -> Array2<F> {
-        let p = t.sum_axis(Axis(1));
-        let q = t.sum_axis(Axis(0));
-        let u = self.xx.apply_square(p.as_slice().expect("contiguous"));
-        let v = self.yy.apply_square(q.as_slice().expect("contiguous"));
-        // C1 T C2^T = (C2 (C1 T)^T)^T
-        let c1t = self.xx.apply(t.view());
-        let w = self.yy.apply(c1t.t()).reversed_axes();
+        let (p, q) = marginals(t);
+        let u = self.xx.apply_square(&p);
+        let v = self.yy.apply_square(&q);
+        // C1 T C2^T, in standard layout throughout.
+        let w = self.yy.apply_right_t(self.xx.apply(t.view()).view());
         let two = F::c(2.0);
         let mut l = w;
-        for ((i, j), lij) in l.indexed_iter_mut() {
-            *lij = u[i] + v[j] - two * *lij;
-        }
+        let m = l.ncols();
+        let v = v.as_slice().expect("contiguous");
+        l.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(m)
+            .zip(u.as_slice().expect("contiguous").par_iter())
+            .for_each(|(row, &ui)| {
+                for (lij, &vj) in row.iter_mut().zip(v) {
+                    *lij = ui + vj - two * *lij;
+                }
+            });
         l
     }
 }
@@ -197,8 +204,41 @@ fn kl_to_product<F: Real>(t: &Array2<F>, a: &Array1<F>, b: &Array1<F>) -> f64 {
     acc + a.sum().f64() * b.sum().f64()
 }
 
+/// Row and column sums of a standard-layout matrix.
+fn marginals<F: Real>(t: &Array2<F>) -> (Vec<F>, Vec<F>) {
+    let m = t.ncols();
+    let ts = t.as_slice().expect("standard layout");
+    let rows = ts.par_chunks(m).map(sum).collect();
+    let cols = ts
+        .par_chunks(m)
+        .fold(
+            || vec![F::zero(); m],
+            |mut acc, row| {
+                axpy(F::one(), row, &mut acc);
+                acc
+            },
+        )
+        .reduce(
+            || vec![F::zero(); m],
+            |mut a, b| {
+                axpy(F::one(), &b, &mut a);
+                a
+            },
+        );
+    (rows, cols)
+}
+
+/// `<P, Q>` (both standard layout), vectorised per row, accumulated in f64.
 fn frobenius<F: Real>(p: &Array2<F>, q: &Array2<F>) -> f64 {
-    p.iter().zip(q.iter()).map(|(x, y)| x.f64() * y.f64()).sum()
+    let m = p.ncols();
+    let (ps, qs) = (
+        p.as_slice().expect("standard layout"),
+        q.as_slice().expect("standard layout"),
+    );
+    ps.par_chunks(m)
+        .zip(qs.par_chunks(m))
+        .map(|(a, b)| dot(a, b).f64())
+        .sum()
 }
 
 impl GromovWasserstein {
@@ -264,6 +304,9 @@ impl GromovWasserstein {
         };
         let fp = F::c(prob.fused_penalty);
         let mut potentials: Option<(Array1<F>, Array1<F>)> = None;
+        // KL(T | a b^T) of the current plan: from the Sinkhorn output that produced it
+        // (reg_ot_cost - transport_cost = eps KL), directly for a given initial plan.
+        let mut kl = kl_to_product(&t, &prob.a, &prob.b);
         let mut costs = Vec::new();
         let mut outer = 0;
         let mut converged = false;
@@ -271,9 +314,7 @@ impl GromovWasserstein {
             let l = prob.linearize(&t);
             let gw = frobenius(&l, &t);
             let lin = prob.xy.as_ref().map(|mxy| frobenius(mxy, &t));
-            let reg = gw
-                + 2.0 * prob.fused_penalty * lin.unwrap_or(0.0)
-                + 2.0 * self.epsilon * kl_to_product(&t, &prob.a, &prob.b);
+            let reg = gw + 2.0 * prob.fused_penalty * lin.unwrap_or(0.0) + 2.0 * self.epsilon * kl;
             if !reg.is_finite() {
                 return Err(OtError::Numerical(format!(
                     "the GW objective became {reg} after {outer} outer iterations; try a larger epsilon"
@@ -305,6 +346,7 @@ impl GromovWasserstein {
             let out = inner.solve(&lp, warm)?;
             inner_iterations += out.iterations;
             inner_converged &= out.converged;
+            kl = (out.reg_ot_cost - out.transport_cost) / self.epsilon;
             t = out.plan.expect("plan requested");
             potentials = Some((out.f, out.g));
             outer += 1;

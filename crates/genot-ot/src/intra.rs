@@ -8,7 +8,7 @@
 use crate::cost::{cost_matrix, sq_norms, Cost, SqEuclidean};
 use crate::error::{OtError, Result};
 use crate::geometry::{validate_points, ScaleCost};
-use crate::real::{dot, Real};
+use crate::real::{sq_dot, Real};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -231,6 +231,14 @@ impl<F: Real> IntraGeometry<F> {
         }
     }
 
+    /// `M C^T` for a `k x n` matrix `M` (standard layout out).
+    pub fn apply_right_t(&self, m: ArrayView2<F>) -> Array2<F> {
+        match &self.repr {
+            Repr::Dense(c) => m.dot(&c.t()),
+            Repr::LowRank { a, b } => m.dot(b).dot(&a.t()),
+        }
+    }
+
     /// `(C o C) v`, the elementwise square of the cost applied to a vector, in row blocks.
     pub fn apply_square(&self, v: &[F]) -> Array1<F> {
         let n = self.len();
@@ -244,8 +252,7 @@ impl<F: Real> IntraGeometry<F> {
                 let s = k * rb;
                 self.rows(s, s + o.len(), buf);
                 for (oi, row) in o.iter_mut().zip(buf.chunks_exact(n)) {
-                    let sq: Vec<F> = row.iter().map(|c| *c * *c).collect();
-                    *oi = dot(&sq, v);
+                    *oi = sq_dot(row, v);
                 }
             });
         out

@@ -169,6 +169,29 @@ dispatch!(
 );
 
 #[inline(always)]
+fn sq_dot_body<F: Real, const FMA: bool>(c: &[F], v: &[F]) -> F {
+    let n = c.len().min(v.len());
+    let (c, v) = (&c[..n], &v[..n]);
+    let mut acc = [F::zero(); LANES];
+    let (cc, vc) = (c.chunks_exact(LANES), v.chunks_exact(LANES));
+    let (cr, vr) = (cc.remainder(), vc.remainder());
+    for (x, y) in cc.zip(vc) {
+        for k in 0..LANES {
+            acc[k] = madd::<F, FMA>(x[k] * x[k], y[k], acc[k]);
+        }
+    }
+    let mut s = reduce_lanes(acc);
+    for (&x, &y) in cr.iter().zip(vr) {
+        s = s + x * x * y;
+    }
+    s
+}
+dispatch!(
+    /// `sum_j c_j^2 v_j`.
+    pub fn sq_dot<F: Real>(c: &[F], v: &[F]) -> F => sq_dot_body
+);
+
+#[inline(always)]
 fn max_diff_body<F: Real, const FMA: bool>(g: &[F], c: &[F]) -> F {
     // max_j (g_j - c_j)
     let n = g.len().min(c.len());
