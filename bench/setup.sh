@@ -10,5 +10,5 @@ fi
 bench/.venv/bin/pip install --quiet --upgrade pip
 bench/.venv/bin/pip install --quiet "jax==0.7.2" "jaxlib==0.7.2" "ott-jax==0.5.2" "pot>=0.9,<0.10" numpy threadpoolctl
 cargo build --release -p genot-cli
-cargo build --release -p genot-ot --example bench_solve
+cargo build --release -p genot-ot --example bench_solve --example bench_gw
 echo "bench environment ready: bench/.venv, target/release/genot, target/release/examples/bench_solve"

@@ -27,7 +27,17 @@ fn main() {
             .expect("xx");
         let yy = IntraGeometry::from_points(y.clone(), Arc::new(SqEuclidean), ScaleCost::Max)
             .expect("yy");
-        let out = GromovWasserstein::new(eps)
+        let mut solver = GromovWasserstein::new(eps);
+        if let Ok(t) = std::env::var("GW_THRESHOLD") {
+            solver.threshold = t.parse().expect("GW_THRESHOLD");
+        }
+        if let Ok(t) = std::env::var("INNER_THRESHOLD") {
+            solver.sinkhorn = solver
+                .sinkhorn
+                .clone()
+                .with_threshold(t.parse().expect("INNER_THRESHOLD"));
+        }
+        let out = solver
             .solve(&QuadraticProblem::new(xx, yy), GwInit::Product)
             .expect("GW");
         (t.elapsed().as_secs_f64(), out)

@@ -215,6 +215,27 @@ impl<F: Real> Geometry<F> {
         Ok(geom)
     }
 
+    /// A dense geometry on a matrix the crate built itself (finite by construction), with an
+    /// absolute epsilon and no rescaling: skips the statistics pass. Used for the
+    /// linearised problems of GW.
+    pub(crate) fn from_internal_matrix(c: Array2<F>, epsilon: f64) -> Self {
+        let (n, m) = c.dim();
+        Geometry {
+            source: Source::Dense(c),
+            n,
+            m,
+            inv_scale: F::one(),
+            scale: 1.0,
+            epsilon,
+            stats: CostStats {
+                mean: f64::NAN,
+                std: f64::NAN,
+                max: f64::NAN,
+                median: None,
+            },
+        }
+    }
+
     /// An online geometry: costs are recomputed from the points in row blocks, never
     /// stored as an `n x m` matrix. Median scaling is not available (it needs all costs).
     pub fn online(

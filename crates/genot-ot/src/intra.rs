@@ -18,8 +18,20 @@ use std::sync::Arc;
 enum Repr<F: Real> {
     /// The scaled matrix.
     Dense(Array2<F>),
-    /// `C = A B^T`, scaled (the scale is folded into `A`).
-    LowRank { a: Array2<F>, b: Array2<F> },
+    /// `C = A B^T`, scaled (the scale is folded into `A`). `sq` holds the row-wise
+    /// Khatri-Rao squares `(A o A, B o B)` with `C o C = (A o A)(B o B)^T` when the rank
+    /// `r^2` is below `n` (then `(C o C) v` costs `O(n r^2)`).
+    LowRank {
+        a: Array2<F>,
+        b: Array2<F>,
+        sq: Option<(Array2<F>, Array2<F>)>,
+    },
+}
+
+/// Row-wise Khatri-Rao square: row `i` of the result is `a_i (x) a_i` (length `r^2`).
+fn khatri_rao_square<F: Real>(a: &Array2<F>) -> Array2<F> {
+    let (n, r) = a.dim();
+    Array2::from_shape_fn((n, r * r), |(i, k)| a[[i, k / r]] * a[[i, k % r]])
 }
 
 /// The cost between the points of one space, rescaled.
@@ -119,6 +131,7 @@ impl<F: Real> IntraGeometry<F> {
             repr: Repr::LowRank {
                 a: a.clone(),
                 b: b.clone(),
+                sq: None,
             },
             scale: 1.0,
         };
@@ -139,8 +152,10 @@ impl<F: Real> IntraGeometry<F> {
         )?;
         let inv = F::c(1.0 / s);
         a.mapv_inplace(|v| v * inv);
+        let r = a.ncols();
+        let sq = (r * r < n).then(|| (khatri_rao_square(&a), khatri_rao_square(&b)));
         Ok(IntraGeometry {
-            repr: Repr::LowRank { a, b },
+            repr: Repr::LowRank { a, b, sq },
             scale: s,
         })
     }
@@ -163,6 +178,14 @@ impl<F: Real> IntraGeometry<F> {
         self.scale
     }
 
+    /// The factors `(A, B)` of `C = A B^T` when low-rank.
+    pub(crate) fn factors(&self) -> Option<(&Array2<F>, &Array2<F>)> {
+        match &self.repr {
+            Repr::LowRank { a, b, .. } => Some((a, b)),
+            Repr::Dense(_) => None,
+        }
+    }
+
     /// True for the low-rank representation.
     pub fn is_low_rank(&self) -> bool {
         matches!(self.repr, Repr::LowRank { .. })
@@ -179,7 +202,7 @@ impl<F: Real> IntraGeometry<F> {
                     .as_slice()
                     .expect("standard layout"),
             ),
-            Repr::LowRank { a, b } => {
+            Repr::LowRank { a, b, .. } => {
                 let mut out = ndarray::ArrayViewMut2::from_shape((end - start, n), &mut buf[..])
                     .expect("shape");
                 general_mat_mul(
@@ -211,7 +234,7 @@ impl<F: Real> IntraGeometry<F> {
     pub fn to_dense(&self) -> Array2<F> {
         match &self.repr {
             Repr::Dense(c) => c.clone(),
-            Repr::LowRank { a, b } => a.dot(&b.t()),
+            Repr::LowRank { a, b, .. } => a.dot(&b.t()),
         }
     }
 
@@ -219,7 +242,7 @@ impl<F: Real> IntraGeometry<F> {
     pub fn apply(&self, m: ArrayView2<F>) -> Array2<F> {
         match &self.repr {
             Repr::Dense(c) => c.dot(&m),
-            Repr::LowRank { a, b } => a.dot(&b.t().dot(&m)),
+            Repr::LowRank { a, b, .. } => a.dot(&b.t().dot(&m)),
         }
     }
 
@@ -227,7 +250,7 @@ impl<F: Real> IntraGeometry<F> {
     pub fn apply_t(&self, m: ArrayView2<F>) -> Array2<F> {
         match &self.repr {
             Repr::Dense(c) => c.t().dot(&m),
-            Repr::LowRank { a, b } => b.dot(&a.t().dot(&m)),
+            Repr::LowRank { a, b, .. } => b.dot(&a.t().dot(&m)),
         }
     }
 
@@ -235,12 +258,19 @@ impl<F: Real> IntraGeometry<F> {
     pub fn apply_right_t(&self, m: ArrayView2<F>) -> Array2<F> {
         match &self.repr {
             Repr::Dense(c) => m.dot(&c.t()),
-            Repr::LowRank { a, b } => m.dot(b).dot(&a.t()),
+            Repr::LowRank { a, b, .. } => m.dot(b).dot(&a.t()),
         }
     }
 
     /// `(C o C) v`, the elementwise square of the cost applied to a vector, in row blocks.
     pub fn apply_square(&self, v: &[F]) -> Array1<F> {
+        if let Repr::LowRank {
+            sq: Some((a2, b2)), ..
+        } = &self.repr
+        {
+            let v = ndarray::ArrayView1::from(v);
+            return a2.dot(&b2.t().dot(&v));
+        }
         let n = self.len();
         let rb = (1usize << 16).div_ceil(n).clamp(1, 256);
         let mut out = Array1::<F>::zeros(n);

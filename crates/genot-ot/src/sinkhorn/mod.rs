@@ -174,6 +174,10 @@ pub struct SinkhornOutput<F: Real> {
     pub transport_cost: f64,
     /// Total mass of the plan.
     pub mass: f64,
+    /// Row sums `P 1` of the returned plan.
+    pub row_marginal: Array1<F>,
+    /// Column sums `P^T 1` of the returned plan.
+    pub col_marginal: Array1<F>,
     /// The dense plan, when requested.
     pub plan: Option<Array2<F>>,
     /// The mode that produced the result (`Log` after an automatic fallback).
@@ -442,6 +446,8 @@ impl<F: Real> SinkhornOutput<F> {
             reg_ot_cost: summary.reg_ot_cost,
             transport_cost: summary.transport_cost,
             mass: summary.mass,
+            row_marginal: Array1::from(summary.row_marginal),
+            col_marginal: Array1::from(summary.col_marginal),
             plan: summary.plan,
             mode,
             epsilon,
