@@ -4,6 +4,7 @@ use crate::error::CliError;
 use crate::io::{read_points, write_npy_atomic};
 use clap::Args;
 use genot_ot::cost::{parse_cost, Cost, SqEuclidean};
+use genot_ot::graph::{graph_cost, graph_intra_cost};
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,7 +23,8 @@ pub struct SolveArgs {
     /// Target points: .npy, m x d.
     #[arg(long)]
     pub target: PathBuf,
-    /// Ground cost: sqeuclidean (no 1/2), euclidean, pnorm:P (sum |x - y|^P), cosine.
+    /// Ground cost: sqeuclidean (no 1/2), euclidean, pnorm:P (sum |x - y|^P), cosine, or
+    /// graph:K (shortest-path distance on the K-nearest-neighbour graph of the points).
     #[arg(long, default_value = "sqeuclidean")]
     pub cost: String,
     /// Divide the cost by its mean, median, max, nothing (none), or a given number.
@@ -247,6 +249,47 @@ pub fn run(args: &SolveArgs) -> Result<SolveReport, CliError> {
     }
 }
 
+/// The ground cost chosen on the command line.
+enum CostChoice<F: Real> {
+    /// A cost between pairs of points.
+    Points(Arc<dyn Cost<F>>),
+    /// Shortest paths on the k-nearest-neighbour graph.
+    Graph(usize),
+}
+
+impl<F: Real> CostChoice<F> {
+    fn parse(name: &str) -> Result<Self, CliError> {
+        match name.strip_prefix("graph:") {
+            Some(k) => match k.parse::<usize>() {
+                Ok(k) if k >= 1 => Ok(CostChoice::Graph(k)),
+                _ => Err(CliError::Input(format!(
+                    "cost '{name}': the number of neighbours must be a positive integer"
+                ))),
+            },
+            None => parse_cost::<F>(name)
+                .map(CostChoice::Points)
+                .map_err(CliError::Input),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            CostChoice::Points(c) => c.name(),
+            CostChoice::Graph(k) => format!("graph:{k}"),
+        }
+    }
+
+    /// The intra-space geometry of one point cloud (GW).
+    fn intra(&self, x: Array2<F>, scale: ScaleCost) -> Result<IntraGeometry<F>, CliError> {
+        Ok(match self {
+            CostChoice::Points(c) => IntraGeometry::from_points(x, c.clone(), scale)?,
+            CostChoice::Graph(k) => {
+                IntraGeometry::from_matrix(graph_intra_cost(x.view(), *k)?, scale)?
+            }
+        })
+    }
+}
+
 /// A finished solve: the report and the arrays that may be written.
 struct Solved<F: Real> {
     report: SolveReport,
@@ -261,7 +304,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     args: &SolveArgs,
     c: Checked,
 ) -> Result<SolveReport, CliError> {
-    let cost = parse_cost::<F>(&args.cost).map_err(CliError::Input)?;
+    let cost = CostChoice::<F>::parse(&args.cost)?;
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
@@ -305,7 +348,7 @@ fn sinkhorn_options(args: &SolveArgs, c: &Checked, bar: &ProgressBar) -> Sinkhor
 fn linear<F: Real>(
     args: &SolveArgs,
     c: &Checked,
-    cost: Arc<dyn Cost<F>>,
+    cost: CostChoice<F>,
     x: Array2<F>,
     y: Array2<F>,
     bar: &ProgressBar,
@@ -320,10 +363,19 @@ fn linear<F: Real>(
         )));
     }
     let (n, m, dim) = (x.nrows(), y.nrows(), x.ncols());
-    let geom = if c.mode == Mode::Online {
-        Geometry::online(x, y, cost.clone(), c.scale, c.epsilon)?
-    } else {
-        Geometry::from_points(x, y, cost.clone(), c.scale, c.epsilon)?
+    let geom = match (&cost, c.mode) {
+        (CostChoice::Graph(_), Mode::Online) => {
+            return Err(CliError::Input(
+                "a graph cost is a dense matrix: --mode online is not available with it".into(),
+            ))
+        }
+        (CostChoice::Graph(k), _) => {
+            Geometry::from_matrix(graph_cost(x.view(), y.view(), *k)?, c.scale, c.epsilon)?
+        }
+        (CostChoice::Points(p), Mode::Online) => {
+            Geometry::online(x, y, p.clone(), c.scale, c.epsilon)?
+        }
+        (CostChoice::Points(p), _) => Geometry::from_points(x, y, p.clone(), c.scale, c.epsilon)?,
     };
     let cost_scale = geom.scale();
     let prob = LinearProblem::new(geom).with_tau(args.tau_a, args.tau_b)?;
@@ -370,7 +422,7 @@ fn linear<F: Real>(
 fn quadratic<F: Real>(
     args: &SolveArgs,
     c: &Checked,
-    cost: Arc<dyn Cost<F>>,
+    cost: CostChoice<F>,
     x: Array2<F>,
     y: Array2<F>,
     bar: &ProgressBar,
@@ -380,8 +432,8 @@ fn quadratic<F: Real>(
         Epsilon::Absolute(e) => e,
         _ => 0.01,
     };
-    let xx = IntraGeometry::from_points(x, cost.clone(), c.scale)?;
-    let yy = IntraGeometry::from_points(y, cost.clone(), c.scale)?;
+    let xx = cost.intra(x, c.scale)?;
+    let yy = cost.intra(y, c.scale)?;
     let cost_scale = xx.scale();
     let mut prob = QuadraticProblem::new(xx, yy);
     let mut fused = None;

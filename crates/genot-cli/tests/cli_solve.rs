@@ -411,3 +411,46 @@ fn quadratic_refuses_what_it_cannot_do() {
     write_npy(c.path("y4.npy"), &Array2::<f32>::ones((7, 4))).unwrap();
     c.expect_input_error(c.solve("x.npy", "y4.npy", &[]), "use --quadratic");
 }
+
+#[test]
+fn graph_cost_for_linear_and_quadratic() {
+    let c = Case::new();
+    // The case's two clouds are apart: enough neighbours to bridge them.
+    for extra in [
+        &["--cost", "graph:20"][..],
+        &["--cost", "graph:20", "--quadratic"][..],
+    ] {
+        let out = c.solve("x.npy", "y.npy", extra);
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["cost"], "graph:20");
+    }
+    let c = Case::new();
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--cost", "graph:0"]),
+        "positive integer",
+    );
+    c.expect_input_error(
+        c.solve("x.npy", "y.npy", &["--cost", "graph:3", "--mode", "online"]),
+        "online",
+    );
+    // Too few neighbours for a connected graph: the error says what to do.
+    write_npy(
+        c.path("far.npy"),
+        &array![
+            [0.0f32, 0.0, 0.0],
+            [0.1, 0.0, 0.0],
+            [9.0, 9.0, 9.0],
+            [9.1, 9.0, 9.0]
+        ],
+    )
+    .unwrap();
+    c.expect_input_error(
+        c.solve("far.npy", "far.npy", &["--cost", "graph:1", "--quadratic"]),
+        "increase k",
+    );
+}

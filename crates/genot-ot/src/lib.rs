@@ -21,6 +21,7 @@
 pub mod cost;
 pub mod error;
 pub mod geometry;
+pub mod graph;
 pub mod gromov;
 pub mod intra;
 pub mod metrics;
