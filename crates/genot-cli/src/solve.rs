@@ -190,12 +190,6 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
         check_output_dir(p)?;
     }
     if args.quadratic {
-        if args.tau_a < 1.0 || args.tau_b < 1.0 {
-            return Err(input(
-                "unbalanced GW (--tau-a/--tau-b < 1 with --quadratic) is not implemented yet"
-                    .into(),
-            ));
-        }
         if args.relative_epsilon.is_some() {
             return Err(input(
                 "--relative-epsilon is not available with --quadratic: give --epsilon as an absolute value on the linearised cost".into(),
@@ -435,7 +429,7 @@ fn quadratic<F: Real>(
     let xx = cost.intra(x, c.scale)?;
     let yy = cost.intra(y, c.scale)?;
     let cost_scale = xx.scale();
-    let mut prob = QuadraticProblem::new(xx, yy);
+    let mut prob = QuadraticProblem::new(xx, yy).with_tau(args.tau_a, args.tau_b)?;
     let mut fused = None;
     if let (Some(sp), Some(tp)) = (&args.source_shared, &args.target_shared) {
         let xs = read_points::<F>(sp, "source-shared")?;
@@ -485,6 +479,7 @@ fn quadratic<F: Real>(
             .map(|(p, q)| (p.f64() - q.f64()).abs())
             .sum()
     };
+    // Against a and b: meaningful for balanced GW; for unbalanced GW it is the relaxation.
     let marginal_error = l1(&rows, &prob.a).max(l1(&cols, &prob.b));
     let mut warning = None;
     if !out.converged {
@@ -507,8 +502,8 @@ fn quadratic<F: Real>(
             cost: cost.name(),
             cost_scale,
             epsilon,
-            tau_a: 1.0,
-            tau_b: 1.0,
+            tau_a: args.tau_a,
+            tau_b: args.tau_b,
             mode: format!("{:?}", c.mode).to_lowercase(),
             iterations: out.inner_iterations,
             converged: out.converged && out.inner_converged,

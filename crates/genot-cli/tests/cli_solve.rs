@@ -390,11 +390,41 @@ fn fused_quadratic_reads_shared_features() {
 }
 
 #[test]
+fn unbalanced_quadratic_reports_the_mass() {
+    let c = Case::new();
+    let out = c.solve(
+        "x.npy",
+        "y.npy",
+        &[
+            "--quadratic",
+            "--tau-a",
+            "0.99",
+            "--tau-b",
+            "0.99",
+            "--epsilon",
+            "0.01",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["tau_a"].as_f64(), Some(0.99));
+    let mass = r["mass"].as_f64().unwrap();
+    assert!(
+        mass > 0.0 && mass < 1.0,
+        "unbalanced GW should lose some mass, got {mass}"
+    );
+}
+
+#[test]
 fn quadratic_refuses_what_it_cannot_do() {
     let c = Case::new();
     c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--quadratic", "--tau-a", "0.9"]),
-        "unbalanced GW",
+        c.solve("x.npy", "y.npy", &["--quadratic", "--tau-a", "1.5"]),
+        "--tau-a must be in (0, 1]",
     );
     c.expect_input_error(
         c.solve(

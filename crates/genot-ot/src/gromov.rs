@@ -1,5 +1,5 @@
 //! Entropic Gromov-Wasserstein and fused GW by mirror descent (Peyre, Cuturi and Solomon
-//! 2016), balanced.
+//! 2016), balanced or unbalanced (Sejourne, Vialard and Peyre 2021, as in OTT-JAX).
 //!
 //! With intra-space costs `C1` (`n x n`) and `C2` (`m x m`), a plan `T` with marginals
 //! `p = T 1`, `q = T^T 1`, and the square loss, the GW loss is
@@ -18,6 +18,19 @@
 //! `fused_penalty = (1 - alpha) / (2 alpha)` and `epsilon = epsilon_POT / (2 alpha)`, and its
 //! objective is `alpha E(T)`.
 //!
+//! **Unbalanced** (`tau_a` or `tau_b` < 1, `rho = epsilon tau / (1 - tau)`): the objective is
+//!
+//! `E(T) = GW(T) + 2 fp m(T) <M, T> + epsilon KL2(T | a b^T) + rho_a KL2(T 1 | a) + rho_b KL2(T^T 1 | b)`
+//!
+//! with `m` the total mass and the quadratic divergence
+//! `KL2(mu | nu) = KL(mu x mu | nu x nu) = 2 m(mu) KL(mu | nu) + (m(mu) - m(nu))^2`; for
+//! balanced plans (`m = 1`) it is the `E` above. Each outer iteration minimises its bi-convex
+//! relaxation in the first argument: an unbalanced entropic problem with cost
+//! `L(T) + fp m(T) M + c(T)` (`c` a constant that sets the mass), `epsilon m(T)` and
+//! `rho m(T)` (our unbalanced Sinkhorn, whose `KL(P | a b^T)` is the relaxation's), and
+//! rescales the new plan by `sqrt(m(T) / m(T_new))`. When moving mass costs far more than
+//! `rho`, the mass collapses: that is reported as an error.
+//!
 //! The outer loop stops when the relative change of `E` between two iterations falls below
 //! `threshold`, after at least `min_iterations`.
 
@@ -31,7 +44,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 
-/// A quadratic (GW or fused GW) problem, balanced.
+/// A quadratic (GW or fused GW) problem, balanced or unbalanced.
 #[derive(Debug, Clone)]
 pub struct QuadraticProblem<F: Real> {
     /// Cost within the source space (`n x n`).
@@ -44,6 +57,9 @@ pub struct QuadraticProblem<F: Real> {
     pub fused_penalty: f64,
     pub a: Array1<F>,
     pub b: Array1<F>,
+    /// Marginal relaxations in (0, 1]; 1 is balanced (see the module docs).
+    pub tau_a: f64,
+    pub tau_b: f64,
 }
 
 impl<F: Real> QuadraticProblem<F> {
@@ -57,6 +73,8 @@ impl<F: Real> QuadraticProblem<F> {
             fused_penalty: 0.0,
             a: Array1::from_elem(n, F::c(1.0 / n as f64)),
             b: Array1::from_elem(m, F::c(1.0 / m as f64)),
+            tau_a: 1.0,
+            tau_b: 1.0,
         }
     }
 
@@ -84,7 +102,21 @@ impl<F: Real> QuadraticProblem<F> {
         Ok(self)
     }
 
-    /// Sets the marginal weights (positive, same total mass).
+    /// Unbalanced GW: relaxes the marginals (`tau` in (0, 1], 1 is balanced).
+    pub fn with_tau(mut self, tau_a: f64, tau_b: f64) -> Result<Self> {
+        crate::problem::validate_tau("tau_a", tau_a)?;
+        crate::problem::validate_tau("tau_b", tau_b)?;
+        self.tau_a = tau_a;
+        self.tau_b = tau_b;
+        Ok(self)
+    }
+
+    /// True when both marginals are hard constraints.
+    pub fn is_balanced(&self) -> bool {
+        self.tau_a == 1.0 && self.tau_b == 1.0
+    }
+
+    /// Sets the marginal weights (positive; equal masses when balanced).
     pub fn with_weights(mut self, a: Array1<F>, b: Array1<F>) -> Result<Self> {
         let (n, m) = (self.xx.len(), self.yy.len());
         // Reuse the linear problem's checks on a placeholder geometry of the right shape.
@@ -95,7 +127,7 @@ impl<F: Real> QuadraticProblem<F> {
         )?;
         let lp = LinearProblem::new(placeholder).with_weights(a, b)?;
         let (sa, sb) = (lp.a.sum().f64(), lp.b.sum().f64());
-        if (sa - sb).abs() > 1e-6 * sa.max(sb) {
+        if self.is_balanced() && (sa - sb).abs() > 1e-6 * sa.max(sb) {
             return Err(OtError::InvalidParameter(format!(
                 "balanced GW needs equal masses, got {sa} and {sb}"
             )));
@@ -207,16 +239,51 @@ pub struct GwOutput<F: Real> {
     pub epsilon: f64,
 }
 
+/// `rho = eps tau / (1 - tau)` (infinite when balanced).
+fn rho(eps: f64, tau: f64) -> f64 {
+    crate::problem::rho(eps, tau)
+}
+
+fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// Generalised KL divergence `sum p log(p / a) - sum p + sum a` of two vectors.
+fn kl_vec<F: Real>(p: &[F], a: &Array1<F>) -> f64 {
+    p.iter()
+        .zip(a.iter())
+        .map(|(&p, &a)| {
+            let (p, a) = (p.f64(), a.f64());
+            (if p > 0.0 { p * (p / a).ln() } else { 0.0 }) - p + a
+        })
+        .sum()
+}
+
 /// `sum t log(t / (a_i b_j)) - sum t + sum a sum b`.
 fn kl_to_product<F: Real>(t: &Array2<F>, a: &Array1<F>, b: &Array1<F>) -> f64 {
-    let mut acc = 0.0;
-    for ((i, j), &v) in t.indexed_iter() {
-        let v = v.f64();
-        if v > 0.0 {
-            acc += v * (v / (a[i].f64() * b[j].f64())).ln();
-        }
-        acc -= v;
-    }
+    let m = t.ncols();
+    let ts = t.as_slice().expect("standard layout");
+    let acc: f64 = ts
+        .par_chunks(m)
+        .zip(a.as_slice().expect("contiguous").par_iter())
+        .map(|(row, &ai)| {
+            row.iter()
+                .zip(b.iter())
+                .map(|(&v, &bj)| {
+                    let v = v.f64();
+                    (if v > 0.0 {
+                        v * (v / (ai.f64() * bj.f64())).ln()
+                    } else {
+                        0.0
+                    }) - v
+                })
+                .sum::<f64>()
+        })
+        .sum();
     acc + a.sum().f64() * b.sum().f64()
 }
 
@@ -318,20 +385,42 @@ impl GromovWasserstein {
                 out.plan.expect("plan requested")
             }
         };
-        let fp = F::c(prob.fused_penalty);
+        let balanced = prob.is_balanced();
+        let (rho_a, rho_b) = (rho(self.epsilon, prob.tau_a), rho(self.epsilon, prob.tau_b));
         let mut potentials: Option<(Array1<F>, Array1<F>)> = None;
-        // KL(T | a b^T) of the current plan: from the Sinkhorn output that produced it
-        // (reg_ot_cost - transport_cost = eps KL), directly for a given initial plan.
+        // KL(T | a b^T) of the current plan: for balanced problems from the Sinkhorn output
+        // that produced it (reg_ot_cost - transport_cost = eps KL), otherwise directly.
         let mut kl = kl_to_product(&t, &prob.a, &prob.b);
         let (mut p, mut q) = marginals(&t);
         let mut costs = Vec::new();
         let mut outer = 0;
         let mut converged = false;
         let (gw_cost, linear_cost, reg_gw_cost) = loop {
+            // Balanced plans have mass 1 up to the marginal error: use 1 exactly.
+            let mass = if balanced {
+                1.0
+            } else {
+                p.iter().map(|v| v.f64()).sum::<f64>()
+            };
+            if !(mass > 1e-8 * prob.a.sum().f64()) {
+                return Err(OtError::Numerical(format!(
+                    "unbalanced GW destroyed almost all mass (total {mass:e} after {outer} outer iterations): moving mass costs far more than the marginal penalty rho = epsilon tau / (1 - tau); raise tau_a/tau_b or epsilon, or rescale the costs"
+                )));
+            }
             let l = prob.linearize(&t, &p, &q);
             let gw = frobenius(&l, &t);
             let lin = prob.xy.as_ref().map(|mxy| frobenius(mxy, &t));
-            let reg = gw + 2.0 * prob.fused_penalty * lin.unwrap_or(0.0) + 2.0 * self.epsilon * kl;
+            let (mass_a, mass_b) = (prob.a.sum().f64(), prob.b.sum().f64());
+            let kl_p = kl_vec(&p, &prob.a);
+            let kl_q = kl_vec(&q, &prob.b);
+            let quad_kl = |kl: f64, m: f64, m_ref: f64| 2.0 * m * kl + (m - m_ref).powi(2);
+            let mut reg = gw
+                + 2.0 * prob.fused_penalty * mass * lin.unwrap_or(0.0)
+                + self.epsilon * quad_kl(kl, mass, mass_a * mass_b);
+            if !balanced {
+                reg += finite_or_zero(rho_a) * quad_kl(kl_p, mass, mass_a)
+                    + finite_or_zero(rho_b) * quad_kl(kl_q, mass, mass_b);
+            }
             if !reg.is_finite() {
                 return Err(OtError::Numerical(format!(
                     "the GW objective became {reg} after {outer} outer iterations; try a larger epsilon"
@@ -352,24 +441,46 @@ impl GromovWasserstein {
             if outer >= self.max_iterations {
                 break (gw, lin, reg);
             }
+            // The linear problem of the relaxation F(pi, gamma) at gamma = T.
             let mut cost = l;
+            let fp = F::c(prob.fused_penalty * mass);
             if let Some(mxy) = &prob.xy {
                 cost.zip_mut_with(mxy, |c, &x| *c = *c + fp * x);
             }
+            if !balanced {
+                // The constant that the quadratic KL terms add (it sets the mass).
+                let shift = finite_or_zero(rho_a) * (kl_p + mass - mass_a)
+                    + finite_or_zero(rho_b) * (kl_q + mass - mass_b)
+                    + self.epsilon * (kl + mass - mass_a * mass_b)
+                    + prob.fused_penalty * lin.unwrap_or(0.0);
+                let shift = F::c(shift);
+                cost.mapv_inplace(|c| c + shift);
+            }
             let lp = LinearProblem {
-                geom: Geometry::from_internal_matrix(cost, self.epsilon),
+                geom: Geometry::from_internal_matrix(cost, self.epsilon * mass),
                 a: prob.a.clone(),
                 b: prob.b.clone(),
-                tau_a: 1.0,
-                tau_b: 1.0,
+                tau_a: prob.tau_a,
+                tau_b: prob.tau_b,
             };
             let warm = potentials.as_ref().map(|(f, g)| (f.view(), g.view()));
             let out = inner.solve(&lp, warm)?;
             inner_iterations += out.iterations;
             inner_converged &= out.converged;
-            kl = (out.reg_ot_cost - out.transport_cost) / self.epsilon;
+            let mut plan = out.plan.expect("plan requested");
             (p, q) = (out.row_marginal.to_vec(), out.col_marginal.to_vec());
-            t = out.plan.expect("plan requested");
+            if balanced {
+                kl = (out.reg_ot_cost - out.transport_cost) / self.epsilon;
+            } else {
+                // Rescale to the mass of gamma (Sejourne et al. 2021), which makes the
+                // objective decrease.
+                let new_mass: f64 = p.iter().map(|v| v.f64()).sum();
+                let r = F::c((mass / new_mass).sqrt());
+                plan.mapv_inplace(|v| v * r);
+                p.iter_mut().chain(q.iter_mut()).for_each(|v| *v = *v * r);
+                kl = kl_to_product(&plan, &prob.a, &prob.b);
+            }
+            t = plan;
             potentials = Some((out.f, out.g));
             outer += 1;
         };

@@ -196,3 +196,91 @@ fn bad_inputs_are_named() {
     let e = IntraGeometry::from_matrix(asym, ScaleCost::None).unwrap_err();
     assert!(e.to_string().contains("symmetric"), "{e}");
 }
+
+#[test]
+fn unbalanced_gw_tends_to_balanced() {
+    let (x, y) = (cloud(40, 2, 11), cloud(35, 3, 12));
+    let solve = |tau: f64| {
+        let prob = problem(&x, &y).with_tau(tau, tau).unwrap();
+        let mut s = GromovWasserstein::new(0.01);
+        s.threshold = 1e-7;
+        s.max_iterations = 500;
+        s.solve(&prob, GwInit::Product).unwrap()
+    };
+    let balanced = solve(1.0).plan;
+    let peak = balanced.iter().fold(0.0f64, |m, v| m.max(*v));
+    let mut last = f64::INFINITY;
+    for tau in [0.9, 0.99, 0.999] {
+        let out = solve(tau);
+        assert!(out.converged, "tau {tau}");
+        let d = out
+            .plan
+            .iter()
+            .zip(balanced.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            d < last,
+            "tau {tau}: distance {d} did not shrink from {last}"
+        );
+        last = d;
+    }
+    assert!(
+        last < 0.05 * peak,
+        "tau 0.999 still {last} away (plan peak {peak})"
+    );
+}
+
+#[test]
+fn unbalanced_gw_drops_a_cluster_without_counterpart() {
+    // Source: two clusters plus a third, far one (20% of the points); target: the first two
+    // clusters only, isometrically moved.
+    let blob = |n: usize, c: [f64; 2], seed: u64| cloud(n, 2, seed) * 0.3 + &ndarray::arr1(&c);
+    let x = ndarray::concatenate![
+        Axis(0),
+        blob(20, [0.0, 0.0], 1),
+        blob(20, [3.0, 0.0], 2),
+        blob(10, [0.0, 6.0], 3)
+    ];
+    let y0 = ndarray::concatenate![Axis(0), blob(20, [0.0, 0.0], 4), blob(20, [3.0, 0.0], 5)];
+    let y = y0.dot(&array![[0.0, 1.0], [-1.0, 0.0]]);
+    // One scale for both spaces: divided by its own max, the source (whose extent the extra
+    // cluster triples) would no longer be comparable with the target.
+    let common = |p: &Array2<f64>| {
+        IntraGeometry::from_points(p.clone(), Arc::new(SqEuclidean), ScaleCost::Value(9.0)).unwrap()
+    };
+    let problem = |_: &Array2<f64>, _: &Array2<f64>| QuadraticProblem::new(common(&x), common(&y));
+    let mut s = GromovWasserstein::new(0.01);
+    s.max_iterations = 200;
+    // rho = eps tau / (1 - tau) = 0.99: destroying mass costs about as much as moving it.
+    let out = s
+        .solve(
+            &problem(&x, &y).with_tau(0.99, 0.99).unwrap(),
+            GwInit::Product,
+        )
+        .unwrap();
+    let rows = out.plan.sum_axis(Axis(1));
+    let kept = rows.slice(ndarray::s![..40]).mean().unwrap();
+    let extra = rows.slice(ndarray::s![40..]).mean().unwrap();
+    assert!(
+        extra < 0.3 * kept,
+        "mass per point: extra cluster {extra}, others {kept}"
+    );
+    // The balanced solution must transport it all.
+    let bal = s.solve(&problem(&x, &y), GwInit::Product).unwrap();
+    let extra_bal = bal
+        .plan
+        .sum_axis(Axis(1))
+        .slice(ndarray::s![40..])
+        .mean()
+        .unwrap();
+    assert!((extra_bal - 1.0 / 50.0).abs() < 1e-4);
+    // A tiny rho makes destroying everything cheapest: a clear error, not a NaN.
+    let e = s
+        .solve(
+            &problem(&x, &y).with_tau(0.5, 0.5).unwrap(),
+            GwInit::Product,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("destroyed"), "{e}");
+}
