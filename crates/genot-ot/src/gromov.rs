@@ -402,7 +402,7 @@ impl GromovWasserstein {
             } else {
                 p.iter().map(|v| v.f64()).sum::<f64>()
             };
-            if !(mass > 1e-8 * prob.a.sum().f64()) {
+            if mass.is_nan() || mass <= 1e-8 * prob.a.sum().f64() {
                 return Err(OtError::Numerical(format!(
                     "unbalanced GW destroyed almost all mass (total {mass:e} after {outer} outer iterations): moving mass costs far more than the marginal penalty rho = epsilon tau / (1 - tau); raise tau_a/tau_b or epsilon, or rescale the costs"
                 )));
