@@ -144,17 +144,18 @@ impl<F: Real> QuadraticProblem<F> {
         let u = self.xx.apply_square(p);
         let v = self.yy.apply_square(q);
         let (n, m) = t.dim();
-        // L starts as u_i + v_j (collected in parallel, no zeroing pass); the product term is
-        // added by a GEMM with beta = 1.
+        // L starts as u_i + v_j, row by row; the product term is added by a GEMM with
+        // beta = 1.
         let (us, vs) = (
             u.as_slice().expect("contiguous"),
             v.as_slice().expect("contiguous"),
         );
-        let data: Vec<F> = (0..n * m)
-            .into_par_iter()
-            .map(|k| us[k / m] + vs[k % m])
-            .collect();
-        let mut l = Array2::from_shape_vec((n, m), data).expect("n x m");
+        let mut l = Array2::<F>::zeros((n, m));
+        l.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(m)
+            .zip(us.par_iter())
+            .for_each(|(row, &ui)| row.iter_mut().zip(vs).for_each(|(lij, &vj)| *lij = ui + vj));
         let minus_two = F::c(-2.0);
         match (self.xx.factors(), self.yy.factors()) {
             (Some((a1, b1)), Some((a2, b2))) => {
