@@ -35,9 +35,9 @@
 //! `threshold`, after at least `min_iterations`.
 
 use crate::error::{OtError, Result};
-use crate::geometry::{Epsilon, Geometry, ScaleCost};
+use crate::geometry::Geometry;
 use crate::intra::IntraGeometry;
-use crate::problem::LinearProblem;
+use crate::problem::{generalized_kl, rho, validate_weights, LinearProblem};
 use crate::real::{axpy, dot, sum, Real};
 use crate::sinkhorn::Sinkhorn;
 use ndarray::linalg::general_mat_mul;
@@ -119,21 +119,16 @@ impl<F: Real> QuadraticProblem<F> {
     /// Sets the marginal weights (positive; equal masses when balanced).
     pub fn with_weights(mut self, a: Array1<F>, b: Array1<F>) -> Result<Self> {
         let (n, m) = (self.xx.len(), self.yy.len());
-        // Reuse the linear problem's checks on a placeholder geometry of the right shape.
-        let placeholder = Geometry::from_matrix(
-            Array2::from_elem((n, m), F::one()),
-            ScaleCost::None,
-            Epsilon::Absolute(1.0),
-        )?;
-        let lp = LinearProblem::new(placeholder).with_weights(a, b)?;
-        let (sa, sb) = (lp.a.sum().f64(), lp.b.sum().f64());
+        validate_weights("source weights", &a, n)?;
+        validate_weights("target weights", &b, m)?;
+        let (sa, sb) = (a.sum().f64(), b.sum().f64());
         if self.is_balanced() && (sa - sb).abs() > 1e-6 * sa.max(sb) {
             return Err(OtError::InvalidParameter(format!(
                 "balanced GW needs equal masses, got {sa} and {sb}"
             )));
         }
-        self.a = lp.a;
-        self.b = lp.b;
+        self.a = a;
+        self.b = b;
         Ok(self)
     }
 
@@ -240,28 +235,12 @@ pub struct GwOutput<F: Real> {
     pub epsilon: f64,
 }
 
-/// `rho = eps tau / (1 - tau)` (infinite when balanced).
-fn rho(eps: f64, tau: f64) -> f64 {
-    crate::problem::rho(eps, tau)
-}
-
 fn finite_or_zero(x: f64) -> f64 {
     if x.is_finite() {
         x
     } else {
         0.0
     }
-}
-
-/// Generalised KL divergence `sum p log(p / a) - sum p + sum a` of two vectors.
-fn kl_vec<F: Real>(p: &[F], a: &Array1<F>) -> f64 {
-    p.iter()
-        .zip(a.iter())
-        .map(|(&p, &a)| {
-            let (p, a) = (p.f64(), a.f64());
-            (if p > 0.0 { p * (p / a).ln() } else { 0.0 }) - p + a
-        })
-        .sum()
 }
 
 /// `sum t log(t / (a_i b_j)) - sum t + sum a sum b`.
@@ -412,8 +391,8 @@ impl GromovWasserstein {
             let gw = frobenius(&l, &t);
             let lin = prob.xy.as_ref().map(|mxy| frobenius(mxy, &t));
             let (mass_a, mass_b) = (prob.a.sum().f64(), prob.b.sum().f64());
-            let kl_p = kl_vec(&p, &prob.a);
-            let kl_q = kl_vec(&q, &prob.b);
+            let kl_p = generalized_kl(&p, prob.a.as_slice().expect("contiguous"));
+            let kl_q = generalized_kl(&q, prob.b.as_slice().expect("contiguous"));
             let quad_kl = |kl: f64, m: f64, m_ref: f64| 2.0 * m * kl + (m - m_ref).powi(2);
             let mut reg = gw
                 + 2.0 * prob.fused_penalty * mass * lin.unwrap_or(0.0)

@@ -29,7 +29,8 @@ pub fn validate_tau(name: &str, tau: f64) -> Result<()> {
     }
 }
 
-fn validate_weights<F: Real>(what: &str, w: &Array1<F>, len: usize) -> Result<()> {
+/// Checks marginal weights: `len` entries, finite and positive.
+pub(crate) fn validate_weights<F: Real>(what: &str, w: &Array1<F>, len: usize) -> Result<()> {
     if w.len() != len {
         return Err(OtError::DimensionMismatch {
             what: format!("{what} has {} entries but there are {len} points", w.len()),
@@ -102,4 +103,16 @@ pub fn rho(eps: f64, tau: f64) -> f64 {
     } else {
         eps * tau / (1.0 - tau)
     }
+}
+
+/// Generalised KL divergence `sum p log(p / q) - sum p + sum q` (with `0 log 0 = 0`).
+pub(crate) fn generalized_kl<F: Real>(p: &[F], q: &[F]) -> f64 {
+    p.iter()
+        .zip(q)
+        .map(|(&p, &q)| {
+            let (p, q) = (p.f64(), q.f64());
+            let t = if p > 0.0 { p * (p / q).ln() } else { 0.0 };
+            t - p + q
+        })
+        .sum()
 }

@@ -192,6 +192,23 @@ fn bad_inputs_are_named() {
     .unwrap();
     let e = prob.clone().with_fused(&cross, 1.0).unwrap_err();
     assert!(e.to_string().contains("cross"), "{e}");
+    let w = |n: usize, total: f64| ndarray::Array1::from_elem(n, total / n as f64);
+    let e = prob
+        .clone()
+        .with_weights(w(10, 1.0), w(12, 2.0))
+        .unwrap_err();
+    assert!(e.to_string().contains("equal masses"), "{e}");
+    assert!(prob
+        .clone()
+        .with_tau(0.9, 0.9)
+        .unwrap()
+        .with_weights(w(10, 1.0), w(12, 2.0))
+        .is_ok());
+    let e = prob
+        .clone()
+        .with_weights(w(9, 1.0), w(12, 1.0))
+        .unwrap_err();
+    assert!(e.to_string().contains("9 entries"), "{e}");
     let asym = array![[0.0, 1.0], [2.0, 0.0]];
     let e = IntraGeometry::from_matrix(asym, ScaleCost::None).unwrap_err();
     assert!(e.to_string().contains("symmetric"), "{e}");

@@ -2,6 +2,7 @@
 //! marginals, `<P, C>`, the primal regularised cost and (on request) the dense plan.
 
 use super::Ctx;
+use crate::problem::generalized_kl;
 use crate::real::{axpy, dot, kernel_row, sum, Real};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -16,18 +17,6 @@ pub struct PlanSummary<F: Real> {
     pub marginal_error: f64,
     pub mass: f64,
     pub plan: Option<Array2<F>>,
-}
-
-/// Generalised KL divergence `sum p log(p / q) - p + q`.
-fn kl<F: Real>(p: &[F], q: &[F]) -> f64 {
-    p.iter()
-        .zip(q)
-        .map(|(&p, &q)| {
-            let (p, q) = (p.f64(), q.f64());
-            let t = if p > 0.0 { p * (p / q).ln() } else { 0.0 };
-            t - p + q
-        })
-        .sum()
 }
 
 /// How the rows of the plan are produced from a row of the scaled cost.
@@ -123,10 +112,10 @@ pub(crate) fn summarize<F: Real>(
         prob.b.as_slice().expect("contiguous"),
     );
     if prob.rho_a().is_finite() {
-        reg += prob.rho_a() * kl(&row, a);
+        reg += prob.rho_a() * generalized_kl(&row, a);
     }
     if prob.rho_b().is_finite() {
-        reg += prob.rho_b() * kl(&col, b);
+        reg += prob.rho_b() * generalized_kl(&col, b);
     }
     // The worse of the two marginals: after a column update the column error is ~0 and
     // says nothing, so both are checked.
