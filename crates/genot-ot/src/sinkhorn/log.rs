@@ -14,7 +14,13 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>) -> Result<LoopSta
     let (tau_a, tau_b) = (F::c(ctx.prob.tau_a), F::c(ctx.prob.tau_b));
     let inv = F::one() / ctx.eps;
     let mut lse_col = vec![F::zero(); m];
-    let mut relax = Relaxation::new(ctx.opts.momentum);
+    // Continuing after a kernel breakdown, the potentials come from updates: relax at once.
+    // Not from the zero start, nor from a warm start (see kernel.rs).
+    let mut relax = if st.iterations > 0 {
+        Relaxation::from_solution(ctx.opts.momentum)
+    } else {
+        Relaxation::new(ctx.opts.momentum)
+    };
     while st.iterations < ctx.opts.max_iterations {
         let w = F::c(relax.w());
         let relaxed = |old: F, new: F| {

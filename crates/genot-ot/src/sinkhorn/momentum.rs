@@ -48,6 +48,8 @@ pub(crate) struct Relaxation {
     best: f64,
     /// (iteration, error) of the checks so far.
     trace: Vec<(usize, f64)>,
+    /// Whether the current potentials are meaningful (not the arbitrary zero start).
+    started: bool,
 }
 
 impl Relaxation {
@@ -65,6 +67,16 @@ impl Relaxation {
             resume_below: f64::INFINITY,
             best: f64::INFINITY,
             trace: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Relaxation from potentials that already come from an update (a log-domain start, a
+    /// warm start): the first update may be relaxed too.
+    pub fn from_solution(mode: Momentum) -> Self {
+        Relaxation {
+            started: true,
+            ..Self::new(mode)
         }
     }
 
@@ -72,10 +84,10 @@ impl Relaxation {
     /// never relaxed: relaxing towards arbitrary starting potentials overshoots by about
     /// `1 / eps` and can overflow at small epsilon.
     pub fn w(&self) -> f64 {
-        if self.trace.is_empty() && self.best == f64::INFINITY {
-            1.0
-        } else {
+        if self.started || !self.trace.is_empty() || self.best < f64::INFINITY {
             self.w
+        } else {
+            1.0
         }
     }
 
@@ -144,7 +156,12 @@ mod tests {
         }
         let w_opt = |theta: f64| 2.0 / (1.0 + (1.0 - theta).sqrt());
         let mut r = Relaxation::new(Momentum::Adaptive);
-        assert_eq!(r.w(), 1.0, "the first update is never relaxed");
+        assert_eq!(
+            r.w(),
+            1.0,
+            "the first update from a zero start is never relaxed"
+        );
+        assert_eq!(Relaxation::from_solution(Momentum::Adaptive).w(), START_W);
         // Under w = 1.5 the error of a problem with plain rate 0.99 contracts by
         // relaxed_rate(1.5, 0.99): w is raised to its optimum.
         let rho = relaxed_rate(START_W, 0.99);
