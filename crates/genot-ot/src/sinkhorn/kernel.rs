@@ -79,7 +79,8 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     // After the log-domain start the potentials come from an update: relax at once. A warm
     // start is usually close to the answer already, and relaxing it at once overshoots
     // (measured: 40 -> 53 inner iterations over a GW solve).
-    let mut relax = if warm {
+    // Unbalanced updates are more fragile (the mass moves too): they wait one step.
+    let mut relax = if warm || !ctx.prob.is_balanced() {
         Relaxation::new(ctx.opts.momentum)
     } else {
         Relaxation::from_solution(ctx.opts.momentum)
@@ -110,6 +111,15 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
             let g = potentials(&gh, &v);
             let col = (0..m).map(|j| (j, v[j] * ktu[j]));
             let err = ctx.col_error(col, &g);
+            if !err.is_finite() {
+                // Overflow in the scalings: hand over to log mode from the last absorption.
+                st.f = fh;
+                st.g = gh;
+                return Ok(Outcome::Breakdown {
+                    state: st,
+                    reason: format!("the marginal error became {err}"),
+                });
+            }
             if ctx.record(&mut st, err)? {
                 st.converged = true;
                 break;

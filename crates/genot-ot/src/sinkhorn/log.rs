@@ -14,9 +14,9 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>) -> Result<LoopSta
     let (tau_a, tau_b) = (F::c(ctx.prob.tau_a), F::c(ctx.prob.tau_b));
     let inv = F::one() / ctx.eps;
     let mut lse_col = vec![F::zero(); m];
-    // Continuing after a kernel breakdown, the potentials come from updates: relax at once.
-    // Not from the zero start, nor from a warm start (see kernel.rs).
-    let mut relax = if st.iterations > 0 {
+    // Continuing a balanced solve after a kernel breakdown, the potentials come from updates:
+    // relax at once. Not from the zero start, nor from a warm start (see kernel.rs).
+    let mut relax = if st.iterations > 0 && ctx.prob.is_balanced() {
         Relaxation::from_solution(ctx.opts.momentum)
     } else {
         Relaxation::new(ctx.opts.momentum)
