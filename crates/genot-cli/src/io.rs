@@ -4,28 +4,47 @@ use crate::error::CliError;
 use genot_ot::real::Real;
 use ndarray::{Array, Array2, ArrayBase, Data, Dimension, Ix1, Ix2};
 use ndarray_npy::{ReadNpyError, WritableElement, WriteNpyExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Reads an `n x d` array of points from a `.npy` file (float32 or float64; a 1-D array is
-/// read as `n x 1`), checks that it is non-empty and finite, and converts it to `F`.
-/// `what` names the input in messages (`"source"`, `"target"`).
-pub fn read_points<F: Real>(path: &Path, what: &str) -> Result<Array2<F>, CliError> {
+/// Splits `file.csv:colA,colB` into the path and the selected columns.
+fn split_selection(spec: &Path) -> (PathBuf, Option<Vec<String>>) {
+    let text = spec.to_string_lossy();
+    match text.rfind(".csv:") {
+        Some(k) => {
+            let cols = text[k + 5..]
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect();
+            (PathBuf::from(&text[..k + 4]), Some(cols))
+        }
+        None => (spec.to_path_buf(), None),
+    }
+}
+
+/// Reads an `n x d` array of points: a `.npy` file (float32 or float64; a 1-D array is read
+/// as `n x 1`) or a `.csv` file with a header row and numeric columns, all of them or those
+/// named after a colon (`cells.csv:pc1,pc2`). Checks that it is non-empty and finite and
+/// converts it to `F`. `what` names the input in messages (`"source"`, `"target"`).
+pub fn read_points<F: Real>(spec: &Path, what: &str) -> Result<Array2<F>, CliError> {
+    let (path, selection) = split_selection(spec);
+    let path = path.as_path();
     let shown = path.display();
     if !path.exists() {
         return Err(CliError::Input(format!(
             "{what} file '{shown}' does not exist"
         )));
     }
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => {}
+    let x = match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") if selection.is_none() => read_npy_f64(path)
+            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
+        Some("csv") => read_csv_f64(path, selection.as_deref())
+            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
         _ => {
             return Err(CliError::Input(format!(
-                "{what} file '{shown}': unsupported format (expected a .npy file)"
+                "{what} file '{shown}': unsupported format (expected .npy, or .csv with an optional :column,list)"
             )))
         }
-    }
-    let x =
-        read_npy_f64(path).map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?;
+    };
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(CliError::Input(format!(
             "{what} file '{shown}' is empty (shape {} x {})",
@@ -35,12 +54,12 @@ pub fn read_points<F: Real>(path: &Path, what: &str) -> Result<Array2<F>, CliErr
     }
     let mut out = Array2::<F>::zeros(x.dim());
     for ((r, c), &v) in x.indexed_iter() {
-        let cast = F::from_f64(v).unwrap_or(F::nan());
         if !v.is_finite() {
             return Err(CliError::Input(format!(
                 "{what} file '{shown}' has a non-finite value ({v}) at row {r}, column {c}"
             )));
         }
+        let cast = F::from_f64(v).unwrap_or(F::nan());
         if !cast.is_finite() {
             return Err(CliError::Input(format!(
                 "{what} file '{shown}': the value {v:e} at row {r}, column {c} does not fit in {} (use --f64)",
@@ -50,6 +69,105 @@ pub fn read_points<F: Real>(path: &Path, what: &str) -> Result<Array2<F>, CliErr
         out[[r, c]] = cast;
     }
     Ok(out)
+}
+
+/// Reads a CSV file with a header row; the error text completes "<what> file '<path>' ...".
+fn read_csv_f64(path: &Path, selection: Option<&[String]>) -> Result<Array2<f64>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("has no readable header row: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let columns: Vec<usize> = match selection {
+        None => (0..header.len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                header
+                    .iter()
+                    .position(|h| h == n)
+                    .ok_or_else(|| format!("has no column '{n}' (columns: {})", header.join(", ")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut data = Vec::new();
+    let mut rows = 0;
+    for (k, record) in reader.records().enumerate() {
+        let line = k + 2;
+        let record = record.map_err(|e| match e.kind() {
+            csv::ErrorKind::UnequalLengths { len, .. } => {
+                format!(
+                    "line {line} has {len} fields but the header has {}",
+                    header.len()
+                )
+            }
+            _ => format!("line {line} cannot be read: {e}"),
+        })?;
+        for &c in &columns {
+            let cell = record.get(c).unwrap_or("").trim();
+            let v: f64 = cell.parse().map_err(|_| {
+                format!(
+                    "line {line}, column '{}': '{cell}' is not a number",
+                    header[c]
+                )
+            })?;
+            data.push(v);
+        }
+        rows += 1;
+    }
+    Array2::from_shape_vec((rows, columns.len()), data).map_err(|e| format!("cannot be read: {e}"))
+}
+
+/// Reads one label per row from a CSV file with a header row: its only column, or the one
+/// named after a colon (`cells.csv:cell_type`).
+pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
+    let (path, selection) = split_selection(spec);
+    let shown = path.display();
+    let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
+    if !path.exists() {
+        return Err(fail("does not exist".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(&path)
+        .map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| fail(format!("has no readable header row: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let col = match selection.as_deref() {
+        Some([name]) => header.iter().position(|h| h == name).ok_or_else(|| {
+            fail(format!(
+                "has no column '{name}' (columns: {})",
+                header.join(", ")
+            ))
+        })?,
+        Some(_) => return Err(fail("labels come from one column: name exactly one".into())),
+        None if header.len() == 1 => 0,
+        None => {
+            return Err(fail(format!(
+                "has {} columns: name the label column, e.g. '{}:{}'",
+                header.len(),
+                shown,
+                header[0]
+            )))
+        }
+    };
+    reader
+        .records()
+        .enumerate()
+        .map(|(k, r)| {
+            let r = r.map_err(|e| fail(format!("line {} cannot be read: {e}", k + 2)))?;
+            Ok(r.get(col).unwrap_or("").trim().to_string())
+        })
+        .collect()
 }
 
 /// Reads a float32 or float64 array of one or two dimensions as f64; the error text

@@ -219,8 +219,10 @@ fn bad_files_are_named() {
     std::fs::write(c.path("junk.npy"), b"not an npy file").unwrap();
     c.expect_input_error(c.solve("junk.npy", "y.npy", &[]), "not a valid .npy file");
 
-    std::fs::write(c.path("x.csv"), b"1,2,3\n").unwrap();
-    c.expect_input_error(c.solve("x.csv", "y.npy", &[]), "unsupported format");
+    std::fs::write(c.path("x.txt"), b"1 2 3\n").unwrap();
+    c.expect_input_error(c.solve("x.txt", "y.npy", &[]), "unsupported format");
+    std::fs::write(c.path("x.csv"), b"a,b,c\n").unwrap();
+    c.expect_input_error(c.solve("x.csv", "y.npy", &[]), "is empty");
 }
 
 #[test]
@@ -482,5 +484,72 @@ fn graph_cost_for_linear_and_quadratic() {
     c.expect_input_error(
         c.solve("far.npy", "far.npy", &["--cost", "graph:1", "--quadratic"]),
         "increase k",
+    );
+}
+
+#[test]
+fn csv_inputs_with_column_selection() {
+    let c = Case::new();
+    let x: Array2<f32> = ndarray_npy::read_npy(c.path("x.npy")).unwrap();
+    let mut text = String::from("id,a,b,c,label\n");
+    for (i, r) in x.outer_iter().enumerate() {
+        text.push_str(&format!("cell{i},{},{},{},t\n", r[0], r[1], r[2]));
+    }
+    std::fs::write(c.path("x.csv"), &text).unwrap();
+    let npy = c.solve("x.npy", "y.npy", &["--epsilon", "0.05"]);
+    let csv_all = c.p("x.csv") + ":a,b,c";
+    let out = genot(&[
+        "solve",
+        "--source",
+        &csv_all,
+        "--target",
+        &c.p("y.npy"),
+        "--epsilon",
+        "0.05",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b): (Value, Value) = (
+        serde_json::from_slice(&npy.stdout).unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    );
+    assert!(
+        (a["transport_cost"].as_f64().unwrap() - b["transport_cost"].as_f64().unwrap()).abs()
+            < 1e-4
+    );
+    // Errors name the file, line and column.
+    let c = Case::new();
+    std::fs::write(c.path("bad.csv"), b"a,b\n1,2\n3,oops\n").unwrap();
+    c.expect_input_error(
+        c.solve("bad.csv", "y.npy", &[]),
+        "line 3, column 'b': 'oops' is not a number",
+    );
+    std::fs::write(c.path("ragged.csv"), b"a,b\n1,2\n3\n").unwrap();
+    c.expect_input_error(
+        c.solve("ragged.csv", "y.npy", &[]),
+        "line 3 has 1 fields but the header has 2",
+    );
+    std::fs::write(c.path("ok.csv"), b"a,b\n1,2\n").unwrap();
+    let sel = c.p("ok.csv") + ":a,z";
+    c.expect_input_error(
+        genot(&[
+            "solve",
+            "--source",
+            &sel,
+            "--target",
+            &c.p("y.npy"),
+            "--plan-out",
+            &c.p("plan.npy"),
+        ]),
+        "has no column 'z' (columns: a, b)",
+    );
+    // Non-numeric columns need a selection: the id column is text.
+    std::fs::write(c.path("ids.csv"), b"id,a\nc1,1\n").unwrap();
+    c.expect_input_error(
+        c.solve("ids.csv", "y.npy", &[]),
+        "column 'id': 'c1' is not a number",
     );
 }
