@@ -4,14 +4,8 @@ use genot_ot::metrics::{energy_distance, foscttm};
 use ndarray::Array2;
 use ndarray_npy::write_npy;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn genot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genot"))
-        .args(args)
-        .output()
-        .expect("run genot")
-}
+mod common;
+use common::genot;
 
 fn cloud(n: usize, shift: f64) -> Array2<f64> {
     Array2::from_shape_fn((n, 2), |(i, j)| {
@@ -40,20 +34,24 @@ fn eval_reports_metrics_that_match_the_library() {
         .join("\n");
     std::fs::write(p("l.csv"), labels + "\n").unwrap();
     let (pl, tl) = (p("l.csv"), p("l.csv"));
-    let out = genot(&[
-        "eval",
-        "--pred",
-        &p("p.npy"),
-        "--target",
-        &p("t.npy"),
-        "--paired",
-        "--pred-labels",
-        &pl,
-        "--target-labels",
-        &tl,
-        "--knn",
-        "3",
-    ]);
+    let eval = |pred: &str, knn: &str| {
+        let (pred, target) = (p(pred), p("t.npy"));
+        genot(&[
+            "eval",
+            "--pred",
+            &pred,
+            "--target",
+            &target,
+            "--paired",
+            "--pred-labels",
+            &pl,
+            "--target-labels",
+            &tl,
+            "--knn",
+            knn,
+        ])
+    };
+    let out = eval("p.npy", "3");
     assert!(
         out.status.success(),
         "{}",
@@ -73,20 +71,7 @@ fn eval_reports_metrics_that_match_the_library() {
     );
 
     // Predictions equal to the targets: every discrepancy vanishes.
-    let out = genot(&[
-        "eval",
-        "--pred",
-        &p("t.npy"),
-        "--target",
-        &p("t.npy"),
-        "--paired",
-        "--pred-labels",
-        &pl,
-        "--target-labels",
-        &tl,
-        "--knn",
-        "1",
-    ]);
+    let out = eval("t.npy", "1");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r["sinkhorn_divergence"].as_f64().unwrap().abs() < 1e-4);
     assert!(r["energy_distance"].as_f64().unwrap().abs() < 1e-12);

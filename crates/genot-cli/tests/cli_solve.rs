@@ -5,14 +5,9 @@ use ndarray::{array, Array1, Array2};
 use ndarray_npy::write_npy;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn genot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genot"))
-        .args(args)
-        .output()
-        .expect("run genot")
-}
+mod common;
+use common::genot;
+use std::process::Output;
 
 struct Case {
     dir: tempfile::TempDir,
