@@ -1,0 +1,171 @@
+//! Turning a batch into training pairs (SPEC section 1, steps 2 to 5), for linear problems.
+//!
+//! [`LinearMatching::pairs`] solves the batch OT problem with genot-ot and samples
+//! `k` targets per source row-wise (every source once when balanced, sources resampled by
+//! the plan's row mass when unbalanced), or `n k` pairs jointly. Each draw has its own
+//! random stream ([`genot_ot::sampling`]).
+//!
+//! [`match_latents_per_source`] re-pairs, **within each source's group of `k`**, the latent
+//! noises with the targets drawn for that source (a small OT problem per source): doing it
+//! across the whole batch, as a reference implementation does, mixes targets between
+//! sources and breaks the conditional structure.
+
+use genot_ot::cost::{Cost, SqEuclidean};
+use genot_ot::error::OtError;
+use genot_ot::prelude::*;
+use genot_ot::sampling::{sample_conditional, sample_joint, RowSelection};
+use ndarray::{Array2, Axis};
+use std::sync::Arc;
+
+/// Indices of training pairs: draw `d` pairs source row `source[d]` of the batch with target
+/// row `target[d]`; with `k` draws per source they are grouped source by source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pairs {
+    pub source: Vec<usize>,
+    pub target: Vec<usize>,
+}
+
+/// How a linear batch problem is set up and solved.
+#[derive(Clone)]
+pub struct LinearMatching<F: Real> {
+    pub cost: Arc<dyn Cost<F>>,
+    pub scale: ScaleCost,
+    pub epsilon: Epsilon,
+    pub tau_a: f64,
+    pub tau_b: f64,
+    pub solver: Sinkhorn,
+    /// Sample `(i, j)` jointly from the plan instead of row by row.
+    pub joint: bool,
+}
+
+impl<F: Real> Default for LinearMatching<F> {
+    /// Squared Euclidean, cost divided by its mean, relative epsilon 0.1 x mean, balanced.
+    fn default() -> Self {
+        LinearMatching {
+            cost: Arc::new(SqEuclidean),
+            scale: ScaleCost::Mean,
+            epsilon: Epsilon::Relative {
+                factor: 0.1,
+                to: RelativeTo::Mean,
+            },
+            tau_a: 1.0,
+            tau_b: 1.0,
+            solver: Sinkhorn::default(),
+            joint: false,
+        }
+    }
+}
+
+impl<F: Real> LinearMatching<F> {
+    /// `n k` pairs for a source batch `x` (`n` rows) and a target batch `y`.
+    pub fn pairs(
+        &self,
+        x: &Array2<F>,
+        y: &Array2<F>,
+        k: usize,
+        seed: u64,
+    ) -> Result<Pairs, OtError> {
+        let geom = Geometry::from_points(
+            x.clone(),
+            y.clone(),
+            self.cost.clone(),
+            self.scale,
+            self.epsilon,
+        )?;
+        let prob = LinearProblem::new(geom).with_tau(self.tau_a, self.tau_b)?;
+        let out = self.solver.clone().with_plan(true).solve(&prob, None)?;
+        if !out.converged {
+            return Err(OtError::Numerical(format!(
+                "the batch Sinkhorn did not converge in {} iterations (marginal error {:.2e}); raise the epsilon or the iteration limit",
+                out.iterations, out.marginal_error
+            )));
+        }
+        let plan = out.plan.expect("plan requested");
+        let n = x.nrows();
+        if self.joint {
+            let draws = sample_joint(plan.view(), n * k, seed)?;
+            let (source, target) = draws.into_iter().unzip();
+            return Ok(Pairs { source, target });
+        }
+        let rows = if prob.is_balanced() {
+            RowSelection::EachOnce
+        } else {
+            RowSelection::Resample(n)
+        };
+        let s = sample_conditional(plan.view(), k, rows, seed)?;
+        let source = s
+            .source
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(i, k))
+            .collect();
+        Ok(Pairs {
+            source,
+            target: s.target,
+        })
+    }
+}
+
+/// Re-pairs latents with targets within each group of `k` consecutive rows (one group per
+/// source): a `k x k` entropic OT problem per group (squared Euclidean, `epsilon` relative to
+/// the group's mean cost), then `k` pairs drawn jointly from its plan. Returns, for every
+/// draw, the row of `z` and the row of `y` to use together. Rows never leave their group.
+pub fn match_latents_per_source<F: Real>(
+    z: &Array2<F>,
+    y: &Array2<F>,
+    k: usize,
+    epsilon: f64,
+    seed: u64,
+) -> Result<Pairs, OtError> {
+    if z.dim() != y.dim() || k == 0 || z.nrows() % k != 0 {
+        return Err(OtError::DimensionMismatch {
+            what: format!(
+                "latents {:?} and targets {:?} must have the same shape, in groups of k = {k}",
+                z.dim(),
+                y.dim()
+            ),
+        });
+    }
+    let mut pairs = Pairs {
+        source: Vec::with_capacity(z.nrows()),
+        target: Vec::with_capacity(z.nrows()),
+    };
+    if k == 1 {
+        pairs.source = (0..z.nrows()).collect();
+        pairs.target = pairs.source.clone();
+        return Ok(pairs);
+    }
+    let solver = Sinkhorn::default().with_plan(true);
+    for (g, (zg, yg)) in z
+        .axis_chunks_iter(Axis(0), k)
+        .zip(y.axis_chunks_iter(Axis(0), k))
+        .enumerate()
+    {
+        let geom = Geometry::from_points(
+            zg.to_owned(),
+            yg.to_owned(),
+            Arc::new(SqEuclidean),
+            ScaleCost::None,
+            Epsilon::Relative {
+                factor: epsilon,
+                to: RelativeTo::Mean,
+            },
+        );
+        // All k targets identical (zero cost) leaves nothing to match.
+        let plan = match geom {
+            Ok(geom) => solver
+                .solve(&LinearProblem::new(geom), None)?
+                .plan
+                .expect("plan requested"),
+            Err(OtError::InvalidParameter(_)) => {
+                Array2::from_elem((k, k), F::c(1.0 / (k * k) as f64))
+            }
+            Err(e) => return Err(e),
+        };
+        let stream = seed.wrapping_add((g as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for (i, j) in sample_joint(plan.view(), k, stream)? {
+            pairs.source.push(g * k + i);
+            pairs.target.push(g * k + j);
+        }
+    }
+    Ok(pairs)
+}
