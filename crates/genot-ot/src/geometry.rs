@@ -47,6 +47,37 @@ impl std::str::FromStr for ScaleCost {
     }
 }
 
+impl ScaleCost {
+    /// The factor the raw cost is divided by, from its statistics (computed only when
+    /// needed). `median` is `None` where the whole matrix is not at hand (online or
+    /// low-rank costs): median scaling is then unsupported.
+    pub(crate) fn factor(
+        self,
+        mean: impl FnOnce() -> f64,
+        max: impl FnOnce() -> f64,
+        median: impl FnOnce() -> Option<f64>,
+    ) -> Result<f64> {
+        let s = match self {
+            ScaleCost::None => 1.0,
+            ScaleCost::Value(v) => v,
+            ScaleCost::Mean => mean(),
+            ScaleCost::Max => max(),
+            ScaleCost::Median => median().ok_or_else(|| {
+                OtError::Unsupported(
+                    "median cost scaling needs the whole cost matrix; use mean, max, none or a number"
+                        .into(),
+                )
+            })?,
+        };
+        if !(s > 0.0 && s.is_finite()) {
+            return Err(OtError::InvalidParameter(format!(
+                "cannot rescale the cost by {self:?}: the scale factor is {s} (it must be positive; are all costs zero?)"
+            )));
+        }
+        Ok(s)
+    }
+}
+
 /// Which statistic of the (scaled) cost a relative epsilon multiplies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelativeTo {
@@ -181,7 +212,7 @@ impl<F: Real> Geometry<F> {
     }
 
     fn from_matrix_unchecked(c: Array2<F>, scale: ScaleCost, epsilon: Epsilon) -> Result<Self> {
-        let mut c = if c.is_standard_layout() {
+        let c = if c.is_standard_layout() {
             c
         } else {
             c.as_standard_layout().to_owned()
@@ -199,19 +230,14 @@ impl<F: Real> Geometry<F> {
             max,
             median,
         };
-        let mut geom = Self::finish(
-            Source::Dense(Array2::zeros((0, 0))),
-            n,
-            m,
-            stats,
-            scale,
-            epsilon,
-        )?;
+        let mut geom = Self::unscaled(Source::Dense(c), n, m);
+        geom.set_scaling(stats, scale, epsilon)?;
         let inv = geom.inv_scale;
-        if inv != F::one() {
-            c.par_mapv_inplace(|v| v * inv);
+        if let Source::Dense(c) = &mut geom.source {
+            if inv != F::one() {
+                c.par_mapv_inplace(|v| v * inv);
+            }
         }
-        geom.source = Source::Dense(c);
         Ok(geom)
     }
 
@@ -220,13 +246,21 @@ impl<F: Real> Geometry<F> {
     /// linearised problems of GW.
     pub(crate) fn from_internal_matrix(c: Array2<F>, epsilon: f64) -> Self {
         let (n, m) = c.dim();
+        let mut geom = Self::unscaled(Source::Dense(c), n, m);
+        geom.epsilon = epsilon;
+        geom
+    }
+
+    /// A geometry on raw costs (scale 1, epsilon 1, statistics unknown), before
+    /// [`Geometry::set_scaling`].
+    fn unscaled(source: Source<F>, n: usize, m: usize) -> Self {
         Geometry {
-            source: Source::Dense(c),
+            source,
             n,
             m,
             inv_scale: F::one(),
             scale: 1.0,
-            epsilon,
+            epsilon: 1.0,
             stats: CostStats {
                 mean: f64::NAN,
                 std: f64::NAN,
@@ -247,26 +281,12 @@ impl<F: Real> Geometry<F> {
     ) -> Result<Self> {
         check_pair(&x, &y)?;
         if scale == ScaleCost::Median {
-            return Err(OtError::Unsupported(
-                "median cost scaling needs the whole cost matrix; use mean, max, none or a number in online mode".into(),
-            ));
+            // Fail before the statistics pass over all n x m costs.
+            ScaleCost::Median.factor(|| 0.0, || 0.0, || None)?;
         }
         let (n, m) = (x.nrows(), y.nrows());
         let (xa, ya) = (cost.aux(x.view()), cost.aux(y.view()));
-        let mut geom = Geometry {
-            source: Source::Online { x, y, xa, ya, cost },
-            n,
-            m,
-            inv_scale: F::one(),
-            scale: 1.0,
-            epsilon: 1.0,
-            stats: CostStats {
-                mean: 0.0,
-                std: 0.0,
-                max: 0.0,
-                median: None,
-            },
-        };
+        let mut geom = Self::unscaled(Source::Online { x, y, xa, ya, cost }, n, m);
         // One pass over the raw costs in blocks for the statistics.
         let rb = geom.block_rows();
         let starts = geom.block_starts();
@@ -302,30 +322,13 @@ impl<F: Real> Geometry<F> {
             max: mx,
             median: None,
         };
-        let source = std::mem::replace(&mut geom.source, Source::Dense(Array2::zeros((0, 0))));
-        Self::finish(source, n, m, stats, scale, epsilon)
+        geom.set_scaling(stats, scale, epsilon)?;
+        Ok(geom)
     }
 
-    fn finish(
-        source: Source<F>,
-        n: usize,
-        m: usize,
-        stats: CostStats,
-        scale: ScaleCost,
-        epsilon: Epsilon,
-    ) -> Result<Self> {
-        let s = match scale {
-            ScaleCost::None => 1.0,
-            ScaleCost::Value(v) => v,
-            ScaleCost::Mean => stats.mean,
-            ScaleCost::Median => stats.median.unwrap_or(f64::NAN),
-            ScaleCost::Max => stats.max,
-        };
-        if !(s > 0.0 && s.is_finite()) {
-            return Err(OtError::InvalidParameter(format!(
-                "cannot rescale the cost by {scale:?}: the scale factor is {s} (it must be positive; are all costs zero?)"
-            )));
-        }
+    /// Sets the scale factor and the absolute epsilon from the raw cost's statistics.
+    fn set_scaling(&mut self, stats: CostStats, scale: ScaleCost, epsilon: Epsilon) -> Result<()> {
+        let s = scale.factor(|| stats.mean, || stats.max, || stats.median)?;
         let eps = match epsilon {
             Epsilon::Absolute(e) => e,
             Epsilon::Relative { factor, to } => {
@@ -346,15 +349,11 @@ impl<F: Real> Geometry<F> {
                 "epsilon must be > 0, got {eps} (from {epsilon:?})"
             )));
         }
-        Ok(Geometry {
-            source,
-            n,
-            m,
-            inv_scale: F::c(1.0 / s),
-            scale: s,
-            epsilon: eps,
-            stats,
-        })
+        self.inv_scale = F::c(1.0 / s);
+        self.scale = s;
+        self.epsilon = eps;
+        self.stats = stats;
+        Ok(())
     }
 
     /// `(n, m)`: number of source and target points.
@@ -501,7 +500,8 @@ fn moments<F: Real>(c: &[F], m: usize) -> Result<(f64, f64, f64)> {
     Ok((mean, (sq / count - mean * mean).max(0.0).sqrt(), mx))
 }
 
-fn median_of<F: Real>(v: &[F]) -> f64 {
+/// Median of a slice (the mean of the two middle values for an even length).
+pub(crate) fn median_of<F: Real>(v: &[F]) -> f64 {
     let mut w: Vec<F> = v.to_vec();
     let k = w.len() / 2;
     let (_, hi, _) = w.select_nth_unstable_by(k, |a, b| a.partial_cmp(b).expect("finite"));

@@ -7,7 +7,7 @@
 
 use crate::cost::{cost_matrix, sq_norms, Cost, SqEuclidean};
 use crate::error::{OtError, Result};
-use crate::geometry::{validate_points, ScaleCost};
+use crate::geometry::{median_of, validate_points, ScaleCost};
 use crate::real::{sq_dot, Real};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -101,11 +101,10 @@ impl<F: Real> IntraGeometry<F> {
             )));
         }
         let n = c.len() as f64;
-        let s = scale_factor(
-            scale,
+        let s = scale.factor(
             || c.iter().map(|v| v.f64()).sum::<f64>() / n,
             || c.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.f64())),
-            || Some(median(c.iter().map(|v| v.f64()).collect())),
+            || Some(median_of(&c.iter().copied().collect::<Vec<F>>())),
         )?;
         let inv = F::c(1.0 / s);
         c.mapv_inplace(|v| v * inv);
@@ -135,8 +134,7 @@ impl<F: Real> IntraGeometry<F> {
             },
             scale: 1.0,
         };
-        let s = scale_factor(
-            scale,
+        let s = scale.factor(
             || {
                 // mean(C) = (1^T A)(B^T 1) / n^2
                 let sa = a.sum_axis(Axis(0));
@@ -287,41 +285,6 @@ impl<F: Real> IntraGeometry<F> {
             });
         out
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let k = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[k]
-    } else {
-        0.5 * (v[k - 1] + v[k])
-    }
-}
-
-fn scale_factor(
-    scale: ScaleCost,
-    mean: impl FnOnce() -> f64,
-    max: impl FnOnce() -> f64,
-    median: impl FnOnce() -> Option<f64>,
-) -> Result<f64> {
-    let s = match scale {
-        ScaleCost::None => 1.0,
-        ScaleCost::Value(v) => v,
-        ScaleCost::Mean => mean(),
-        ScaleCost::Max => max(),
-        ScaleCost::Median => median().ok_or_else(|| {
-            OtError::Unsupported(
-                "median scaling of a low-rank cost (use mean, max, none or a number)".into(),
-            )
-        })?,
-    };
-    if !(s > 0.0 && s.is_finite()) {
-        return Err(OtError::InvalidParameter(format!(
-            "cannot rescale the intra-space cost by {scale:?}: the factor is {s} (are all points equal?)"
-        )));
-    }
-    Ok(s)
 }
 
 #[cfg(test)]
