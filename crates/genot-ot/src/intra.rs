@@ -70,7 +70,9 @@ impl<F: Real> IntraGeometry<F> {
     }
 
     /// From a precomputed square cost matrix.
-    pub fn from_matrix(mut c: Array2<F>, scale: ScaleCost) -> Result<Self> {
+    pub fn from_matrix(c: Array2<F>, scale: ScaleCost) -> Result<Self> {
+        // Row blocks are read as contiguous slices.
+        let mut c = c.as_standard_layout().into_owned();
         if c.nrows() != c.ncols() || c.is_empty() {
             return Err(OtError::DimensionMismatch {
                 what: format!(
@@ -316,6 +318,10 @@ mod tests {
         assert!(close(&lr.to_dense(), &dense.to_dense()));
         let v: Vec<f64> = (0..23).map(|i| 1.0 / (1.0 + i as f64)).collect();
         let (sq_lr, sq_d) = (lr.apply_square(&v), dense.apply_square(&v));
+        // A matrix in column-major order (here the transpose of a symmetric one) works too.
+        let fortran =
+            IntraGeometry::from_matrix(raw.clone().reversed_axes(), ScaleCost::Max).unwrap();
+        assert_eq!(fortran.apply_square(&v), sq_d);
         let brute: Vec<f64> = (0..23)
             .map(|i| {
                 (0..23)
