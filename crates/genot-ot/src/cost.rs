@@ -255,6 +255,38 @@ pub fn cost_matrix<F: Real>(cost: &dyn Cost<F>, x: ArrayView2<F>, y: ArrayView2<
     out
 }
 
+/// `f(i, row)` for every row `i` of the cost between `x` and `y` (`row[j] = c(x_i, y_j)`),
+/// in order. Rows are computed in parallel blocks of about 64 K costs with the cost's
+/// per-point data ([`Cost::aux`]) computed once: memory `O(block)`, never `n x m`.
+pub(crate) fn map_cost_rows<F: Real, R: Send>(
+    cost: &dyn Cost<F>,
+    x: ArrayView2<F>,
+    y: ArrayView2<F>,
+    f: impl Fn(usize, &[F]) -> R + Sync,
+) -> Vec<R> {
+    use rayon::prelude::*;
+    let (n, m) = (x.nrows(), y.nrows());
+    let (xa, ya) = (cost.aux(x), cost.aux(y));
+    let rows_per_block = (1usize << 16).div_ceil(m.max(1)).clamp(1, 256);
+    let blocks: Vec<Vec<R>> = (0..n)
+        .step_by(rows_per_block)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map_init(Vec::new, |buf, s| {
+            let e = (s + rows_per_block).min(n);
+            buf.clear();
+            buf.resize((e - s) * m, F::zero());
+            let xs = if xa.is_empty() { &xa[..] } else { &xa[s..e] };
+            cost.fill_block_aux(x.slice_axis(Axis(0), (s..e).into()), y, xs, &ya, buf);
+            buf.chunks_exact(m.max(1))
+                .enumerate()
+                .map(|(k, row)| f(s + k, row))
+                .collect()
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
 /// Parses a cost name as used on the command line: `sqeuclidean`, `euclidean`, `pnorm:P`,
 /// `cosine`.
 pub fn parse_cost<F: Real>(name: &str) -> Result<Arc<dyn Cost<F>>, String> {

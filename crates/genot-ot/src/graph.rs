@@ -18,7 +18,7 @@
 //! error, so `-t log K` is wrong beyond a few hops unless a direct sparse factorisation is
 //! used.
 
-use crate::cost::{cost_matrix, Euclidean};
+use crate::cost::{map_cost_rows, Euclidean};
 use crate::error::{OtError, Result};
 use crate::geometry::validate_points;
 use crate::real::Real;
@@ -35,9 +35,6 @@ pub struct KnnGraph {
     weights: Vec<f64>,
 }
 
-/// Rows of the distance matrix computed per block when building the graph.
-const BLOCK_ROWS: usize = 256;
-
 impl KnnGraph {
     /// The symmetrised `k`-nearest-neighbour graph of `points` (rows).
     pub fn build<F: Real>(points: ArrayView2<F>, k: usize) -> Result<Self> {
@@ -49,33 +46,17 @@ impl KnnGraph {
             )));
         }
         // k nearest (excluding itself) of every point, by blocks of rows.
-        let nearest: Vec<Vec<(usize, f64)>> = (0..n)
-            .step_by(BLOCK_ROWS)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .flat_map_iter(|s| {
-                let e = (s + BLOCK_ROWS).min(n);
-                let d = cost_matrix(
-                    &Euclidean,
-                    points.slice_axis(Axis(0), (s..e).into()),
-                    points,
-                );
-                (s..e)
-                    .map(|i| {
-                        let mut row: Vec<(usize, f64)> = d
-                            .row(i - s)
-                            .iter()
-                            .enumerate()
-                            .filter(|&(j, _)| j != i)
-                            .map(|(j, v)| (j, v.f64()))
-                            .collect();
-                        row.select_nth_unstable_by(k - 1, |a, b| a.1.total_cmp(&b.1));
-                        row.truncate(k);
-                        row
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let nearest: Vec<Vec<(usize, f64)>> = map_cost_rows(&Euclidean, points, points, |i, d| {
+            let mut row: Vec<(usize, f64)> = d
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(j, v)| (j, v.f64()))
+                .collect();
+            row.select_nth_unstable_by(k - 1, |a, b| a.1.total_cmp(&b.1));
+            row.truncate(k);
+            row
+        });
         let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
         for (i, row) in nearest.iter().enumerate() {
             for &(j, w) in row {

@@ -1,12 +1,11 @@
 //! Energy distance and RBF maximum mean discrepancy, computed in row blocks (memory
 //! `O(block x m)`, never `n x m`).
 
-use crate::cost::{Cost, SqEuclidean};
+use crate::cost::{map_cost_rows, SqEuclidean};
 use crate::error::{OtError, Result};
 use crate::geometry::validate_points;
 use crate::real::Real;
-use ndarray::{ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::ArrayView2;
 
 /// Mean over all pairs of `map(||x_i - y_j||^2)`.
 fn mean_over_pairs<F: Real>(
@@ -14,20 +13,10 @@ fn mean_over_pairs<F: Real>(
     y: ArrayView2<F>,
     map: impl Fn(f64) -> f64 + Sync,
 ) -> f64 {
-    let (n, m) = (x.nrows(), y.nrows());
-    let rb = (1usize << 16).div_ceil(m).clamp(1, 256);
-    let total: f64 = (0..n)
-        .step_by(rb)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map_init(Vec::new, |buf, s| {
-            let e = (s + rb).min(n);
-            buf.resize((e - s) * m, F::zero());
-            SqEuclidean.fill_block(x.slice_axis(Axis(0), (s..e).into()), y, buf);
-            buf.iter().map(|&d| map(d.f64())).sum::<f64>()
-        })
-        .sum();
-    total / (n * m) as f64
+    let rows = map_cost_rows(&SqEuclidean, x, y, |_, row| {
+        row.iter().map(|&d| map(d.f64())).sum::<f64>()
+    });
+    rows.iter().sum::<f64>() / (x.nrows() * y.nrows()) as f64
 }
 
 fn check_pair<F: Real>(x: &ArrayView2<F>, y: &ArrayView2<F>) -> Result<()> {

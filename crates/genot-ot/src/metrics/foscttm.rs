@@ -1,11 +1,10 @@
 //! FOSCTTM: fraction of samples closer than the true match.
 
-use crate::cost::{Cost, SqEuclidean};
+use crate::cost::{map_cost_rows, SqEuclidean};
 use crate::error::{OtError, Result};
 use crate::geometry::validate_points;
 use crate::real::Real;
-use ndarray::{ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::ArrayView2;
 
 /// FOSCTTM between paired samples: row `i` of `x` is the true match of row `i` of `y`.
 ///
@@ -38,7 +37,6 @@ pub fn foscttm<F: Real>(x: ArrayView2<F>, y: ArrayView2<F>) -> Result<f64> {
             "FOSCTTM needs at least 2 paired samples".into(),
         ));
     }
-    let rb = (1usize << 16).div_ceil(n).clamp(1, 256);
     // d(x_j, y_j), the distance of each true pair.
     let own: Vec<F> = (0..n)
         .map(|j| {
@@ -48,46 +46,21 @@ pub fn foscttm<F: Real>(x: ArrayView2<F>, y: ArrayView2<F>) -> Result<f64> {
                 .fold(F::zero(), |s, (&a, &b)| s + (a - b) * (a - b))
         })
         .collect();
-    // Per block of rows i: distances d(x_i, y_j) for all j.
-    let (row_counts, col_counts) = (0..n)
-        .step_by(rb)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|s| {
-            let e = (s + rb).min(n);
-            let mut d = vec![F::zero(); (e - s) * n];
-            SqEuclidean.fill_block(x.slice_axis(Axis(0), (s..e).into()), y, &mut d);
-            // x_i vs other y_j: count j with d(x_i, y_j) < d(x_i, y_i).
-            let mut rows = 0usize;
-            // y_j vs other x_i, accumulated per column j: d(x_i, y_j) < d(x_j, y_j).
-            let mut cols = vec![0usize; n];
-            for (k, row) in d.chunks_exact(n).enumerate() {
-                let i = s + k;
-                // The true pair is computed twice (GEMM and directly): compare with the
-                // direct value so that it never counts as closer than itself.
-                rows += row
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &v)| j != i && v < own[i])
-                    .count();
-                for ((j, &v), c) in row.iter().enumerate().zip(cols.iter_mut()) {
-                    if j != i && v < own[j] {
-                        *c += 1;
-                    }
-                }
-            }
-            (rows, cols)
+    // Row i of the cost of `a` against `b`: how many b_j (j != i) are closer to a_i than its
+    // true partner b_i. The true pair is computed twice (GEMM and directly): comparing with
+    // the direct value means it never counts as closer than itself.
+    let closer = |a: ArrayView2<F>, b: ArrayView2<F>| -> usize {
+        map_cost_rows(&SqEuclidean, a, b, |i, row| {
+            row.iter()
+                .enumerate()
+                .filter(|&(j, &v)| j != i && v < own[i])
+                .count()
         })
-        .reduce(
-            || (0, vec![0; n]),
-            |(r1, mut c1), (r2, c2)| {
-                c1.iter_mut().zip(c2).for_each(|(a, b)| *a += b);
-                (r1 + r2, c1)
-            },
-        );
+        .into_iter()
+        .sum()
+    };
     let denom = (n * (n - 1)) as f64;
-    let col_total: usize = col_counts.iter().sum();
-    Ok(0.5 * (row_counts as f64 / denom + col_total as f64 / denom))
+    Ok(0.5 * (closer(x, y) as f64 / denom + closer(y, x) as f64 / denom))
 }
 
 #[cfg(test)]

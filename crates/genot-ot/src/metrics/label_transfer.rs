@@ -1,11 +1,10 @@
 //! Label transfer accuracy: do predicted points land among target points of their own label?
 
-use crate::cost::{cost_matrix, SqEuclidean};
+use crate::cost::{map_cost_rows, SqEuclidean};
 use crate::error::{OtError, Result};
 use crate::geometry::validate_points;
 use crate::real::Real;
-use ndarray::{ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::ArrayView2;
 use std::collections::HashMap;
 
 /// Fraction of predicted points whose label equals the majority label of their `k` nearest
@@ -54,41 +53,24 @@ pub fn label_transfer_accuracy<F: Real>(
             target.nrows()
         )));
     }
-    let hits: usize = (0..pred.nrows())
-        .step_by(256)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|s| {
-            let e = (s + 256).min(pred.nrows());
-            let d = cost_matrix(
-                &SqEuclidean,
-                pred.slice_axis(Axis(0), (s..e).into()),
-                target,
-            );
-            (s..e)
-                .filter(|&i| {
-                    let row = d.row(i - s);
-                    let mut idx: Vec<usize> = (0..row.len()).collect();
-                    idx.select_nth_unstable_by(k - 1, |&a, &b| {
-                        row[a].partial_cmp(&row[b]).expect("finite")
-                    });
-                    let mut near = idx[..k].to_vec();
-                    near.sort_by(|&a, &b| row[a].partial_cmp(&row[b]).expect("finite"));
-                    let mut votes: HashMap<usize, usize> = HashMap::new();
-                    near.iter()
-                        .for_each(|&j| *votes.entry(target_labels[j]).or_default() += 1);
-                    let top = *votes.values().max().expect("k >= 1");
-                    // Among the labels with the most votes, the one of the nearest point.
-                    let winner = near
-                        .iter()
-                        .map(|&j| target_labels[j])
-                        .find(|l| votes[l] == top)
-                        .expect("a winner");
-                    winner == pred_labels[i]
-                })
-                .count()
-        })
-        .sum();
+    let hit = map_cost_rows(&SqEuclidean, pred, target, |i, row| {
+        let mut idx: Vec<usize> = (0..row.len()).collect();
+        idx.select_nth_unstable_by(k - 1, |&a, &b| row[a].partial_cmp(&row[b]).expect("finite"));
+        let mut near = idx[..k].to_vec();
+        near.sort_by(|&a, &b| row[a].partial_cmp(&row[b]).expect("finite"));
+        let mut votes: HashMap<usize, usize> = HashMap::new();
+        near.iter()
+            .for_each(|&j| *votes.entry(target_labels[j]).or_default() += 1);
+        let top = *votes.values().max().expect("k >= 1");
+        // Among the labels with the most votes, the one of the nearest point.
+        let winner = near
+            .iter()
+            .map(|&j| target_labels[j])
+            .find(|l| votes[l] == top)
+            .expect("a winner");
+        winner == pred_labels[i]
+    });
+    let hits = hit.iter().filter(|&&h| h).count();
     Ok(hits as f64 / pred.nrows() as f64)
 }
 
