@@ -3,8 +3,8 @@
 use crate::error::CliError;
 use crate::io::{read_points, write_npy_atomic};
 use clap::Args;
-use genot_ot::cost::{parse_cost, Cost, SqEuclidean};
-use genot_ot::graph::{graph_cost, graph_intra_cost};
+use genot_ot::cost::SqEuclidean;
+use genot_ot::choice::CostChoice;
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -243,47 +243,6 @@ pub fn run(args: &SolveArgs) -> Result<SolveReport, CliError> {
     }
 }
 
-/// The ground cost chosen on the command line.
-enum CostChoice<F: Real> {
-    /// A cost between pairs of points.
-    Points(Arc<dyn Cost<F>>),
-    /// Shortest paths on the k-nearest-neighbour graph.
-    Graph(usize),
-}
-
-impl<F: Real> CostChoice<F> {
-    fn parse(name: &str) -> Result<Self, CliError> {
-        match name.strip_prefix("graph:") {
-            Some(k) => match k.parse::<usize>() {
-                Ok(k) if k >= 1 => Ok(CostChoice::Graph(k)),
-                _ => Err(CliError::Input(format!(
-                    "cost '{name}': the number of neighbours must be a positive integer"
-                ))),
-            },
-            None => parse_cost::<F>(name)
-                .map(CostChoice::Points)
-                .map_err(CliError::Input),
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            CostChoice::Points(c) => c.name(),
-            CostChoice::Graph(k) => format!("graph:{k}"),
-        }
-    }
-
-    /// The intra-space geometry of one point cloud (GW).
-    fn intra(&self, x: Array2<F>, scale: ScaleCost) -> Result<IntraGeometry<F>, CliError> {
-        Ok(match self {
-            CostChoice::Points(c) => IntraGeometry::from_points(x, c.clone(), scale)?,
-            CostChoice::Graph(k) => {
-                IntraGeometry::from_matrix(graph_intra_cost(x.view(), *k)?, scale)?
-            }
-        })
-    }
-}
-
 /// A finished solve: the report and the arrays that may be written.
 struct Solved<F: Real> {
     report: SolveReport,
@@ -298,7 +257,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     args: &SolveArgs,
     c: Checked,
 ) -> Result<SolveReport, CliError> {
-    let cost = CostChoice::<F>::parse(&args.cost)?;
+    let cost = CostChoice::<F>::parse(&args.cost).map_err(CliError::Input)?;
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
@@ -363,13 +322,10 @@ fn linear<F: Real>(
                 "a graph cost is a dense matrix: --mode online is not available with it".into(),
             ))
         }
-        (CostChoice::Graph(k), _) => {
-            Geometry::from_matrix(graph_cost(x.view(), y.view(), *k)?, c.scale, c.epsilon)?
-        }
         (CostChoice::Points(p), Mode::Online) => {
             Geometry::online(x, y, p.clone(), c.scale, c.epsilon)?
         }
-        (CostChoice::Points(p), _) => Geometry::from_points(x, y, p.clone(), c.scale, c.epsilon)?,
+        _ => cost.linear(x, y, c.scale, c.epsilon)?,
     };
     let cost_scale = geom.scale();
     let prob = LinearProblem::new(geom).with_tau(args.tau_a, args.tau_b)?;

@@ -18,6 +18,7 @@
 //! assert!(out.converged && out.marginal_error < 1e-3);
 //! ```
 
+pub mod choice;
 pub mod cost;
 pub mod error;
 pub mod geometry;
