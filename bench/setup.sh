@@ -8,7 +8,7 @@ if [ ! -x bench/.venv/bin/python ]; then
     python3 -m venv bench/.venv
 fi
 bench/.venv/bin/pip install --quiet --upgrade pip
-bench/.venv/bin/pip install --quiet "jax==0.7.2" "jaxlib==0.7.2" "ott-jax==0.5.2" "pot>=0.9,<0.10" numpy threadpoolctl
+bench/.venv/bin/pip install --quiet "jax==0.7.2" "jaxlib==0.7.2" "ott-jax[neural]==0.5.2" "pot>=0.9,<0.10" numpy threadpoolctl
 cargo build --release -p genot-cli
 cargo build --release -p genot-ot --example bench_solve --example bench_gw
 echo "bench environment ready: bench/.venv, target/release/genot, target/release/examples/bench_solve"

@@ -3,8 +3,8 @@
 use crate::error::CliError;
 use crate::io::{read_points, write_npy_atomic};
 use clap::Args;
-use genot_ot::cost::SqEuclidean;
 use genot_ot::choice::CostChoice;
+use genot_ot::cost::SqEuclidean;
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use indicatif::{ProgressBar, ProgressStyle};

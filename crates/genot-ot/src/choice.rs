@@ -56,7 +56,9 @@ impl<F: Real> CostChoice<F> {
     pub fn intra(&self, x: Array2<F>, scale: ScaleCost) -> Result<IntraGeometry<F>> {
         match self {
             CostChoice::Points(c) => IntraGeometry::from_points(x, c.clone(), scale),
-            CostChoice::Graph(k) => IntraGeometry::from_matrix(graph_intra_cost(x.view(), *k)?, scale),
+            CostChoice::Graph(k) => {
+                IntraGeometry::from_matrix(graph_intra_cost(x.view(), *k)?, scale)
+            }
         }
     }
 

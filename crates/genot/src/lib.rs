@@ -1,11 +1,36 @@
 //! # genot: generative entropic neural optimal transport
 //!
-//! The learning half of the project (SPEC sections 1-3), built on the discrete engine
-//! `genot-ot`. So far: the batched ODE solvers that transport integrates the learned
-//! velocity field with ([`ode`]), flow-matching paths and time sampling ([`flow`]), and the
-//! matching of a batch into training pairs for linear problems ([`matching`]). The velocity
-//! field and training come next.
+//! The learning half of the project (SPEC sections 1-3), on the burn deep-learning
+//! framework and the discrete engine `genot-ot`:
+//!
+//! - [`config`]: everything that defines a model and its training (`config.json`);
+//! - [`data`]: training data, shared features, condition labels, normalisation;
+//! - [`coupling`]: the discrete plan of a batch (Sinkhorn, GW, fused GW, unbalanced);
+//! - [`matching`]: pairs drawn from a plan, per-source latent matching;
+//! - [`flow`]: straight probability paths and stratified times;
+//! - [`velocity`], [`rescaling`]: the networks;
+//! - [`train`]: the training loop, checkpoints and resume;
+//! - [`ode`], [`model`]: transport of new points, save and load;
+//! - [`params`]: named weights, safetensors, EMA.
+//!
+//! The compute device is chosen at run time (`burn::tensor::Device`): `Device::flex()` on
+//! the CPU by default; GPU backends come with burn's cargo features.
 
+pub mod config;
+pub mod coupling;
+pub mod data;
+pub mod error;
 pub mod flow;
 pub mod matching;
+pub mod model;
 pub mod ode;
+pub mod params;
+pub mod rescaling;
+pub mod train;
+pub mod velocity;
+
+pub use config::{GenotConfig, Kind, MatchingConfig, TrainConfig};
+pub use data::TrainingData;
+pub use error::GenotError;
+pub use model::{Genot, TransportOptions, Transported};
+pub use train::{fit, make_config, Architecture, FitOptions, Progress, TrainReport};

@@ -14,7 +14,7 @@ use genot_ot::cost::{Cost, SqEuclidean};
 use genot_ot::error::OtError;
 use genot_ot::prelude::*;
 use genot_ot::sampling::{sample_conditional, sample_joint, RowSelection};
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use std::sync::Arc;
 
 /// Indices of training pairs: draw `d` pairs source row `source[d]` of the batch with target
@@ -57,14 +57,8 @@ impl<F: Real> Default for LinearMatching<F> {
 }
 
 impl<F: Real> LinearMatching<F> {
-    /// `n k` pairs for a source batch `x` (`n` rows) and a target batch `y`.
-    pub fn pairs(
-        &self,
-        x: &Array2<F>,
-        y: &Array2<F>,
-        k: usize,
-        seed: u64,
-    ) -> Result<Pairs, OtError> {
+    /// The batch plan between a source batch `x` and a target batch `y` (rows = sources).
+    pub fn plan(&self, x: &Array2<F>, y: &Array2<F>) -> Result<Array2<F>, OtError> {
         let geom = Geometry::from_points(
             x.clone(),
             y.clone(),
@@ -80,29 +74,54 @@ impl<F: Real> LinearMatching<F> {
                 out.iterations, out.marginal_error
             )));
         }
-        let plan = out.plan.expect("plan requested");
-        let n = x.nrows();
-        if self.joint {
-            let draws = sample_joint(plan.view(), n * k, seed)?;
-            let (source, target) = draws.into_iter().unzip();
-            return Ok(Pairs { source, target });
-        }
-        let rows = if prob.is_balanced() {
-            RowSelection::EachOnce
-        } else {
-            RowSelection::Resample(n)
-        };
-        let s = sample_conditional(plan.view(), k, rows, seed)?;
-        let source = s
-            .source
-            .iter()
-            .flat_map(|&i| std::iter::repeat_n(i, k))
-            .collect();
-        Ok(Pairs {
-            source,
-            target: s.target,
-        })
+        Ok(out.plan.expect("plan requested"))
     }
+
+    /// `n k` pairs for a source batch `x` (`n` rows) and a target batch `y`.
+    pub fn pairs(
+        &self,
+        x: &Array2<F>,
+        y: &Array2<F>,
+        k: usize,
+        seed: u64,
+    ) -> Result<Pairs, OtError> {
+        let plan = self.plan(x, y)?;
+        let balanced = self.tau_a == 1.0 && self.tau_b == 1.0;
+        pairs_from_plan(plan.view(), balanced, k, self.joint, seed)
+    }
+}
+
+/// Draws `n k` training pairs from a batch plan (`n` source rows): jointly, or row-wise with
+/// every source once (balanced) or sources resampled by the plan's row mass (unbalanced),
+/// `k` targets per chosen source, grouped source by source.
+pub fn pairs_from_plan<F: Real>(
+    plan: ArrayView2<F>,
+    balanced: bool,
+    k: usize,
+    joint: bool,
+    seed: u64,
+) -> Result<Pairs, OtError> {
+    let n = plan.nrows();
+    if joint {
+        let draws = sample_joint(plan, n * k, seed)?;
+        let (source, target) = draws.into_iter().unzip();
+        return Ok(Pairs { source, target });
+    }
+    let rows = if balanced {
+        RowSelection::EachOnce
+    } else {
+        RowSelection::Resample(n)
+    };
+    let s = sample_conditional(plan, k, rows, seed)?;
+    let source = s
+        .source
+        .iter()
+        .flat_map(|&i| std::iter::repeat_n(i, k))
+        .collect();
+    Ok(Pairs {
+        source,
+        target: s.target,
+    })
 }
 
 /// Re-pairs latents with targets within each group of `k` consecutive rows (one group per
@@ -116,7 +135,7 @@ pub fn match_latents_per_source<F: Real>(
     epsilon: f64,
     seed: u64,
 ) -> Result<Pairs, OtError> {
-    if z.dim() != y.dim() || k == 0 || z.nrows() % k != 0 {
+    if z.dim() != y.dim() || k == 0 || !z.nrows().is_multiple_of(k) {
         return Err(OtError::DimensionMismatch {
             what: format!(
                 "latents {:?} and targets {:?} must have the same shape, in groups of k = {k}",

@@ -217,7 +217,7 @@ impl<'a, F: Real> Ctx<'a, F> {
 
     /// Whether iteration `it` (0-based, before its update) checks convergence.
     pub fn checks(&self, it: usize) -> bool {
-        it % self.opts.check_every.max(1) == 0
+        it.is_multiple_of(self.opts.check_every.max(1))
     }
 
     /// Column-marginal error given the column marginal `col_j` and current `g`.

@@ -1,0 +1,263 @@
+//! Everything that defines a GENOT model and its training, as plain serialisable values.
+//!
+//! A model directory holds `config.json` (this, human-readable) next to
+//! `model.safetensors`; the pair is enough to rebuild the networks and transport new
+//! points, from Rust, the CLI or Python.
+
+use crate::velocity::VelocityFieldConfig;
+use genot_ot::cost::parse_cost;
+use genot_ot::geometry::{Epsilon, RelativeTo, ScaleCost};
+use serde::{Deserialize, Serialize};
+
+/// Version of the model-directory format; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Which GENOT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Source and target in one space, coupled by entropic OT on a cost.
+    Linear,
+    /// Different spaces, coupled by entropic Gromov-Wasserstein on intra-space costs.
+    Quadratic,
+    /// Fused GW: shared features compared across spaces plus intra-space costs.
+    Fused,
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "linear" => Ok(Kind::Linear),
+            "quadratic" => Ok(Kind::Quadratic),
+            "fused" => Ok(Kind::Fused),
+            _ => Err(format!(
+                "unknown kind {s:?}: expected linear, quadratic or fused"
+            )),
+        }
+    }
+}
+
+/// How each batch is coupled (SPEC section 1, steps 2 to 5 and 9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchingConfig {
+    pub kind: Kind,
+    /// The cost: for linear, between source and target points; for quadratic and fused,
+    /// within each space (`sqeuclidean`, `euclidean`, `pnorm:P`, `cosine`, `graph:K`).
+    pub cost: String,
+    /// The cost of the shared features (fused only).
+    pub fused_cost: String,
+    /// Epsilon, absolute on the rescaled cost, or a factor of its mean when `relative_epsilon`.
+    pub epsilon: f64,
+    pub relative_epsilon: bool,
+    /// `mean`, `median`, `max`, `none` or a number the cost is divided by.
+    pub scale_cost: String,
+    pub tau_a: f64,
+    pub tau_b: f64,
+    /// Weight of the linear (shared-feature) term in fused GW (OTT's convention, > 0).
+    pub fused_penalty: f64,
+    /// `k`: targets drawn per source.
+    pub k_samples: usize,
+    /// Draw pairs jointly from the plan instead of row by row.
+    pub joint: bool,
+    /// With `k > 1`, re-pair each source's latents with its targets by a small OT problem.
+    pub latent_matching: bool,
+    /// GW orientation fix: iterations trained on one fixed batch before every GW solve is
+    /// initialised from the model's push-forward (quadratic and fused only).
+    pub warmup_iterations: usize,
+}
+
+impl Default for MatchingConfig {
+    fn default() -> Self {
+        MatchingConfig {
+            kind: Kind::Linear,
+            cost: "sqeuclidean".into(),
+            fused_cost: "sqeuclidean".into(),
+            epsilon: 0.1,
+            relative_epsilon: false,
+            scale_cost: "mean".into(),
+            tau_a: 1.0,
+            tau_b: 1.0,
+            fused_penalty: 1.0,
+            k_samples: 1,
+            joint: false,
+            latent_matching: false,
+            warmup_iterations: 100,
+        }
+    }
+}
+
+impl MatchingConfig {
+    pub fn is_balanced(&self) -> bool {
+        self.tau_a == 1.0 && self.tau_b == 1.0
+    }
+
+    pub fn epsilon(&self) -> Epsilon {
+        if self.relative_epsilon {
+            Epsilon::Relative {
+                factor: self.epsilon,
+                to: RelativeTo::Mean,
+            }
+        } else {
+            Epsilon::Absolute(self.epsilon)
+        }
+    }
+
+    pub fn scale(&self) -> Result<ScaleCost, String> {
+        self.scale_cost.parse()
+    }
+
+    /// Checks every value; the message names the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(format!("epsilon must be > 0, got {}", self.epsilon));
+        }
+        for (name, tau) in [("tau_a", self.tau_a), ("tau_b", self.tau_b)] {
+            if !(tau > 0.0 && tau <= 1.0) {
+                return Err(format!("{name} must be in (0, 1], got {tau}"));
+            }
+        }
+        if self.k_samples == 0 {
+            return Err("k_samples must be at least 1".into());
+        }
+        self.scale()?;
+        check_cost(&self.cost)?;
+        if self.kind == Kind::Fused {
+            check_cost(&self.fused_cost)?;
+            if !(self.fused_penalty > 0.0 && self.fused_penalty.is_finite()) {
+                return Err(format!(
+                    "fused_penalty must be > 0, got {}",
+                    self.fused_penalty
+                ));
+            }
+        }
+        if self.kind != Kind::Linear && self.relative_epsilon {
+            return Err("relative epsilon is for linear problems: GW's epsilon is absolute on the rescaled intra-space costs".into());
+        }
+        Ok(())
+    }
+}
+
+fn check_cost(c: &str) -> Result<(), String> {
+    if let Some(k) = c.strip_prefix("graph:") {
+        return match k.parse::<usize>() {
+            Ok(k) if k >= 1 => Ok(()),
+            _ => Err(format!("graph cost needs a neighbour count >= 1: {c:?}")),
+        };
+    }
+    parse_cost::<f32>(c).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Optimisation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub iterations: usize,
+    /// Sources per batch (the network sees `batch_size x k_samples` pairs); the target batch
+    /// has the same size.
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Adam's epsilon (1e-8 as PyTorch and optax; burn's default 1e-5 slows training).
+    pub adam_epsilon: f64,
+    /// Decay of the exponential moving average of the weights; the saved model uses the
+    /// average when set.
+    pub ema: Option<f64>,
+    /// Clip each parameter's gradient to this L2 norm.
+    pub grad_clip: Option<f64>,
+    pub seed: u64,
+    /// Write a checkpoint every this many iterations (0: only at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            iterations: 5000,
+            batch_size: 256,
+            lr: 1e-4,
+            weight_decay: 1e-10,
+            adam_epsilon: 1e-8,
+            ema: None,
+            grad_clip: None,
+            seed: 0,
+            checkpoint_every: 1000,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.batch_size < 2 {
+            return Err(format!(
+                "batch_size must be at least 2, got {}",
+                self.batch_size
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("lr must be > 0, got {}", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!(
+                "weight_decay must be >= 0, got {}",
+                self.weight_decay
+            ));
+        }
+        if let Some(d) = self.ema {
+            if !(0.0..1.0).contains(&d) {
+                return Err(format!("ema decay must be in [0, 1), got {d}"));
+            }
+        }
+        if let Some(c) = self.grad_clip {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(format!("grad_clip must be > 0, got {c}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-feature affine normalisation of the network's source input and target output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub source_mean: Vec<f32>,
+    pub source_std: Vec<f32>,
+    pub target_mean: Vec<f32>,
+    pub target_std: Vec<f32>,
+}
+
+/// Architecture of the eta / xi networks of U-GENOT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RescalingConfig {
+    pub hidden: usize,
+    pub layers: usize,
+}
+
+impl Default for RescalingConfig {
+    fn default() -> Self {
+        RescalingConfig {
+            hidden: 64,
+            layers: 2,
+        }
+    }
+}
+
+/// The full description of a model (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenotConfig {
+    pub format_version: u32,
+    /// Source features the network sees (for fused: shared first, then the rest).
+    pub source_dim: usize,
+    /// Target features (for fused: shared first, then the rest).
+    pub target_dim: usize,
+    /// Shared (cross-space) features at the front of source and target (fused only).
+    pub source_shared_dim: usize,
+    pub target_shared_dim: usize,
+    /// Condition labels, in the order of the one-hot input (empty: unconditional).
+    pub conditions: Vec<String>,
+    pub velocity: VelocityFieldConfig,
+    /// Present for U-GENOT (unbalanced) models.
+    pub rescaling: Option<RescalingConfig>,
+    pub normalization: Normalization,
+    pub matching: MatchingConfig,
+    pub training: TrainConfig,
+}

@@ -1,0 +1,45 @@
+//! Errors of the learning crate. Messages name the offending input or setting.
+
+use crate::ode::OdeError;
+use genot_ot::error::OtError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum GenotError {
+    /// A setting or an input array is unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The discrete OT solve of a batch failed.
+    #[error("batch matching failed at iteration {iteration}: {source}")]
+    Matching {
+        iteration: usize,
+        #[source]
+        source: OtError,
+    },
+    /// Discrete OT outside training (input checks, metrics).
+    #[error(transparent)]
+    Ot(#[from] OtError),
+    /// The training loss became NaN or infinite; the weights are those of the last good step.
+    #[error("the training loss became {loss} at iteration {iteration}; the weights were not updated. Lower the learning rate (--lr), clip gradients, or check the inputs' scale")]
+    NonFiniteLoss { iteration: usize, loss: f64 },
+    /// Integrating the learned field failed.
+    #[error(transparent)]
+    Ode(#[from] OdeError),
+    /// Reading or writing a model directory or checkpoint.
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    /// Training was stopped by the caller (for example Ctrl-C); a checkpoint was written.
+    #[error("training stopped at iteration {0}")]
+    Stopped(usize),
+}
+
+pub type Result<T> = std::result::Result<T, GenotError>;
+
+impl GenotError {
+    pub(crate) fn file(path: &std::path::Path, message: impl std::fmt::Display) -> Self {
+        GenotError::File {
+            path: path.display().to_string(),
+            message: message.to_string(),
+        }
+    }
+}

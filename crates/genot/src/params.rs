@@ -1,0 +1,249 @@
+//! The weights of a burn module as named `f32` arrays: export, import, safetensors files,
+//! and the exponential moving average of weights.
+//!
+//! Names are the module paths joined by dots (`time.layers.0.weight`), so a file written
+//! here reads naturally from Python (`safetensors.numpy.load_file`). Linear weights are
+//! stored `input x output`, burn's row layout.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One named parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedArray {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Every float parameter of a module, by path.
+pub type Weights = BTreeMap<String, NamedArray>;
+
+#[derive(Default)]
+struct Exporter {
+    path: Vec<String>,
+    out: Weights,
+}
+
+impl ModuleVisitor for Exporter {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        let shape = t.dims().to_vec();
+        let data = t.into_data().convert::<f32>();
+        let values = data.try_to_vec::<f32>().unwrap_or_default();
+        self.out
+            .insert(self.path.join("."), NamedArray { shape, values });
+    }
+}
+
+/// The float parameters of `module` by path (copied to the host).
+pub fn export<M: Module>(module: &M) -> Weights {
+    let mut e = Exporter::default();
+    module.visit(&mut e);
+    e.out
+}
+
+struct Importer<'a> {
+    path: Vec<String>,
+    weights: &'a Weights,
+    missing: Vec<String>,
+    wrong_shape: Vec<String>,
+    used: usize,
+}
+
+impl ModuleMapper for Importer<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let name = self.path.join(".");
+        let Some(w) = self.weights.get(&name) else {
+            self.missing.push(name);
+            return param;
+        };
+        let (id, tensor, mapper) = param.consume();
+        if tensor.dims().as_slice() != w.shape.as_slice() {
+            self.wrong_shape.push(format!(
+                "{name}: file {:?}, model {:?}",
+                w.shape,
+                tensor.dims()
+            ));
+            return Param::from_mapped_value(id, tensor, mapper);
+        }
+        self.used += 1;
+        let device = tensor.device();
+        let loaded =
+            Tensor::<D>::from_data(TensorData::new(w.values.clone(), w.shape.clone()), &device);
+        let loaded = if tensor.is_require_grad() {
+            loaded.require_grad()
+        } else {
+            loaded
+        };
+        Param::from_mapped_value(id, loaded, mapper)
+    }
+}
+
+/// Replaces the parameters of `module` by `weights` (same paths and shapes, nothing missing
+/// or left over), keeping parameter ids (so optimizer state stays attached).
+pub fn import<M: Module>(module: M, weights: &Weights) -> Result<M, String> {
+    let mut imp = Importer {
+        path: vec![],
+        weights,
+        missing: vec![],
+        wrong_shape: vec![],
+        used: 0,
+    };
+    let module = module.map(&mut imp);
+    if !imp.missing.is_empty() {
+        return Err(format!("missing weights: {}", imp.missing.join(", ")));
+    }
+    if !imp.wrong_shape.is_empty() {
+        return Err(format!(
+            "weights of the wrong shape: {}",
+            imp.wrong_shape.join("; ")
+        ));
+    }
+    if imp.used != weights.len() {
+        let expected: std::collections::BTreeSet<String> = export(&module).into_keys().collect();
+        let extra: Vec<&str> = weights
+            .keys()
+            .filter(|k| !expected.contains(*k))
+            .map(String::as_str)
+            .collect();
+        return Err(format!("unexpected weights: {}", extra.join(", ")));
+    }
+    Ok(module)
+}
+
+/// Adds `prefix.` to every name.
+pub fn prefixed(prefix: &str, weights: Weights) -> Weights {
+    weights
+        .into_iter()
+        .map(|(k, v)| (format!("{prefix}.{k}"), v))
+        .collect()
+}
+
+/// The entries under `prefix.`, with the prefix removed.
+pub fn under(prefix: &str, weights: &Weights) -> Weights {
+    let p = format!("{prefix}.");
+    weights
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), v.clone())))
+        .collect()
+}
+
+/// Serialises weights as a safetensors buffer (little-endian f32).
+pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, String> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = weights
+        .iter()
+        .map(|(k, v)| {
+            let b = v.values.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (k.clone(), b, v.shape.clone())
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(k, b, s)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| format!("cannot serialise {k}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
+}
+
+/// Parses a safetensors buffer of f32 (or f64, converted) tensors.
+pub fn from_safetensors(buffer: &[u8]) -> Result<Weights, String> {
+    let st = SafeTensors::deserialize(buffer).map_err(|e| e.to_string())?;
+    let mut out = Weights::new();
+    for (name, view) in st.tensors() {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            other => return Err(format!("tensor {name} has dtype {other:?}; expected F32")),
+        };
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(format!("tensor {name} holds non-finite values"));
+        }
+        out.insert(
+            name,
+            NamedArray {
+                shape: view.shape().to_vec(),
+                values,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Reads a safetensors file; the message names the file.
+pub fn read_safetensors(path: &Path) -> Result<Weights, String> {
+    let buffer = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    from_safetensors(&buffer).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `ema <- decay ema + (1 - decay) current`, parameter by parameter.
+pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f32) {
+    for (k, e) in ema.iter_mut() {
+        if let Some(c) = current.get(k) {
+            for (ev, &cv) in e.values.iter_mut().zip(&c.values) {
+                *ev = decay * *ev + (1.0 - decay) * cv;
+            }
+        }
+    }
+}
+
+/// Whether every value is finite; `Err(name)` names the first parameter that is not.
+pub fn check_finite(weights: &Weights) -> Result<(), String> {
+    match weights
+        .iter()
+        .find(|(_, v)| v.values.iter().any(|x| !x.is_finite()))
+    {
+        Some((k, _)) => Err(k.clone()),
+        None => Ok(()),
+    }
+}
+
+/// Re-initialises every linear layer of `module` from `seed`, on the host, as PyTorch does:
+/// weights and biases uniform in `+-1/sqrt(fan_in)`. The same seed gives the same weights
+/// whatever the backend and the thread count.
+pub fn init_uniform<M: Module>(module: M, seed: u64) -> M {
+    use rand::{Rng, SeedableRng};
+    let mut weights = export(&module);
+    let fan_in: BTreeMap<String, usize> = weights
+        .iter()
+        .filter(|(_, v)| v.shape.len() == 2)
+        .filter_map(|(k, v)| {
+            k.strip_suffix(".weight")
+                .map(|p| (p.to_string(), v.shape[0]))
+        })
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for (k, v) in weights.iter_mut() {
+        let layer = k.rsplit_once('.').map(|(p, _)| p).unwrap_or(k);
+        let fan = fan_in.get(layer).copied().unwrap_or(v.shape[0]).max(1);
+        let bound = 1.0 / (fan as f32).sqrt();
+        for x in v.values.iter_mut() {
+            *x = rng.random_range(-bound..bound);
+        }
+    }
+    import(module, &weights).expect("same module, same names")
+}

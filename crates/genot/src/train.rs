@@ -1,0 +1,620 @@
+//! The training loop (SPEC section 1): batch coupling, pair sampling, flow matching with
+//! AdamW, U-GENOT re-weighting networks, the GW orientation fix, EMA, gradient clipping,
+//! progress, checkpoints and resume.
+//!
+//! Randomness: iteration `i` draws everything (batches, pairs, latents, times) from the
+//! ChaCha stream `i + 1` of the seed, and the initial weights come from the seed alone, so a
+//! run resumed from a checkpoint continues exactly as the uninterrupted run would.
+
+use crate::config::{
+    GenotConfig, Kind, MatchingConfig, RescalingConfig, TrainConfig, FORMAT_VERSION,
+};
+use crate::coupling::{BatchPlan, Coupler};
+use crate::data::{ConditionGroup, TrainingData};
+use crate::error::{GenotError, Result};
+use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
+use crate::matching::{match_latents_per_source, pairs_from_plan};
+use crate::model::{one_hot_append, save_model, to_tensor, write_atomic, Genot};
+use crate::ode::Solver;
+use crate::params::{self, Weights};
+use crate::rescaling::Rescaling;
+use crate::velocity::{VelocityField, VelocityFieldConfig};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::{Array2, Axis};
+use rand::seq::index::sample;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Network sizes chosen by the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Architecture {
+    pub hidden: usize,
+    pub layers: usize,
+    pub time_frequencies: usize,
+    pub rescaling: RescalingConfig,
+}
+
+impl Default for Architecture {
+    /// Width 256, 3 layers per block, 128 time frequencies (SPEC section 2, single cell).
+    fn default() -> Self {
+        Architecture {
+            hidden: 256,
+            layers: 3,
+            time_frequencies: 128,
+            rescaling: RescalingConfig::default(),
+        }
+    }
+}
+
+/// One report per iteration to the progress hook.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Iterations done (1-based).
+    pub iteration: usize,
+    pub iterations: usize,
+    pub loss: f32,
+    pub seconds: f64,
+}
+
+/// Where checkpoints go and whether to start from one.
+#[derive(Default)]
+pub struct FitOptions<'a> {
+    /// Directory for `checkpoint/` (usually the model directory).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from `checkpoint_dir/checkpoint` when it exists.
+    pub resume: bool,
+    /// Called after every iteration.
+    pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+    /// Set to stop early: a checkpoint is written and [`GenotError::Stopped`] returned.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// What training produced besides the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Flow-matching loss per iteration, from the first iteration (including those before a
+    /// resume).
+    pub losses: Vec<f32>,
+    /// U-GENOT: eta and xi regression losses per iteration.
+    pub rescaling_losses: Vec<[f32; 2]>,
+    /// Iteration the run resumed from (0 for a fresh run).
+    pub resumed_from: usize,
+    /// Seconds spent in this run.
+    pub seconds: f64,
+}
+
+/// Name of the checkpoint folder inside the checkpoint directory.
+pub const CHECKPOINT: &str = "checkpoint";
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointState {
+    iteration: usize,
+    config: GenotConfig,
+    report: TrainReport,
+}
+
+/// The configuration that [`fit`] will train, from the data and the user's choices.
+pub fn make_config(
+    data: &TrainingData,
+    matching: MatchingConfig,
+    training: TrainConfig,
+    arch: Architecture,
+) -> Result<GenotConfig> {
+    data.validate()?;
+    matching.validate().map_err(GenotError::Invalid)?;
+    training.validate().map_err(GenotError::Invalid)?;
+    let (p, q) = (data.source.ncols(), data.target.ncols());
+    match matching.kind {
+        Kind::Linear if p != q && !matching.cost.starts_with("graph:") => {
+            return Err(GenotError::Invalid(format!(
+                "a linear problem compares source and target points, but the source has {p} features and the target {q}: use --kind quadratic (or fused) for different spaces"
+            )))
+        }
+        Kind::Linear if p != q => {
+            return Err(GenotError::Invalid(format!(
+                "a graph cost joins source and target in one graph: they need the same number of features ({p} vs {q})"
+            )))
+        }
+        Kind::Fused if data.source_shared_dim == 0 || data.target_shared_dim == 0 => {
+            return Err(GenotError::Invalid(
+                "a fused problem needs shared features for both source and target".into(),
+            ))
+        }
+        Kind::Fused if data.source_shared_dim != data.target_shared_dim => {
+            return Err(GenotError::Invalid(format!(
+                "the shared features must have the same dimension: {} (source) vs {} (target)",
+                data.source_shared_dim, data.target_shared_dim
+            )))
+        }
+        Kind::Fused if data.source_shared_dim >= p || data.target_shared_dim >= q => {
+            return Err(GenotError::Invalid(
+                "a fused problem needs features besides the shared ones in both spaces".into(),
+            ))
+        }
+        Kind::Linear | Kind::Quadratic if data.source_shared_dim + data.target_shared_dim > 0 => {
+            return Err(GenotError::Invalid(
+                "shared features are for fused problems (--kind fused)".into(),
+            ))
+        }
+        _ => {}
+    }
+    let conditions = data.labels();
+    let velocity = VelocityFieldConfig {
+        condition_dim: p + conditions.len(),
+        target_dim: q,
+        hidden: arch.hidden,
+        layers: arch.layers,
+        time_frequencies: arch.time_frequencies,
+    };
+    velocity.validate().map_err(GenotError::Invalid)?;
+    let rescaling = (!matching.is_balanced()).then_some(arch.rescaling);
+    Ok(GenotConfig {
+        format_version: FORMAT_VERSION,
+        source_dim: p,
+        target_dim: q,
+        source_shared_dim: data.source_shared_dim,
+        target_shared_dim: data.target_shared_dim,
+        conditions,
+        velocity,
+        rescaling,
+        normalization: data.normalization(),
+        matching,
+        training,
+    })
+}
+
+/// Networks being trained, on an autodiff device, with their optimizers.
+struct Nets {
+    velocity: VelocityField,
+    opt: ModuleOptimizer,
+    rescaling: Option<[(Rescaling, ModuleOptimizer); 2]>,
+}
+
+fn optimizer(t: &TrainConfig) -> ModuleOptimizer {
+    let mut c = AdamWConfig::new()
+        .with_epsilon(t.adam_epsilon as f32)
+        .with_weight_decay(t.weight_decay as f32);
+    if let Some(clip) = t.grad_clip {
+        c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
+    }
+    c.init()
+}
+
+/// Trains a GENOT model on `data`. `device` is the compute device (for example
+/// `Device::flex()`); autodiff is enabled on it here.
+pub fn fit(
+    data: &TrainingData,
+    config: GenotConfig,
+    device: &Device,
+    mut options: FitOptions,
+) -> Result<(Genot, TrainReport)> {
+    let started = Instant::now();
+    let ad = device.clone().autodiff();
+    let fresh = Genot::from_config(config.clone(), None, &ad)?;
+    let tc = config.training.clone();
+    let mut nets = Nets {
+        velocity: fresh.velocity,
+        opt: optimizer(&tc),
+        rescaling: match (fresh.eta, fresh.xi) {
+            (Some(e), Some(x)) => Some([(e, optimizer(&tc)), (x, optimizer(&tc))]),
+            _ => None,
+        },
+    };
+    let mut report = TrainReport {
+        losses: vec![],
+        rescaling_losses: vec![],
+        resumed_from: 0,
+        seconds: 0.0,
+    };
+    let mut ema: Option<Weights> = None;
+    let ckpt_dir = options.checkpoint_dir.as_ref().map(|d| d.join(CHECKPOINT));
+    if options.resume {
+        if let Some(dir) = ckpt_dir.as_ref().filter(|d| d.join("state.json").exists()) {
+            let (state, n, e) = load_checkpoint(dir, &config, nets)?;
+            nets = n;
+            ema = e;
+            report = state.report;
+            report.resumed_from = state.iteration;
+        }
+    }
+    if ema.is_none() && tc.ema.is_some() {
+        ema = Some(params::export(&nets.velocity));
+    }
+    let coupler = Coupler::new(
+        &config.matching,
+        data.source_shared_dim,
+        data.target_shared_dim,
+    )
+    .map_err(GenotError::Invalid)?;
+    let groups = data.condition_groups();
+    let group_weights: Vec<f64> = groups.iter().map(|g| g.source.len() as f64).collect();
+    let norm = &config.normalization;
+    let source_n = norm.normalize_source(data.source.view());
+    let target_n = norm.normalize_target(data.target.view());
+    let labels = &config.conditions;
+    let label_index =
+        |l: &Option<String>| l.as_ref().and_then(|l| labels.iter().position(|k| k == l));
+    let m = &config.matching;
+    let k = m.k_samples;
+    let q = config.target_dim;
+    let warmup = if coupler.is_quadratic() {
+        m.warmup_iterations
+    } else {
+        0
+    };
+
+    for it in report.losses.len()..tc.iterations {
+        if options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            if let Some(dir) = &ckpt_dir {
+                save_checkpoint(dir, it, &config, &nets, ema.as_ref(), &report)?;
+            }
+            return Err(GenotError::Stopped(it));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(tc.seed);
+        // During the GW warm-up every iteration sees the batch of iteration 0.
+        rng.set_stream(if it < warmup { 1 } else { it as u64 + 1 });
+        let g = &groups[pick(&group_weights, &mut rng)];
+        let (si, ti) = batch_indices(g, tc.batch_size, &mut rng);
+        let cidx = label_index(&g.label);
+        let x = data.source.select(Axis(0), &si);
+        let y = data.target.select(Axis(0), &ti);
+        let push = if coupler.is_quadratic() && it >= warmup {
+            let infer = Genot {
+                config: config.clone(),
+                velocity: nets.velocity.valid(),
+                eta: None,
+                xi: None,
+                device: device.clone(),
+            };
+            let cond = one_hot_append(
+                source_n.select(Axis(0), &si).view(),
+                &vec![cidx; si.len()],
+                labels.len(),
+            );
+            let z: Array2<f32> = latents(si.len(), q, &mut rng);
+            let (tx, _) = infer.integrate_normalized(z, &cond, Solver::Euler { steps: 8 })?;
+            Some(norm.denormalize_target(tx.view()))
+        } else {
+            None
+        };
+        let plan: BatchPlan =
+            coupler
+                .plan(&x, &y, push.as_ref())
+                .map_err(|source| GenotError::Matching {
+                    iteration: it,
+                    source,
+                })?;
+        let pairs = pairs_from_plan(
+            plan.plan.view(),
+            m.is_balanced(),
+            k,
+            m.joint,
+            rng.next_u64(),
+        )
+        .map_err(|source| GenotError::Matching {
+            iteration: it,
+            source,
+        })?;
+        let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
+        let tgt_rows: Vec<usize> = pairs.target.iter().map(|&j| ti[j]).collect();
+        let xs = source_n.select(Axis(0), &src_rows);
+        let mut ys = target_n.select(Axis(0), &tgt_rows);
+        let mut z: Array2<f32> = latents(ys.nrows(), q, &mut rng);
+        if m.latent_matching && k > 1 && !m.joint {
+            let lp =
+                match_latents_per_source(&z, &ys, k, 0.1, rng.next_u64()).map_err(|source| {
+                    GenotError::Matching {
+                        iteration: it,
+                        source,
+                    }
+                })?;
+            z = z.select(Axis(0), &lp.source);
+            ys = ys.select(Axis(0), &lp.target);
+        }
+        let t = stratified_times(ys.nrows(), &mut rng, T_OFFSET);
+        let (xt, u) = straight_path(z.view(), ys.view(), &t, 0.0, &mut rng);
+        let cond = one_hot_append(xs.view(), &vec![cidx; xs.nrows()], labels.len());
+
+        let nb = xt.nrows();
+        let tt = Tensor::<2>::from_data(
+            TensorData::new(t.iter().map(|&v| v as f32).collect::<Vec<_>>(), [nb, 1]),
+            &ad,
+        );
+        let v = nets
+            .velocity
+            .forward(tt, to_tensor(xt.view(), &ad), to_tensor(cond.view(), &ad));
+        let loss = (v - to_tensor(u.view(), &ad)).powi_scalar(2).mean();
+        let lv: f32 = loss.clone().into_scalar();
+        if !lv.is_finite() {
+            return Err(GenotError::NonFiniteLoss {
+                iteration: it + 1,
+                loss: lv as f64,
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &nets.velocity);
+        nets.velocity = nets.opt.step(tc.lr, nets.velocity, grads);
+
+        if let Some([(eta, eo), (xi, xo)]) = nets.rescaling.take() {
+            let xin = one_hot_append(
+                source_n.select(Axis(0), &si).view(),
+                &vec![cidx; si.len()],
+                labels.len(),
+            );
+            let yin = one_hot_append(
+                target_n.select(Axis(0), &ti).view(),
+                &vec![cidx; ti.len()],
+                labels.len(),
+            );
+            let (eta, eo, le) = rescaling_step(
+                eta,
+                eo,
+                &xin,
+                plan.row_mass.as_slice().expect("contiguous"),
+                &ad,
+                tc.lr,
+                it,
+            )?;
+            let (xi, xo, lx) = rescaling_step(
+                xi,
+                xo,
+                &yin,
+                plan.col_mass.as_slice().expect("contiguous"),
+                &ad,
+                tc.lr,
+                it,
+            )?;
+            nets.rescaling = Some([(eta, eo), (xi, xo)]);
+            report.rescaling_losses.push([le, lx]);
+        }
+        if let (Some(e), Some(decay)) = (ema.as_mut(), tc.ema) {
+            params::ema_update(e, &params::export(&nets.velocity), decay as f32);
+        }
+        report.losses.push(lv);
+        let done = it + 1;
+        if let Some(p) = options.progress.as_mut() {
+            p(&Progress {
+                iteration: done,
+                iterations: tc.iterations,
+                loss: lv,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        if let Some(dir) = &ckpt_dir {
+            if tc.checkpoint_every > 0 && done.is_multiple_of(tc.checkpoint_every) && done < tc.iterations {
+                save_checkpoint(dir, done, &config, &nets, ema.as_ref(), &report)?;
+            }
+        }
+    }
+    if let Some(dir) = &ckpt_dir {
+        save_checkpoint(dir, tc.iterations, &config, &nets, ema.as_ref(), &report)?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    let mut weights = params::prefixed(
+        "velocity",
+        ema.unwrap_or_else(|| params::export(&nets.velocity)),
+    );
+    if let Some([(e, _), (x, _)]) = &nets.rescaling {
+        weights.extend(params::prefixed("eta", params::export(e)));
+        weights.extend(params::prefixed("xi", params::export(x)));
+    }
+    if let Err(name) = params::check_finite(&weights) {
+        return Err(GenotError::Invalid(format!(
+            "training produced non-finite weights in {name}"
+        )));
+    }
+    let model = Genot::from_config(config, Some(&weights), device)?;
+    Ok((model, report))
+}
+
+/// One regression step of eta or xi on the batch masses: mean squared error plus a penalty
+/// keeping the mean prediction at the mean target (the plan's total mass).
+fn rescaling_step(
+    net: Rescaling,
+    mut opt: ModuleOptimizer,
+    input: &Array2<f32>,
+    mass: &[f32],
+    device: &Device,
+    lr: f64,
+    it: usize,
+) -> Result<(Rescaling, ModuleOptimizer, f32)> {
+    let n = input.nrows();
+    let target = Tensor::<2>::from_data(TensorData::new(mass.to_vec(), [n, 1]), device);
+    let pred = net.forward(to_tensor(input.view(), device));
+    let mse = (pred.clone() - target.clone()).powi_scalar(2).mean();
+    let penalty = (pred.mean() - target.mean()).powi_scalar(2);
+    let loss = mse + penalty;
+    let lv: f32 = loss.clone().into_scalar();
+    if !lv.is_finite() {
+        return Err(GenotError::NonFiniteLoss {
+            iteration: it + 1,
+            loss: lv as f64,
+        });
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let net = opt.step(lr, net, grads);
+    Ok((net, opt, lv))
+}
+
+/// Index drawn with probability proportional to `w`.
+fn pick(w: &[f64], rng: &mut impl Rng) -> usize {
+    if w.len() == 1 {
+        return 0;
+    }
+    let total: f64 = w.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (i, &wi) in w.iter().enumerate() {
+        if u < wi {
+            return i;
+        }
+        u -= wi;
+    }
+    w.len() - 1
+}
+
+/// Source and target rows of one batch: `batch` of each (all of them when fewer), without
+/// replacement.
+fn batch_indices(g: &ConditionGroup, batch: usize, rng: &mut impl Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut draw = |rows: &[usize]| -> Vec<usize> {
+        let b = batch.min(rows.len());
+        sample(rng, rows.len(), b)
+            .into_iter()
+            .map(|i| rows[i])
+            .collect()
+    };
+    let s = draw(&g.source);
+    let t = draw(&g.target);
+    (s, t)
+}
+
+fn io_err(path: &Path) -> impl Fn(String) -> GenotError + '_ {
+    move |e| GenotError::file(path, e)
+}
+
+/// Writes `dir` (the checkpoint folder) atomically: a fresh folder beside it, renamed over it.
+fn save_checkpoint(
+    dir: &Path,
+    iteration: usize,
+    config: &GenotConfig,
+    nets: &Nets,
+    ema: Option<&Weights>,
+    report: &TrainReport,
+) -> Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| GenotError::file(parent, format!("cannot create: {e}")))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".checkpoint-")
+        .tempdir_in(parent)
+        .map_err(|e| GenotError::file(parent, format!("cannot create a temporary folder: {e}")))?;
+    let t = tmp.path();
+    let rec = |name: &str, r: std::result::Result<(), burn::store::RecordError>| {
+        r.map_err(|e| GenotError::file(&t.join(name), e.to_string()))
+    };
+    rec(
+        "velocity.bpk",
+        nets.velocity
+            .clone()
+            .into_record()
+            .save(t.join("velocity.bpk")),
+    )?;
+    rec(
+        "velocity-optim.bpk",
+        nets.opt.save(t.join("velocity-optim.bpk")),
+    )?;
+    if let Some([(e, eo), (x, xo)]) = &nets.rescaling {
+        rec("eta.bpk", e.clone().into_record().save(t.join("eta.bpk")))?;
+        rec("eta-optim.bpk", eo.save(t.join("eta-optim.bpk")))?;
+        rec("xi.bpk", x.clone().into_record().save(t.join("xi.bpk")))?;
+        rec("xi-optim.bpk", xo.save(t.join("xi-optim.bpk")))?;
+    }
+    if let Some(e) = ema {
+        let b = params::to_safetensors(e).map_err(io_err(t))?;
+        write_atomic(&t.join("ema.safetensors"), &b)?;
+    }
+    let state = CheckpointState {
+        iteration,
+        config: config.clone(),
+        report: report.clone(),
+    };
+    write_atomic(
+        &t.join("state.json"),
+        serde_json::to_string(&state)
+            .expect("serialises")
+            .as_bytes(),
+    )?;
+    let kept = tmp.keep();
+    let old = parent.join(".checkpoint-old");
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old)
+            .map_err(|e| GenotError::file(dir, format!("cannot replace the checkpoint: {e}")))?;
+    }
+    std::fs::rename(&kept, dir)
+        .map_err(|e| GenotError::file(dir, format!("cannot write the checkpoint: {e}")))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn load_checkpoint(
+    dir: &Path,
+    config: &GenotConfig,
+    mut nets: Nets,
+) -> Result<(CheckpointState, Nets, Option<Weights>)> {
+    let sp = dir.join("state.json");
+    let text = std::fs::read_to_string(&sp)
+        .map_err(|e| GenotError::file(&sp, format!("cannot read: {e}")))?;
+    let state: CheckpointState = serde_json::from_str(&text)
+        .map_err(|e| GenotError::file(&sp, format!("not a checkpoint state: {e}")))?;
+    let mut saved = state.config.clone();
+    saved.training.iterations = config.training.iterations;
+    saved.training.checkpoint_every = config.training.checkpoint_every;
+    if &saved != config {
+        return Err(GenotError::file(dir, "the checkpoint was made with other data or settings (only --iterations may change on resume)"));
+    }
+    let load = |name: &str| {
+        ModuleRecord::load(dir.join(name))
+            .map_err(|e| GenotError::file(&dir.join(name), e.to_string()))
+    };
+    let apply =
+        |name: &str, e: burn::store::RecordError| GenotError::file(&dir.join(name), e.to_string());
+    nets.velocity = nets
+        .velocity
+        .try_load_record(load("velocity.bpk")?)
+        .map_err(|e| apply("velocity.bpk", e))?;
+    nets.opt = nets
+        .opt
+        .load(dir.join("velocity-optim.bpk"))
+        .map_err(|e| apply("velocity-optim.bpk", e))?;
+    if let Some([(e, eo), (x, xo)]) = nets.rescaling.take() {
+        let e = e
+            .try_load_record(load("eta.bpk")?)
+            .map_err(|er| apply("eta.bpk", er))?;
+        let eo = eo
+            .load(dir.join("eta-optim.bpk"))
+            .map_err(|er| apply("eta-optim.bpk", er))?;
+        let x = x
+            .try_load_record(load("xi.bpk")?)
+            .map_err(|er| apply("xi.bpk", er))?;
+        let xo = xo
+            .load(dir.join("xi-optim.bpk"))
+            .map_err(|er| apply("xi-optim.bpk", er))?;
+        nets.rescaling = Some([(e, eo), (x, xo)]);
+    }
+    let ema_path = dir.join("ema.safetensors");
+    let ema = if ema_path.exists() {
+        Some(params::read_safetensors(&ema_path).map_err(io_err(&ema_path))?)
+    } else {
+        None
+    };
+    if state.report.losses.len() != state.iteration {
+        return Err(GenotError::file(
+            &sp,
+            "the loss history does not match the iteration count",
+        ));
+    }
+    Ok((state, nets, ema))
+}
+
+/// Saves a fitted model (see [`Genot::save`]) and the training report (`history.json`).
+pub fn save_fitted(dir: &Path, model: &Genot, report: &TrainReport) -> Result<()> {
+    save_model(dir, &model.config, &model.weights())?;
+    write_atomic(
+        &dir.join("history.json"),
+        serde_json::to_string(report)
+            .expect("serialises")
+            .as_bytes(),
+    )
+}
