@@ -245,3 +245,15 @@ where
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
 }
+
+/// Fails when the directory that would hold `p` does not exist (checked before any work).
+pub fn check_output_dir(p: &Path) -> Result<(), CliError> {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(CliError::Input(format!(
+            "cannot write '{}': directory '{}' does not exist",
+            p.display(),
+            d.display()
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,12 +1,15 @@
 //! `genot`: generative entropic neural optimal transport from the command line.
 //!
-//! Subcommands: `solve` (discrete entropic OT between two point clouds), `eval` (metrics
-//! between predicted and observed points).
+//! Subcommands: `fit` (train a GENOT model), `transport` (sample it for new points), `solve`
+//! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
+//! observed points).
 
 mod error;
 mod eval;
+mod fit;
 mod io;
 mod solve;
+mod transport;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -31,6 +34,12 @@ enum Command {
     /// RBF MMD, FOSCTTM (--paired), label transfer accuracy (--pred-labels/--target-labels).
     /// JSON on stdout, a table on stderr.
     Eval(eval::EvalArgs),
+    /// Train a GENOT model (linear, quadratic or fused; balanced or unbalanced; with or
+    /// without conditions) and write it to a model directory. JSON report on stdout.
+    Fit(Box<fit::FitArgs>),
+    /// Sample the learned conditional distributions for new source points with a model
+    /// directory from `genot fit`. JSON report on stdout.
+    Transport(Box<transport::TransportArgs>),
 }
 
 fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
@@ -46,6 +55,8 @@ fn main() {
             eprint!("{}", r.table());
             to_json(&r)
         }),
+        Command::Fit(args) => fit::run(args).and_then(|r| to_json(&r)),
+        Command::Transport(args) => transport::run(args).and_then(|r| to_json(&r)),
     };
     match result {
         Ok(json) => println!("{json}"),

@@ -1,7 +1,7 @@
 //! `genot solve`: discrete entropic OT between two point clouds.
 
 use crate::error::CliError;
-use crate::io::{read_points, write_npy_atomic};
+use crate::io::{check_output_dir, read_points, write_npy_atomic};
 use clap::Args;
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
@@ -220,17 +220,6 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
         momentum,
         norm,
     })
-}
-
-fn check_output_dir(p: &Path) -> Result<(), CliError> {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(CliError::Input(format!(
-            "cannot write '{}': directory '{}' does not exist",
-            p.display(),
-            d.display()
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Runs `genot solve`; returns the report (already written outputs on success only).

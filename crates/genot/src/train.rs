@@ -393,7 +393,10 @@ pub fn fit(
             });
         }
         if let Some(dir) = &ckpt_dir {
-            if tc.checkpoint_every > 0 && done.is_multiple_of(tc.checkpoint_every) && done < tc.iterations {
+            if tc.checkpoint_every > 0
+                && done.is_multiple_of(tc.checkpoint_every)
+                && done < tc.iterations
+            {
                 save_checkpoint(dir, done, &config, &nets, ema.as_ref(), &report)?;
             }
         }

@@ -1,0 +1,285 @@
+//! `genot fit`: train a GENOT model and write it to a model directory.
+
+use crate::error::CliError;
+use crate::io::{read_labels, read_points};
+use burn::tensor::Device;
+use clap::Args;
+use genot::config::{Kind, MatchingConfig, RescalingConfig, TrainConfig};
+use genot::train::{fit, make_config, save_fitted, Architecture, FitOptions, Progress};
+use genot::{GenotError, TrainingData};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Arguments of `genot fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Source points (.npy or .csv[:columns]), n x p. For fused: the features that are only
+    /// comparable within the source space.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// Target points, m x q.
+    #[arg(long)]
+    pub target: PathBuf,
+    /// Model directory to write (config.json, model.safetensors, history.json, checkpoint/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// linear (same space, --cost between points), quadratic (GW on intra-space costs,
+    /// any dimensions), fused (GW plus --source-shared/--target-shared features).
+    #[arg(long, default_value = "linear", value_parser = ["linear", "quadratic", "fused"])]
+    pub kind: String,
+    /// Fused: source features comparable across spaces (n rows).
+    #[arg(long, requires = "target_shared")]
+    pub source_shared: Option<PathBuf>,
+    /// Fused: target features comparable across spaces (m rows).
+    #[arg(long, requires = "source_shared")]
+    pub target_shared: Option<PathBuf>,
+    /// Cost (linear: between points; quadratic/fused: within each space): sqeuclidean,
+    /// euclidean, pnorm:P, cosine, graph:K.
+    #[arg(long, default_value = "sqeuclidean")]
+    pub cost: String,
+    /// Fused: weight of the shared-feature (squared Euclidean) cost.
+    #[arg(long, default_value_t = 1.0)]
+    pub fused_penalty: f64,
+    /// Entropic regularisation, absolute on the scaled cost (default 0.1 linear, 0.01 GW).
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// Linear: --epsilon is a multiple of the mean scaled cost of each batch.
+    #[arg(long)]
+    pub relative_epsilon: bool,
+    /// Divide each batch cost by its mean, median, max, nothing (none) or a number.
+    #[arg(long, default_value = "mean")]
+    pub scale_cost: String,
+    /// Source marginal relaxation in (0, 1]; below 1 trains U-GENOT (with eta and xi).
+    #[arg(long, default_value_t = 1.0)]
+    pub tau_a: f64,
+    /// Target marginal relaxation in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    pub tau_b: f64,
+    #[arg(long, default_value_t = 5000)]
+    pub iterations: usize,
+    /// Source points per batch (and target points per batch).
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 1e-10)]
+    pub weight_decay: f64,
+    /// Width of the hidden layers.
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    /// Dense layers per block.
+    #[arg(long, default_value_t = 3)]
+    pub layers: usize,
+    /// Time frequencies F (2F time features).
+    #[arg(long, default_value_t = 128)]
+    pub time_frequencies: usize,
+    /// Targets drawn per source point in each batch.
+    #[arg(long, default_value_t = 1)]
+    pub k_samples: usize,
+    /// With --k-samples > 1: re-pair each source's latents with its targets by OT.
+    #[arg(long)]
+    pub latent_matching: bool,
+    /// Draw pairs jointly from the batch plan instead of row by row.
+    #[arg(long)]
+    pub joint: bool,
+    /// GW: iterations on one fixed batch before GW solves start from the model's image.
+    #[arg(long, default_value_t = 100)]
+    pub warmup_iterations: usize,
+    /// One condition label per source row (.csv with a header: the only column or
+    /// file.csv:column).
+    #[arg(long, requires = "target_conditions")]
+    pub source_conditions: Option<PathBuf>,
+    /// One condition label per target row.
+    #[arg(long, requires = "source_conditions")]
+    pub target_conditions: Option<PathBuf>,
+    /// Exponential moving average of the weights with this decay (e.g. 0.999).
+    #[arg(long)]
+    pub ema: Option<f64>,
+    /// Clip each parameter's gradient to this norm.
+    #[arg(long)]
+    pub grad_clip: Option<f64>,
+    /// Write a checkpoint every this many iterations (0: only at the end).
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: usize,
+    /// Continue from OUT/checkpoint (same data and settings; --iterations may grow).
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The JSON report of `genot fit`.
+#[derive(Debug, Serialize)]
+pub struct FitReport {
+    pub model: String,
+    pub kind: Kind,
+    pub n_source: usize,
+    pub n_target: usize,
+    pub source_dim: usize,
+    pub target_dim: usize,
+    pub conditions: Vec<String>,
+    pub unbalanced: bool,
+    pub parameters: usize,
+    pub iterations: usize,
+    pub resumed_from: usize,
+    /// Mean loss over the last 100 iterations (or all, when fewer).
+    pub final_loss: f32,
+    pub seconds: f64,
+    pub ms_per_iteration: f64,
+}
+
+pub(crate) fn genot_error(e: GenotError) -> CliError {
+    match e {
+        GenotError::Invalid(_) | GenotError::Ot(_) => CliError::Input(e.to_string()),
+        _ => CliError::Run(e.to_string()),
+    }
+}
+
+/// Runs `genot fit`.
+pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
+    let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
+    if (kind == Kind::Fused) != args.source_shared.is_some() {
+        return Err(CliError::Input(
+            "--kind fused needs --source-shared and --target-shared, and they are only for fused"
+                .into(),
+        ));
+    }
+    let matching = MatchingConfig {
+        kind,
+        cost: args.cost.clone(),
+        epsilon: args
+            .epsilon
+            .unwrap_or(if kind == Kind::Linear { 0.1 } else { 0.01 }),
+        relative_epsilon: args.relative_epsilon,
+        scale_cost: args.scale_cost.clone(),
+        tau_a: args.tau_a,
+        tau_b: args.tau_b,
+        fused_penalty: args.fused_penalty,
+        k_samples: args.k_samples,
+        joint: args.joint,
+        latent_matching: args.latent_matching,
+        warmup_iterations: args.warmup_iterations,
+        ..MatchingConfig::default()
+    };
+    matching.validate().map_err(CliError::Input)?;
+    let training = TrainConfig {
+        iterations: args.iterations,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+        ema: args.ema,
+        grad_clip: args.grad_clip,
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        ..TrainConfig::default()
+    };
+    training.validate().map_err(CliError::Input)?;
+    let mut data = TrainingData::new(
+        read_points::<f32>(&args.source, "source")?,
+        read_points::<f32>(&args.target, "target")?,
+    );
+    if let (Some(s), Some(t)) = (&args.source_shared, &args.target_shared) {
+        data = data
+            .with_shared(
+                read_points::<f32>(s, "source-shared")?,
+                read_points::<f32>(t, "target-shared")?,
+            )
+            .map_err(genot_error)?;
+    }
+    if let (Some(s), Some(t)) = (&args.source_conditions, &args.target_conditions) {
+        data = data.with_conditions(
+            read_labels(s, "source-conditions")?,
+            read_labels(t, "target-conditions")?,
+        );
+    }
+    let arch = Architecture {
+        hidden: args.hidden,
+        layers: args.layers,
+        time_frequencies: args.time_frequencies,
+        rescaling: RescalingConfig::default(),
+    };
+    let config = make_config(&data, matching, training, arch).map_err(genot_error)?;
+    if args.resume && !args.out.join(genot::train::CHECKPOINT).is_dir() {
+        return Err(CliError::Input(format!(
+            "--resume: no checkpoint in '{}'",
+            args.out.display()
+        )));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C (or a failure to install the handler) falls back to the default.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let bar = ProgressBar::new(config.training.iterations as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "fit {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] loss {msg}",
+        )
+        .expect("valid template"),
+    );
+    let mut smoothed: Option<f32> = None;
+    let mut hook = |p: &Progress| {
+        let s = smoothed.map_or(p.loss, |s| 0.98 * s + 0.02 * p.loss);
+        smoothed = Some(s);
+        bar.set_position(p.iteration as u64);
+        if p.iteration % 10 == 0 || p.iteration == p.iterations {
+            bar.set_message(format!("{s:.4}"));
+        }
+    };
+    let parameters = {
+        use burn::module::Module;
+        config.velocity.init(&Device::flex()).num_params()
+    };
+    let result = fit(
+        &data,
+        config,
+        &Device::flex(),
+        FitOptions {
+            checkpoint_dir: Some(args.out.clone()),
+            resume: args.resume,
+            progress: Some(&mut hook),
+            stop: Some(stop),
+        },
+    );
+    bar.finish_and_clear();
+    let (model, report) = match result {
+        Err(GenotError::Stopped(it)) => {
+            return Err(CliError::Run(format!(
+                "interrupted at iteration {it}; a checkpoint is in '{}': continue with --resume",
+                args.out.join(genot::train::CHECKPOINT).display()
+            )))
+        }
+        r => r.map_err(genot_error)?,
+    };
+    save_fitted(&args.out, &model, &report).map_err(genot_error)?;
+    let c = &model.config;
+    let tail = &report.losses[report.losses.len().saturating_sub(100)..];
+    let run_iterations = c.training.iterations - report.resumed_from;
+    Ok(FitReport {
+        model: args.out.display().to_string(),
+        kind: c.matching.kind,
+        n_source: data.source.nrows(),
+        n_target: data.target.nrows(),
+        source_dim: c.source_dim,
+        target_dim: c.target_dim,
+        conditions: c.conditions.clone(),
+        unbalanced: c.rescaling.is_some(),
+        parameters,
+        iterations: c.training.iterations,
+        resumed_from: report.resumed_from,
+        final_loss: tail.iter().sum::<f32>() / tail.len().max(1) as f32,
+        seconds: report.seconds,
+        ms_per_iteration: report.seconds * 1e3 / run_iterations.max(1) as f64,
+    })
+}

@@ -1,0 +1,205 @@
+//! `genot transport`: push new source points through a fitted model.
+
+use crate::error::CliError;
+use crate::fit::genot_error;
+use crate::io::{check_output_dir, read_labels, read_points, write_npy_atomic};
+use burn::tensor::Device;
+use clap::Args;
+use genot::ode::Solver;
+use genot::{Genot, TransportOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{concatenate, Axis};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Arguments of `genot transport`.
+#[derive(Debug, Args)]
+pub struct TransportArgs {
+    /// Model directory written by `genot fit`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Source points (.npy or .csv[:columns]) in the units of the training source. For a
+    /// fused model: the non-shared features, with --source-shared.
+    #[arg(long)]
+    pub source: PathBuf,
+    /// Fused models: the shared features of the source points.
+    #[arg(long)]
+    pub source_shared: Option<PathBuf>,
+    /// Samples (.npy): n x q with one sample, n x K x q with --samples K > 1.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Samples per source point (K).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// Conditional models: one label per source row (.csv with a header row).
+    #[arg(long)]
+    pub conditions: Option<PathBuf>,
+    /// Write the mean of the K samples per point (n x q, .npy).
+    #[arg(long)]
+    pub mean_out: Option<PathBuf>,
+    /// U-GENOT models: write eta(x), the mass each source point keeps (n, .npy).
+    #[arg(long)]
+    pub weights_out: Option<PathBuf>,
+    /// Write a per-point uncertainty (n, .npy; needs K >= 2): variance of the cosine between
+    /// each sampled displacement and the mean one (same-space models), otherwise the mean
+    /// per-feature variance of the samples.
+    #[arg(long)]
+    pub uncertainty_out: Option<PathBuf>,
+    /// ODE solver: dopri5 (adaptive), euler, midpoint, rk4 (fixed steps).
+    #[arg(long, default_value = "dopri5", value_parser = ["dopri5", "euler", "midpoint", "rk4"])]
+    pub solver: String,
+    /// Steps of a fixed-step solver.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Relative tolerance of dopri5.
+    #[arg(long, default_value_t = 1e-3)]
+    pub rtol: f64,
+    /// Absolute tolerance of dopri5.
+    #[arg(long, default_value_t = 1e-6)]
+    pub atol: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The JSON report of `genot transport`.
+#[derive(Debug, Serialize)]
+pub struct TransportReport {
+    pub n: usize,
+    pub samples: usize,
+    pub target_dim: usize,
+    pub shape: Vec<usize>,
+    pub solver: String,
+    pub velocity_evaluations: usize,
+    pub seconds: f64,
+}
+
+/// Runs `genot transport`.
+pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
+    let solver = match args.solver.as_str() {
+        "dopri5" => {
+            if !(args.rtol > 0.0 && args.atol > 0.0) {
+                return Err(CliError::Input("--rtol and --atol must be > 0".into()));
+            }
+            Solver::Dopri5 {
+                rtol: args.rtol,
+                atol: args.atol,
+            }
+        }
+        s if args.steps == 0 => {
+            return Err(CliError::Input(format!("--steps must be >= 1 for {s}")))
+        }
+        "euler" => Solver::Euler { steps: args.steps },
+        "midpoint" => Solver::Midpoint { steps: args.steps },
+        _ => Solver::Rk4 { steps: args.steps },
+    };
+    if args.samples == 0 {
+        return Err(CliError::Input("--samples must be at least 1".into()));
+    }
+    for p in [
+        Some(&args.out),
+        args.mean_out.as_ref(),
+        args.weights_out.as_ref(),
+        args.uncertainty_out.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_output_dir(p)?;
+    }
+    if !args.model.is_dir() {
+        return Err(CliError::Input(format!(
+            "model directory '{}' does not exist",
+            args.model.display()
+        )));
+    }
+    let model =
+        Genot::load(&args.model, &Device::flex()).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut x = read_points::<f32>(&args.source, "source")?;
+    let shared = model.config.source_shared_dim;
+    match (&args.source_shared, shared) {
+        (Some(s), d) if d > 0 => {
+            let xs = read_points::<f32>(s, "source-shared")?;
+            if xs.nrows() != x.nrows() {
+                return Err(CliError::Input(format!(
+                    "--source-shared has {} rows but --source has {}",
+                    xs.nrows(),
+                    x.nrows()
+                )));
+            }
+            x = concatenate![Axis(1), xs, x];
+        }
+        (None, 0) => {}
+        (Some(_), _) => {
+            return Err(CliError::Input(
+                "--source-shared is for fused models; this model has no shared features".into(),
+            ))
+        }
+        (None, d) => {
+            return Err(CliError::Input(format!(
+                "this fused model needs --source-shared ({d} shared features)"
+            )))
+        }
+    }
+    if args.weights_out.is_some() && model.eta.is_none() {
+        return Err(CliError::Input(
+            "--weights-out: this model is balanced (no eta); train with --tau-a/--tau-b < 1".into(),
+        ));
+    }
+    let labels = match &args.conditions {
+        Some(p) => Some(read_labels(p, "conditions")?),
+        None => None,
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} transport {elapsed}: {msg}")
+            .expect("valid template"),
+    );
+    bar.set_message(format!("{} points x {} samples", x.nrows(), args.samples));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let start = Instant::now();
+    let out = model.transport(
+        x.view(),
+        labels.as_deref(),
+        &TransportOptions {
+            samples: args.samples,
+            solver,
+            seed: args.seed,
+            ..TransportOptions::default()
+        },
+    );
+    bar.finish_and_clear();
+    let out = out.map_err(genot_error)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let (n, k, q) = out.samples.dim();
+    let shape = if k == 1 {
+        let flat = out
+            .samples
+            .clone()
+            .into_shape_with_order((n, q))
+            .expect("k = 1");
+        write_npy_atomic(&args.out, &flat)?;
+        vec![n, q]
+    } else {
+        write_npy_atomic(&args.out, &out.samples)?;
+        vec![n, k, q]
+    };
+    if let Some(p) = &args.mean_out {
+        write_npy_atomic(p, &out.mean)?;
+    }
+    if let (Some(p), Some(w)) = (&args.weights_out, &out.weights) {
+        write_npy_atomic(p, w)?;
+    }
+    if let Some(p) = &args.uncertainty_out {
+        write_npy_atomic(p, &out.uncertainty)?;
+    }
+    Ok(TransportReport {
+        n,
+        samples: k,
+        target_dim: q,
+        shape,
+        solver: args.solver.clone(),
+        velocity_evaluations: out.evaluations,
+        seconds,
+    })
+}

@@ -1,0 +1,396 @@
+//! End-to-end checks of GENOT training and transport against ground truth.
+
+use burn::tensor::Device;
+use genot::config::{Kind, RescalingConfig};
+use genot::ode::Solver;
+use genot::train::CHECKPOINT;
+use genot::*;
+use genot_ot::metrics::foscttm;
+use genot_ot::metrics::gaussian::{cbw_uvp, EntropicGaussianOt, Gaussian};
+use ndarray::{array, s, Array1, Array2, Axis};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn normal(n: usize, d: usize, seed: u64) -> Array2<f64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_simple_fn((n, d), || StandardNormal.sample(&mut rng))
+}
+
+/// `n` samples of `N(mean, L L^T)`.
+fn gaussian_samples(mean: &Array1<f64>, l: &Array2<f64>, n: usize, seed: u64) -> Array2<f32> {
+    (normal(n, mean.len(), seed).dot(&l.t()) + mean).mapv(|v| v as f32)
+}
+
+fn small_arch() -> Architecture {
+    Architecture {
+        hidden: 64,
+        layers: 3,
+        time_frequencies: 16,
+        rescaling: RescalingConfig::default(),
+    }
+}
+
+fn train(
+    data: &TrainingData,
+    matching: MatchingConfig,
+    iterations: usize,
+    lr: f64,
+) -> (Genot, TrainReport) {
+    let training = TrainConfig {
+        iterations,
+        batch_size: 256,
+        lr,
+        seed: 3,
+        ..Default::default()
+    };
+    let config = make_config(data, matching, training, small_arch()).unwrap();
+    fit(data, config, &Device::flex(), FitOptions::default()).unwrap()
+}
+
+fn rk4() -> TransportOptions {
+    TransportOptions {
+        samples: 1,
+        solver: Solver::Rk4 { steps: 16 },
+        seed: 11,
+        chunk: 8192,
+    }
+}
+
+/// SPEC section 5: for Gaussians and squared Euclidean cost the entropic conditionals are
+/// Gaussian with a closed form; generated samples at fixed test points must match them.
+#[test]
+fn gaussian_conditionals_match_the_closed_form() {
+    for (d, bound) in [(2usize, 3.0), (4, 5.0)] {
+        let a = Array1::from_iter((0..d).map(|i| i as f64 * 0.5 - 0.5));
+        let b = Array1::from_iter((0..d).map(|i| 1.0 - i as f64 * 0.3));
+        let la = Array2::from_shape_fn((d, d), |(i, j)| match i.cmp(&j) {
+            std::cmp::Ordering::Equal => 1.0 - 0.1 * i as f64,
+            std::cmp::Ordering::Greater => 0.3,
+            _ => 0.0,
+        });
+        let lb = Array2::from_shape_fn((d, d), |(i, j)| match i.cmp(&j) {
+            std::cmp::Ordering::Equal => 0.8 + 0.15 * i as f64,
+            std::cmp::Ordering::Greater => -0.2,
+            _ => 0.0,
+        });
+        let data = TrainingData::new(
+            gaussian_samples(&a, &la, 8192, 1),
+            gaussian_samples(&b, &lb, 8192, 2),
+        );
+        let matching = MatchingConfig {
+            epsilon: 0.5,
+            scale_cost: "none".into(),
+            ..Default::default()
+        };
+        let (model, _) = train(&data, matching, 2000, 1e-3);
+        let ga = Gaussian::new(a.clone(), la.dot(&la.t())).unwrap();
+        let gb = Gaussian::new(b.clone(), lb.dot(&lb.t())).unwrap();
+        let truth_ot = EntropicGaussianOt::new(ga, gb.clone(), 0.5).unwrap();
+        let test = gaussian_samples(&a, &la, 6, 7);
+        let out = model
+            .transport(
+                test.view(),
+                None,
+                &TransportOptions {
+                    samples: 1500,
+                    ..rk4()
+                },
+            )
+            .unwrap();
+        let (mut pred, mut truth) = (vec![], vec![]);
+        for i in 0..test.nrows() {
+            pred.push(Gaussian::from_samples(out.samples.index_axis(Axis(0), i)).unwrap());
+            truth.push(
+                truth_ot
+                    .conditional(test.row(i).mapv(|v| v as f64).view())
+                    .unwrap(),
+            );
+        }
+        let score = cbw_uvp(&pred, &truth, &gb).unwrap();
+        eprintln!("d = {d}: cBW-UVP {score:.3}%");
+        assert!(score < bound, "d = {d}: cBW-UVP {score:.2}% >= {bound}%");
+        // The same score for the unconditional target marks what "no coupling" would give.
+        let marginal: Vec<Gaussian> = (0..test.nrows()).map(|_| gb.clone()).collect();
+        let baseline = cbw_uvp(&marginal, &truth, &gb).unwrap();
+        assert!(
+            score < baseline / 4.0,
+            "d = {d}: {score:.2}% vs ignoring the source {baseline:.2}%"
+        );
+    }
+}
+
+#[test]
+fn save_then_load_gives_identical_predictions() {
+    let data = TrainingData::new(
+        gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 512, 1),
+        gaussian_samples(&array![3.0, 1.0], &Array2::eye(2), 512, 2),
+    );
+    let (model, report) = train(&data, MatchingConfig::default(), 30, 1e-3);
+    let dir = tempfile::tempdir().unwrap();
+    genot::train::save_fitted(dir.path(), &model, &report).unwrap();
+    let loaded = Genot::load(dir.path(), &Device::flex()).unwrap();
+    assert_eq!(loaded.config, model.config);
+    let x = data.source.slice(s![..50, ..]).to_owned();
+    let a = model
+        .transport(
+            x.view(),
+            None,
+            &TransportOptions {
+                samples: 3,
+                ..rk4()
+            },
+        )
+        .unwrap();
+    let b = loaded
+        .transport(
+            x.view(),
+            None,
+            &TransportOptions {
+                samples: 3,
+                ..rk4()
+            },
+        )
+        .unwrap();
+    assert_eq!(a.samples, b.samples);
+    // A different seed gives different samples: the comparison above is not vacuous.
+    let c = loaded
+        .transport(
+            x.view(),
+            None,
+            &TransportOptions {
+                samples: 3,
+                seed: 12,
+                ..rk4()
+            },
+        )
+        .unwrap();
+    assert_ne!(a.samples, c.samples);
+    // A corrupted weights file is a clear error, not a panic.
+    std::fs::write(dir.path().join("model.safetensors"), b"not safetensors").unwrap();
+    let err = Genot::load(dir.path(), &Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn resume_continues_the_loss_curve() {
+    let data = TrainingData::new(
+        gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 512, 1),
+        gaussian_samples(&array![3.0, 1.0], &Array2::eye(2), 512, 2),
+    );
+    let cfg = |iterations| {
+        make_config(
+            &data,
+            MatchingConfig::default(),
+            TrainConfig {
+                iterations,
+                batch_size: 128,
+                lr: 1e-3,
+                checkpoint_every: 10,
+                seed: 5,
+                ..Default::default()
+            },
+            small_arch(),
+        )
+        .unwrap()
+    };
+    let (_, full) = fit(&data, cfg(30), &Device::flex(), FitOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |resume| FitOptions {
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        resume,
+        ..Default::default()
+    };
+    let (_, first) = fit(&data, cfg(20), &Device::flex(), opts(false)).unwrap();
+    assert!(dir.path().join(CHECKPOINT).join("state.json").exists());
+    let (_, resumed) = fit(&data, cfg(30), &Device::flex(), opts(true)).unwrap();
+    assert_eq!(first.losses.len(), 20);
+    assert_eq!(resumed.resumed_from, 20);
+    assert_eq!(resumed.losses.len(), 30);
+    for (i, (a, b)) in full.losses.iter().zip(&resumed.losses).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "iteration {i}: {a} vs {b}"
+        );
+    }
+    // Other settings cannot resume this checkpoint.
+    let mut other = cfg(30);
+    other.matching.epsilon = 0.3;
+    let err = fit(&data, other, &Device::flex(), opts(true))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other data or settings"), "{err}");
+}
+
+#[test]
+fn bad_input_and_diverging_training_are_clear_errors() {
+    let mut x = gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 64, 1);
+    let y = gaussian_samples(&array![1.0, 0.0], &Array2::eye(2), 64, 2);
+    x[[7, 1]] = f32::NAN;
+    let data = TrainingData::new(x.clone(), y.clone());
+    let err = make_config(
+        &data,
+        MatchingConfig::default(),
+        TrainConfig::default(),
+        small_arch(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("source") && err.contains("row 7") && err.contains("column 1"),
+        "{err}"
+    );
+    x[[7, 1]] = 0.0;
+    let y3 = gaussian_samples(&array![1.0, 0.0, 0.0], &Array2::eye(3), 64, 2);
+    let err = make_config(
+        &TrainingData::new(x.clone(), y3),
+        MatchingConfig::default(),
+        TrainConfig::default(),
+        small_arch(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("quadratic"), "{err}");
+    // An absurd learning rate makes the loss overflow: an error, not NaN weights.
+    let data = TrainingData::new(x, y);
+    let config = make_config(
+        &data,
+        MatchingConfig::default(),
+        TrainConfig {
+            iterations: 200,
+            batch_size: 64,
+            lr: 1e30,
+            ..Default::default()
+        },
+        small_arch(),
+    )
+    .unwrap();
+    match fit(&data, config, &Device::flex(), FitOptions::default()) {
+        Err(GenotError::NonFiniteLoss { iteration, .. }) => assert!(iteration >= 2),
+        other => panic!("expected a non-finite loss error, got {other:?}"),
+    }
+}
+
+#[test]
+fn conditions_with_opposite_shifts_are_each_learned() {
+    let n = 1024;
+    let base = gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 2 * n, 1);
+    let tgt = gaussian_samples(&array![0.0, 0.0], &(Array2::eye(2) * 0.5), 2 * n, 2);
+    let mut target = tgt.clone();
+    let mut labels = vec![];
+    for i in 0..2 * n {
+        let up = i < n;
+        target[[i, 0]] += if up { 3.0 } else { -3.0 };
+        labels.push(if up { "up" } else { "down" }.to_string());
+    }
+    let data = TrainingData::new(base.clone(), target).with_conditions(labels.clone(), labels);
+    let (model, _) = train(&data, MatchingConfig::default(), 1500, 1e-3);
+    assert_eq!(
+        model.config.conditions,
+        vec!["down".to_string(), "up".to_string()]
+    );
+    let x = base.slice(s![..200, ..]).to_owned();
+    for (label, shift) in [("up", 3.0f32), ("down", -3.0)] {
+        let c = vec![label.to_string(); x.nrows()];
+        let out = model.transport(x.view(), Some(&c), &rk4()).unwrap();
+        let mean = out.mean.mean_axis(Axis(0)).unwrap();
+        eprintln!("{label}: mean {mean}");
+        assert!(
+            (mean[0] - shift).abs() < 0.4 && mean[1].abs() < 0.4,
+            "{label}: mean {mean}"
+        );
+    }
+    let err = model
+        .transport(x.view(), None, &rk4())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("conditional"), "{err}");
+    let unknown = vec!["sideways".to_string(); x.nrows()];
+    let err = model
+        .transport(x.view(), Some(&unknown), &rk4())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sideways"), "{err}");
+}
+
+/// U-GENOT: a source cluster with no counterpart in the target loses its mass.
+#[test]
+fn unbalanced_eta_marks_the_cluster_missing_from_the_target() {
+    let n = 1024;
+    let mut x = gaussian_samples(&array![0.0, 0.0], &(Array2::eye(2) * 0.5), n, 1);
+    for i in 0..n / 2 {
+        x[[i, 0]] += 4.0;
+    }
+    for i in n / 2..n {
+        x[[i, 0]] -= 4.0;
+    }
+    // The target holds only the left cluster (slightly moved).
+    let y = gaussian_samples(&array![-4.0, 0.5], &(Array2::eye(2) * 0.5), n, 2);
+    let matching = MatchingConfig {
+        tau_a: 0.5,
+        tau_b: 0.5,
+        epsilon: 0.05,
+        ..Default::default()
+    };
+    let (model, report) = train(&TrainingData::new(x.clone(), y), matching, 600, 1e-3);
+    assert!(!report.rescaling_losses.is_empty());
+    let eta = model.source_weights(x.view(), None).unwrap().unwrap();
+    let right = eta.slice(s![..n / 2]).mean().unwrap();
+    let left = eta.slice(s![n / 2..]).mean().unwrap();
+    eprintln!("eta: missing cluster {right:.3}, kept cluster {left:.3}");
+    assert!(right < 0.2, "eta on the missing cluster {right}");
+    assert!((0.5..2.5).contains(&left), "eta on the kept cluster {left}");
+    let out = model.transport(x.slice(s![..4, ..]), None, &rk4()).unwrap();
+    assert!(out.weights.is_some());
+}
+
+/// GENOT-Q: a 2-D spiral to the same spiral embedded in 3-D by an orthonormal Q. The only
+/// isometry of the spiral is the identity (the reflection through its plane fixes it), so
+/// predictions must land near Q x.
+#[test]
+fn gw_maps_a_spiral_to_its_rotated_embedding() {
+    let n = 1024;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let x = Array2::from_shape_fn((n, 2), |_| 0.0f32);
+    let mut x = x;
+    for i in 0..n {
+        let u: f64 = rand::Rng::random(&mut rng);
+        let r = 1.0 + 3.0 * u;
+        let th = 3.0 * u * std::f64::consts::PI;
+        x[[i, 0]] = (r * th.cos()) as f32;
+        x[[i, 1]] = (r * th.sin()) as f32;
+    }
+    let q = array![
+        [0.48f64, -0.6, 0.64],
+        [0.8, 0.36, -0.48],
+        [0.36, 0.712, 0.6032]
+    ];
+    // Orthonormalise the first two columns (Gram-Schmidt) to embed the plane.
+    let c0 = q.column(0).to_owned() / q.column(0).dot(&q.column(0)).sqrt();
+    let c1 = &q.column(1) - &(&c0 * c0.dot(&q.column(1)));
+    let c1 = &c1 / c1.dot(&c1).sqrt();
+    let embed = ndarray::stack![Axis(1), c0, c1]; // 3 x 2
+    let y = x.mapv(|v| v as f64).dot(&embed.t()).mapv(|v| v as f32);
+    let matching = MatchingConfig {
+        kind: Kind::Quadratic,
+        epsilon: 5e-3,
+        scale_cost: "max".into(),
+        warmup_iterations: 50,
+        ..Default::default()
+    };
+    let (model, _) = train(
+        &TrainingData::new(x.clone(), y.clone()),
+        matching,
+        500,
+        1e-3,
+    );
+    let test: Vec<usize> = (0..n).step_by(4).collect();
+    let xt = x.select(Axis(0), &test);
+    let truth = y.select(Axis(0), &test);
+    let out = model.transport(xt.view(), None, &rk4()).unwrap();
+    let pred = out.mean.mapv(|v| v as f64);
+    let score = foscttm(pred.view(), truth.mapv(|v| v as f64).view()).unwrap();
+    eprintln!("spiral FOSCTTM {score:.4}");
+    assert!(score < 0.1, "FOSCTTM {score}");
+}
