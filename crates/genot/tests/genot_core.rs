@@ -131,38 +131,16 @@ fn save_then_load_gives_identical_predictions() {
     let loaded = Genot::load(dir.path(), &Device::flex()).unwrap();
     assert_eq!(loaded.config, model.config);
     let x = data.source.slice(s![..50, ..]).to_owned();
-    let a = model
-        .transport(
-            x.view(),
-            None,
-            &TransportOptions {
-                samples: 3,
-                ..rk4()
-            },
-        )
-        .unwrap();
-    let b = loaded
-        .transport(
-            x.view(),
-            None,
-            &TransportOptions {
-                samples: 3,
-                ..rk4()
-            },
-        )
-        .unwrap();
+    let three = TransportOptions {
+        samples: 3,
+        ..rk4()
+    };
+    let a = model.transport(x.view(), None, &three).unwrap();
+    let b = loaded.transport(x.view(), None, &three).unwrap();
     assert_eq!(a.samples, b.samples);
     // A different seed gives different samples: the comparison above is not vacuous.
     let c = loaded
-        .transport(
-            x.view(),
-            None,
-            &TransportOptions {
-                samples: 3,
-                seed: 12,
-                ..rk4()
-            },
-        )
+        .transport(x.view(), None, &TransportOptions { seed: 12, ..three })
         .unwrap();
     assert_ne!(a.samples, c.samples);
     // A corrupted weights file is a clear error, not a panic.

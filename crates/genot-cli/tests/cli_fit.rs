@@ -1,0 +1,207 @@
+//! `genot fit` and `genot transport` end to end.
+
+mod common;
+
+use common::genot;
+use ndarray::{Array2, Array3};
+use ndarray_npy::{read_npy, write_npy};
+use std::path::Path;
+
+fn cloud(n: usize, d: usize, shift: f32) -> Array2<f32> {
+    Array2::from_shape_fn((n, d), |(i, j)| {
+        (((i * 7 + j * 13) % 17) as f32 / 17.0 - 0.5) * 2.0 + if j == 0 { shift } else { 0.0 }
+    })
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn fit_then_transport_writes_model_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&x, &cloud(300, 2, 0.0)).unwrap();
+    write_npy(&y, &cloud(300, 2, 4.0)).unwrap();
+    let model = dir.path().join("model");
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&y),
+        "--out",
+        s(&model),
+        "--iterations",
+        "300",
+        "--hidden",
+        "32",
+        "--layers",
+        "2",
+        "--time-frequencies",
+        "8",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "128",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["iterations"], 300);
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "history.json",
+        "checkpoint/state.json",
+    ] {
+        assert!(model.join(f).exists(), "{f} missing");
+    }
+    let samples = dir.path().join("p.npy");
+    let mean = dir.path().join("m.npy");
+    let unc = dir.path().join("u.npy");
+    let out = genot(&[
+        "transport",
+        "--model",
+        s(&model),
+        "--source",
+        s(&x),
+        "--out",
+        s(&samples),
+        "--samples",
+        "4",
+        "--mean-out",
+        s(&mean),
+        "--uncertainty-out",
+        s(&unc),
+        "--solver",
+        "rk4",
+        "--steps",
+        "10",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: Array3<f32> = read_npy(&samples).unwrap();
+    assert_eq!(p.dim(), (300, 4, 2));
+    let m: Array2<f32> = read_npy(&mean).unwrap();
+    // The learned map moves the cloud by about +4 along the first axis.
+    let shift = m.column(0).mean().unwrap() - cloud(300, 2, 0.0).column(0).mean().unwrap();
+    assert!((shift - 4.0).abs() < 0.5, "mean shift {shift}");
+    let u: ndarray::Array1<f32> = read_npy(&unc).unwrap();
+    assert_eq!(u.len(), 300);
+    // One sample gives an n x q array.
+    let one = dir.path().join("one.npy");
+    let out = genot(&[
+        "transport",
+        "--model",
+        s(&model),
+        "--source",
+        s(&x),
+        "--out",
+        s(&one),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o: Array2<f32> = read_npy(&one).unwrap();
+    assert_eq!(o.dim(), (300, 2));
+    // Resume to more iterations continues from the checkpoint.
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&y),
+        "--out",
+        s(&model),
+        "--iterations",
+        "320",
+        "--hidden",
+        "32",
+        "--layers",
+        "2",
+        "--time-frequencies",
+        "8",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "128",
+        "--resume",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["resumed_from"], 300);
+}
+
+#[test]
+fn fit_and_transport_errors_are_named_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let mut bad = cloud(50, 2, 0.0);
+    bad[[3, 1]] = f32::INFINITY;
+    write_npy(&x, &bad).unwrap();
+    write_npy(&y, &cloud(50, 3, 1.0)).unwrap();
+    let model = dir.path().join("model");
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&y),
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 3") && err.contains("column 1"), "{err}");
+    assert!(!model.exists());
+    write_npy(&x, &cloud(50, 2, 0.0)).unwrap();
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&y),
+        "--out",
+        s(&model),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kind quadratic"));
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&y),
+        "--out",
+        s(&model),
+        "--kind",
+        "quadratic",
+        "--relative-epsilon",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = genot(&[
+        "transport",
+        "--model",
+        s(&dir.path().join("nope")),
+        "--source",
+        s(&x),
+        "--out",
+        s(&dir.path().join("p.npy")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    assert!(!dir.path().join("p.npy").exists());
+}
