@@ -111,6 +111,10 @@ pub struct FitArgs {
     pub resume: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Velocity-field implementation: native (hand-written CPU kernels, the fastest on a
+    /// CPU) or burn (burn's autodiff on the Flex backend; the same function and weights).
+    #[arg(long, default_value = "native", value_parser = ["native", "burn"])]
+    pub engine: String,
 }
 
 /// The JSON report of `genot fit`.
@@ -233,7 +237,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         let s = smoothed.map_or(p.loss, |s| 0.98 * s + 0.02 * p.loss);
         smoothed = Some(s);
         bar.set_position(p.iteration as u64);
-        if p.iteration % 10 == 0 || p.iteration == p.iterations {
+        if p.iteration.is_multiple_of(10) || p.iteration == p.iterations {
             bar.set_message(format!("{s:.4}"));
         }
     };
@@ -250,6 +254,11 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
             resume: args.resume,
             progress: Some(&mut hook),
             stop: Some(stop),
+            engine: if args.engine == "burn" {
+                genot::engine::Engine::Burn
+            } else {
+                genot::engine::Engine::Auto
+            },
         },
     );
     bar.finish_and_clear();

@@ -19,10 +19,12 @@
 pub mod config;
 pub mod coupling;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod matching;
 pub mod model;
+pub mod native;
 pub mod ode;
 pub mod params;
 pub mod rescaling;

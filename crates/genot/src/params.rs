@@ -145,6 +145,14 @@ pub fn under(prefix: &str, weights: &Weights) -> Weights {
 
 /// Serialises weights as a safetensors buffer (little-endian f32).
 pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, String> {
+    to_safetensors_with(weights, None)
+}
+
+/// [`to_safetensors`] with string metadata in the header.
+pub fn to_safetensors_with(
+    weights: &Weights,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>, String> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = weights
         .iter()
         .map(|(k, v)| {
@@ -160,11 +168,20 @@ pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, String> {
                 .map_err(|e| format!("cannot serialise {k}: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| e.to_string())
+    safetensors::serialize(views, metadata).map_err(|e| e.to_string())
 }
 
 /// Parses a safetensors buffer of f32 (or f64, converted) tensors.
 pub fn from_safetensors(buffer: &[u8]) -> Result<Weights, String> {
+    from_safetensors_with(buffer).map(|(w, _)| w)
+}
+
+/// [`from_safetensors`] and the header's metadata.
+pub fn from_safetensors_with(
+    buffer: &[u8],
+) -> Result<(Weights, std::collections::HashMap<String, String>), String> {
+    let (_, header) = SafeTensors::read_metadata(buffer).map_err(|e| e.to_string())?;
+    let meta = header.metadata().clone().unwrap_or_default();
     let st = SafeTensors::deserialize(buffer).map_err(|e| e.to_string())?;
     let mut out = Weights::new();
     for (name, view) in st.tensors() {
@@ -191,7 +208,7 @@ pub fn from_safetensors(buffer: &[u8]) -> Result<Weights, String> {
             },
         );
     }
-    Ok(out)
+    Ok((out, meta))
 }
 
 /// Reads a safetensors file; the message names the file.

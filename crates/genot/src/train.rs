@@ -11,17 +11,17 @@ use crate::config::{
 };
 use crate::coupling::{BatchPlan, Coupler};
 use crate::data::{ConditionGroup, TrainingData};
+use crate::engine::{burn_optimizer, Engine, FieldTrainer};
 use crate::error::{GenotError, Result};
 use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
 use crate::matching::{match_latents_per_source, pairs_from_plan};
 use crate::model::{one_hot_append, save_model, to_tensor, write_atomic, Genot};
-use crate::ode::Solver;
+use crate::ode::{integrate, Solver};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
-use crate::velocity::{VelocityField, VelocityFieldConfig};
-use burn::grad_clipping::GradientClippingConfig;
+use crate::velocity::VelocityFieldConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, Axis};
@@ -76,6 +76,8 @@ pub struct FitOptions<'a> {
     pub progress: Option<&'a mut dyn FnMut(&Progress)>,
     /// Set to stop early: a checkpoint is written and [`GenotError::Stopped`] returned.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Which implementation trains the velocity field (native on the CPU by default).
+    pub engine: Engine,
 }
 
 /// What training produced besides the model.
@@ -172,21 +174,10 @@ pub fn make_config(
     })
 }
 
-/// Networks being trained, on an autodiff device, with their optimizers.
+/// Networks being trained, with their optimizers.
 struct Nets {
-    velocity: VelocityField,
-    opt: ModuleOptimizer,
+    velocity: FieldTrainer,
     rescaling: Option<[(Rescaling, ModuleOptimizer); 2]>,
-}
-
-fn optimizer(t: &TrainConfig) -> ModuleOptimizer {
-    let mut c = AdamWConfig::new()
-        .with_epsilon(t.adam_epsilon as f32)
-        .with_weight_decay(t.weight_decay as f32);
-    if let Some(clip) = t.grad_clip {
-        c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
-    }
-    c.init()
 }
 
 /// Trains a GENOT model on `data`. `device` is the compute device (for example
@@ -202,10 +193,9 @@ pub fn fit(
     let fresh = Genot::from_config(config.clone(), None, &ad)?;
     let tc = config.training.clone();
     let mut nets = Nets {
-        velocity: fresh.velocity,
-        opt: optimizer(&tc),
+        velocity: FieldTrainer::new(config.velocity, fresh.velocity, device, options.engine, &tc)?,
         rescaling: match (fresh.eta, fresh.xi) {
-            (Some(e), Some(x)) => Some([(e, optimizer(&tc)), (x, optimizer(&tc))]),
+            (Some(e), Some(x)) => Some([(e, burn_optimizer(&tc)), (x, burn_optimizer(&tc))]),
             _ => None,
         },
     };
@@ -227,7 +217,7 @@ pub fn fit(
         }
     }
     if ema.is_none() && tc.ema.is_some() {
-        ema = Some(params::export(&nets.velocity));
+        ema = Some(nets.velocity.weights());
     }
     let coupler = Coupler::new(
         &config.matching,
@@ -272,20 +262,19 @@ pub fn fit(
         let x = data.source.select(Axis(0), &si);
         let y = data.target.select(Axis(0), &ti);
         let push = if coupler.is_quadratic() && it >= warmup {
-            let infer = Genot {
-                config: config.clone(),
-                velocity: nets.velocity.valid(),
-                eta: None,
-                xi: None,
-                device: device.clone(),
-            };
             let cond = one_hot_append(
                 source_n.select(Axis(0), &si).view(),
                 &vec![cidx; si.len()],
                 labels.len(),
             );
             let z: Array2<f32> = latents(si.len(), q, &mut rng);
-            let (tx, _) = infer.integrate_normalized(z, &cond, Solver::Euler { steps: 8 })?;
+            let (tx, _) = integrate(
+                |t, x| nets.velocity.velocity(t, x, &cond),
+                z,
+                0.0,
+                1.0,
+                Solver::Euler { steps: 8 },
+            )?;
             Some(norm.denormalize_target(tx.view()))
         } else {
             None
@@ -328,24 +317,16 @@ pub fn fit(
         let (xt, u) = straight_path(z.view(), ys.view(), &t, 0.0, &mut rng);
         let cond = one_hot_append(xs.view(), &vec![cidx; xs.nrows()], labels.len());
 
-        let nb = xt.nrows();
-        let tt = Tensor::<2>::from_data(
-            TensorData::new(t.iter().map(|&v| v as f32).collect::<Vec<_>>(), [nb, 1]),
-            &ad,
-        );
-        let v = nets
+        let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+        let lv = nets
             .velocity
-            .forward(tt, to_tensor(xt.view(), &ad), to_tensor(cond.view(), &ad));
-        let loss = (v - to_tensor(u.view(), &ad)).powi_scalar(2).mean();
-        let lv: f32 = loss.clone().into_scalar();
+            .step(&tf, xt.view(), cond.view(), u.view(), tc.lr);
         if !lv.is_finite() {
             return Err(GenotError::NonFiniteLoss {
                 iteration: it + 1,
                 loss: lv as f64,
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &nets.velocity);
-        nets.velocity = nets.opt.step(tc.lr, nets.velocity, grads);
 
         if let Some([(eta, eo), (xi, xo)]) = nets.rescaling.take() {
             let xin = one_hot_append(
@@ -380,7 +361,7 @@ pub fn fit(
             report.rescaling_losses.push([le, lx]);
         }
         if let (Some(e), Some(decay)) = (ema.as_mut(), tc.ema) {
-            params::ema_update(e, &params::export(&nets.velocity), decay as f32);
+            params::ema_update(e, &nets.velocity.weights(), decay as f32);
         }
         report.losses.push(lv);
         let done = it + 1;
@@ -405,10 +386,7 @@ pub fn fit(
         save_checkpoint(dir, tc.iterations, &config, &nets, ema.as_ref(), &report)?;
     }
     report.seconds = started.elapsed().as_secs_f64();
-    let mut weights = params::prefixed(
-        "velocity",
-        ema.unwrap_or_else(|| params::export(&nets.velocity)),
-    );
+    let mut weights = params::prefixed("velocity", ema.unwrap_or_else(|| nets.velocity.weights()));
     if let Some([(e, _), (x, _)]) = &nets.rescaling {
         weights.extend(params::prefixed("eta", params::export(e)));
         weights.extend(params::prefixed("xi", params::export(x)));
@@ -506,17 +484,7 @@ fn save_checkpoint(
     let rec = |name: &str, r: std::result::Result<(), burn::store::RecordError>| {
         r.map_err(|e| GenotError::file(&t.join(name), e.to_string()))
     };
-    rec(
-        "velocity.bpk",
-        nets.velocity
-            .clone()
-            .into_record()
-            .save(t.join("velocity.bpk")),
-    )?;
-    rec(
-        "velocity-optim.bpk",
-        nets.opt.save(t.join("velocity-optim.bpk")),
-    )?;
+    nets.velocity.save(t)?;
     if let Some([(e, eo), (x, xo)]) = &nets.rescaling {
         rec("eta.bpk", e.clone().into_record().save(t.join("eta.bpk")))?;
         rec("eta-optim.bpk", eo.save(t.join("eta-optim.bpk")))?;
@@ -573,14 +541,7 @@ fn load_checkpoint(
     };
     let apply =
         |name: &str, e: burn::store::RecordError| GenotError::file(&dir.join(name), e.to_string());
-    nets.velocity = nets
-        .velocity
-        .try_load_record(load("velocity.bpk")?)
-        .map_err(|e| apply("velocity.bpk", e))?;
-    nets.opt = nets
-        .opt
-        .load(dir.join("velocity-optim.bpk"))
-        .map_err(|e| apply("velocity-optim.bpk", e))?;
+    nets.velocity.load(dir)?;
     if let Some([(e, eo), (x, xo)]) = nets.rescaling.take() {
         let e = e
             .try_load_record(load("eta.bpk")?)

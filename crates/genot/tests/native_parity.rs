@@ -1,0 +1,231 @@
+//! The hand-written CPU velocity field against burn's: same forward pass, same gradients
+//! (burn's autodiff is the independent reference), same AdamW steps.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use genot::model::{to_array, to_tensor};
+use genot::native::{AdamW, NativeField};
+use genot::params::{self, Weights};
+use genot::velocity::{VelocityField, VelocityFieldConfig};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+
+const CONFIG: VelocityFieldConfig = VelocityFieldConfig {
+    condition_dim: 3,
+    target_dim: 2,
+    hidden: 16,
+    layers: 2,
+    time_frequencies: 4,
+};
+
+struct Batch {
+    t: Vec<f32>,
+    xt: Array2<f32>,
+    cond: Array2<f32>,
+    u: Array2<f32>,
+}
+
+fn batch(n: usize, seed: u64) -> Batch {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut m = |d: usize| Array2::from_shape_simple_fn((n, d), || rng.random_range(-2.0f32..2.0));
+    let (xt, cond, u) = (m(2), m(3), m(2));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 1);
+    Batch {
+        t: (0..n).map(|_| rng.random::<f32>()).collect(),
+        xt,
+        cond,
+        u,
+    }
+}
+
+fn burn_loss(field: &VelocityField, b: &Batch, device: &Device) -> Tensor<1> {
+    let n = b.t.len();
+    let t = Tensor::<2>::from_data(TensorData::new(b.t.clone(), [n, 1]), device);
+    let v = field.forward(
+        t,
+        to_tensor(b.xt.view(), device),
+        to_tensor(b.cond.view(), device),
+    );
+    (v - to_tensor(b.u.view(), device)).powi_scalar(2).mean()
+}
+
+struct GradCollector<'a> {
+    path: Vec<String>,
+    grads: &'a burn::tensor::Gradients,
+    out: Weights,
+}
+
+impl ModuleVisitor for GradCollector<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.into());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let g = param
+            .val()
+            .grad(self.grads)
+            .expect("every weight has a gradient");
+        let shape = g.dims().to_vec();
+        let values = g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        self.out
+            .insert(self.path.join("."), params::NamedArray { shape, values });
+    }
+}
+
+fn assert_close(a: &Weights, b: &Weights, tol: f32, what: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}: names"
+    );
+    for (k, x) in a {
+        let y = &b[k];
+        assert_eq!(x.shape, y.shape, "{what}: {k}");
+        let scale = x
+            .values
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .max(1e-3);
+        for (i, (p, q)) in x.values.iter().zip(&y.values).enumerate() {
+            assert!((p - q).abs() <= tol * scale, "{what}: {k}[{i}] {p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn forward_and_gradients_match_burn_autodiff() {
+    let device = Device::flex().autodiff();
+    let field = params::init_uniform(CONFIG.init(&device), 7);
+    let native = NativeField::from_weights(CONFIG, &params::export(&field)).unwrap();
+    let b = batch(33, 1);
+    let burn_v = to_array(field.valid().forward(
+        Tensor::<2>::from_data(TensorData::new(b.t.clone(), [33, 1]), &Device::flex()),
+        to_tensor(b.xt.view(), &Device::flex()),
+        to_tensor(b.cond.view(), &Device::flex()),
+    ));
+    let native_v = native.forward(&b.t, b.xt.view(), b.cond.view());
+    let diff = (&burn_v - &native_v)
+        .mapv(f32::abs)
+        .fold(0.0f32, |m, &v| m.max(v));
+    assert!(diff < 1e-5, "forward differs by {diff}");
+
+    let loss = burn_loss(&field, &b, &device);
+    let burn_l: f32 = loss.clone().into_scalar();
+    let grads = loss.backward();
+    let mut collect = GradCollector {
+        path: vec![],
+        grads: &grads,
+        out: Weights::new(),
+    };
+    field.visit(&mut collect);
+    let (native_l, native_g) = native.gradients(&b.t, b.xt.view(), b.cond.view(), b.u.view());
+    assert!(
+        (burn_l - native_l).abs() < 1e-5 * burn_l.abs().max(1.0),
+        "{burn_l} vs {native_l}"
+    );
+    assert_close(&collect.out, &native_g, 1e-4, "gradients");
+    // The comparison can fail: other targets give other gradients.
+    let b2 = Batch {
+        u: b.u.mapv(|v| v + 1.0),
+        ..batch(33, 1)
+    };
+    let (_, other) = native.gradients(&b2.t, b2.xt.view(), b2.cond.view(), b2.u.view());
+    assert!(std::panic::catch_unwind(|| assert_close(&collect.out, &other, 1e-4, "x")).is_err());
+}
+
+#[test]
+fn adamw_steps_match_burn() {
+    let device = Device::flex().autodiff();
+    let mut field = params::init_uniform(CONFIG.init(&device), 3);
+    let mut native = NativeField::from_weights(CONFIG, &params::export(&field)).unwrap();
+    let (lr, wd, eps) = (1e-2, 1e-3, 1e-8);
+    let mut opt = AdamWConfig::new()
+        .with_epsilon(eps)
+        .with_weight_decay(wd)
+        .init();
+    let nopt = AdamW {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: eps,
+        weight_decay: wd,
+        grad_clip: None,
+    };
+    for step in 0..5 {
+        let b = batch(40, 10 + step);
+        let loss = burn_loss(&field, &b, &device);
+        let g = GradientsParams::from_grads(loss.backward(), &field);
+        field = opt.step(lr as f64, field, g);
+        native.train_step(&b.t, b.xt.view(), b.cond.view(), b.u.view(), lr, &nopt);
+    }
+    assert_close(
+        &params::export(&field),
+        &native.weights(),
+        1e-4,
+        "weights after 5 steps",
+    );
+}
+
+/// Training with either engine gives the same loss curve; a checkpoint names its engine.
+#[test]
+fn both_engines_train_alike() {
+    use genot::engine::Engine;
+    use genot::*;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let x = Array2::from_shape_simple_fn((300, 2), || rng.random_range(-1.0f32..1.0));
+    let y = x.mapv(|v| v * 0.5 + 2.0);
+    let data = TrainingData::new(x, y);
+    let arch = Architecture {
+        hidden: 24,
+        layers: 2,
+        time_frequencies: 4,
+        ..Default::default()
+    };
+    let config = make_config(
+        &data,
+        MatchingConfig::default(),
+        TrainConfig {
+            iterations: 25,
+            batch_size: 100,
+            lr: 1e-3,
+            ..Default::default()
+        },
+        arch,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |engine, resume| {
+        fit(
+            &data,
+            config.clone(),
+            &Device::flex(),
+            FitOptions {
+                engine,
+                checkpoint_dir: Some(dir.path().into()),
+                resume,
+                ..Default::default()
+            },
+        )
+    };
+    let (_, native) = run(Engine::Auto, false).unwrap();
+    let (_, burn) = fit(
+        &data,
+        config.clone(),
+        &Device::flex(),
+        FitOptions {
+            engine: Engine::Burn,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (i, (a, b)) in native.losses.iter().zip(&burn.losses).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-3 * a.abs().max(1e-3),
+            "iteration {i}: native {a}, burn {b}"
+        );
+    }
+    let err = run(Engine::Burn, true).unwrap_err().to_string();
+    assert!(err.contains("other engine"), "{err}");
+}
