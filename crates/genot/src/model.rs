@@ -9,7 +9,7 @@ use crate::config::{GenotConfig, FORMAT_VERSION};
 use crate::data::check_points;
 use crate::error::{GenotError, Result};
 use crate::native::NativeField;
-use crate::ode::{integrate, Solver};
+use crate::ode::{dopri5_rows, integrate, Solver};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
 use crate::velocity::VelocityField;
@@ -243,13 +243,14 @@ impl Genot {
         Ok(())
     }
 
-    /// Velocity of normalised states `xt` at time `t` given condition inputs.
-    pub fn velocity_at(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
+    /// Velocity of normalised states `xt` at times `t` (one per row) given condition inputs.
+    pub fn velocity_rows(&self, t: &[f64], xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
         let n = xt.nrows();
+        let times: Vec<f32> = t.iter().map(|&v| v as f32).collect();
         if let Some(native) = &self.native {
-            return native.forward(&vec![t as f32; n], xt.view(), cond.view());
+            return native.forward(&times, xt.view(), cond.view());
         }
-        let t = Tensor::<2>::from_data(TensorData::new(vec![t as f32; n], [n, 1]), &self.device);
+        let t = Tensor::<2>::from_data(TensorData::new(times, [n, 1]), &self.device);
         to_array(self.velocity.forward(
             t,
             to_tensor(xt.view(), &self.device),
@@ -257,15 +258,31 @@ impl Genot {
         ))
     }
 
-    /// Integrates from latent noise to samples of `y | x` (normalised units), for prepared
-    /// condition inputs; `z` holds the starting latents.
+    /// Integrates from latent noise `z` to samples of `y | x` (normalised units), for
+    /// prepared condition inputs. Dopri5 adapts one step size per row.
     pub fn integrate_normalized(
         &self,
         z: Array2<f32>,
         cond: &Array2<f32>,
         solver: Solver,
     ) -> Result<(Array2<f32>, usize)> {
-        let (y, stats) = integrate(|t, x| self.velocity_at(t, x, cond), z, 0.0, 1.0, solver)?;
+        let (y, stats) = match solver {
+            Solver::Dopri5 { rtol, atol } => dopri5_rows(
+                |rows, t, x| self.velocity_rows(t, x, &cond.select(Axis(0), rows)),
+                z,
+                0.0,
+                1.0,
+                rtol,
+                atol,
+            )?,
+            _ => integrate(
+                |t, x| self.velocity_rows(&vec![t; x.nrows()], x, cond),
+                z,
+                0.0,
+                1.0,
+                solver,
+            )?,
+        };
         Ok((y, stats.evaluations))
     }
 

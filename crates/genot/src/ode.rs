@@ -370,3 +370,218 @@ fn dopri5<F: Real>(
     }
     Ok(x)
 }
+
+/// Adaptive Dormand-Prince 5(4) with **one step size per row**: every row is its own ODE
+/// `dx_i/dt = f(t_i, x_i)` (as a `vmap` of a scalar solver would treat it), so a few hard
+/// rows do not force small steps on the others. Each call of `f` receives the indices of the
+/// rows being advanced, their times and their states; rows that reach `t1` leave the batch.
+/// `stats.steps` counts accepted row-steps of the slowest row; `evaluations` counts calls.
+pub fn dopri5_rows<F: Real>(
+    mut f: impl FnMut(&[usize], &[f64], &Array2<F>) -> Array2<F>,
+    x0: Array2<F>,
+    t0: f64,
+    t1: f64,
+    rtol: f64,
+    atol: f64,
+) -> Result<(Array2<F>, OdeStats), OdeError> {
+    if !(rtol > 0.0 && atol > 0.0 && rtol.is_finite() && atol.is_finite()) {
+        return Err(OdeError::Invalid(format!(
+            "rtol and atol must be positive, got {rtol} and {atol}"
+        )));
+    }
+    if !(t0.is_finite() && t1.is_finite()) {
+        return Err(OdeError::Invalid(format!(
+            "time span [{t0}, {t1}] is not finite"
+        )));
+    }
+    check_finite(&x0, t0)?;
+    let (n, d) = x0.dim();
+    let mut stats = OdeStats::default();
+    let span = t1 - t0;
+    if span == 0.0 || n == 0 {
+        return Ok((x0, stats));
+    }
+    let dir = span.signum();
+    let mut x = x0;
+    let all: Vec<usize> = (0..n).collect();
+    let mut k1 = f(&all, &vec![t0; n], &x);
+    stats.evaluations += 1;
+    check_finite(&k1, t0)?;
+    // Initial step per row (Hairer, Norsett and Wanner, II.4), from one extra evaluation.
+    let row_norm = |v: ndarray::ArrayView1<F>, s: ndarray::ArrayView1<F>| -> f64 {
+        let mut acc = 0.0;
+        for (a, b) in v.iter().zip(s.iter()) {
+            acc += (a.f64() / (atol + rtol * b.f64().abs())).powi(2);
+        }
+        (acc / d.max(1) as f64).sqrt()
+    };
+    let h0: Vec<f64> = (0..n)
+        .map(|i| {
+            let (sx, sf) = (row_norm(x.row(i), x.row(i)), row_norm(k1.row(i), x.row(i)));
+            if sx < 1e-5 || sf < 1e-5 {
+                1e-6
+            } else {
+                0.01 * sx / sf
+            }
+        })
+        .collect();
+    let mut probe = x.clone();
+    for ((mut p, k), &hi) in probe.outer_iter_mut().zip(k1.outer_iter()).zip(&h0) {
+        let hi = F::c(dir * hi);
+        Zip::from(&mut p).and(&k).for_each(|p, &k| *p = *p + hi * k);
+    }
+    let probe_t: Vec<f64> = (0..n).map(|i| t0 + dir * h0[i]).collect();
+    let f1 = f(&all, &probe_t, &probe);
+    stats.evaluations += 1;
+    let mut h: Vec<f64> = (0..n)
+        .map(|i| {
+            let diff = &f1.row(i) - &k1.row(i);
+            let d2 = row_norm(diff.view(), x.row(i)) / h0[i];
+            let sf = row_norm(k1.row(i), x.row(i));
+            let h1 = if sf.max(d2) <= 1e-15 {
+                (h0[i] * 1e-3).max(1e-6)
+            } else {
+                (0.01 / sf.max(d2)).powf(0.2)
+            };
+            (100.0 * h0[i]).min(h1).min(span.abs())
+        })
+        .collect();
+    let mut t = vec![t0; n];
+    let mut err_prev = vec![1e-4f64; n];
+    let mut rejected_last = vec![false; n];
+    let mut row_steps = vec![0usize; n];
+    let mut active: Vec<usize> = all;
+    while !active.is_empty() {
+        if stats.evaluations > 7 * MAX_ADAPTIVE_STEPS {
+            return Err(OdeError::TooManySteps {
+                max: MAX_ADAPTIVE_STEPS,
+                t: active.iter().map(|&i| t[i]).fold(f64::INFINITY, f64::min),
+            });
+        }
+        let m = active.len();
+        let hs: Vec<f64> = active
+            .iter()
+            .map(|&i| {
+                let remaining = dir * (t1 - t[i]);
+                dir * h[i].min(remaining)
+            })
+            .collect();
+        for (&i, &hi) in active.iter().zip(&hs) {
+            if hi.abs() < 1e-12 * span.abs().max(t[i].abs()) {
+                return Err(OdeError::StepUnderflow {
+                    t: t[i],
+                    h: hi.abs(),
+                });
+            }
+        }
+        let xa = x.select(ndarray::Axis(0), &active);
+        let ka1 = k1.select(ndarray::Axis(0), &active);
+        // Stage state: xa + sum_j a_j h k_j, row by row (each row its own h).
+        let stage = |coef: &[(f64, &Array2<F>)]| -> Array2<F> {
+            let mut out = xa.clone();
+            for (r, mut row) in out.outer_iter_mut().enumerate() {
+                for &(c, k) in coef {
+                    if c != 0.0 {
+                        let ch = F::c(c * hs[r]);
+                        Zip::from(&mut row)
+                            .and(k.row(r))
+                            .for_each(|o, &kv| *o = *o + ch * kv);
+                    }
+                }
+            }
+            out
+        };
+        let times = |c: f64| -> Vec<f64> {
+            active
+                .iter()
+                .zip(&hs)
+                .map(|(&i, &hi)| t[i] + c * hi)
+                .collect()
+        };
+        let mut eval = |c: f64, s: &Array2<F>| {
+            stats.evaluations += 1;
+            f(&active, &times(c), s)
+        };
+        let k2 = eval(C[0], &stage(&[(A2[0], &ka1)]));
+        let k3 = eval(C[1], &stage(&[(A3[0], &ka1), (A3[1], &k2)]));
+        let k4 = eval(C[2], &stage(&[(A4[0], &ka1), (A4[1], &k2), (A4[2], &k3)]));
+        let k5 = eval(
+            C[3],
+            &stage(&[(A5[0], &ka1), (A5[1], &k2), (A5[2], &k3), (A5[3], &k4)]),
+        );
+        let k6 = eval(
+            C[4],
+            &stage(&[
+                (A6[0], &ka1),
+                (A6[1], &k2),
+                (A6[2], &k3),
+                (A6[3], &k4),
+                (A6[4], &k5),
+            ]),
+        );
+        let y = stage(&[
+            (B[0], &ka1),
+            (B[2], &k3),
+            (B[3], &k4),
+            (B[4], &k5),
+            (B[5], &k6),
+        ]);
+        let k7 = eval(1.0, &y);
+        let mut still = Vec::with_capacity(m);
+        for (r, &i) in active.iter().enumerate() {
+            let mut acc = 0.0;
+            for c in 0..d {
+                let e = hs[r]
+                    * (E[0] * ka1[[r, c]].f64()
+                        + E[2] * k3[[r, c]].f64()
+                        + E[3] * k4[[r, c]].f64()
+                        + E[4] * k5[[r, c]].f64()
+                        + E[5] * k6[[r, c]].f64()
+                        + E[6] * k7[[r, c]].f64());
+                let sc = atol + rtol * xa[[r, c]].f64().abs().max(y[[r, c]].f64().abs());
+                acc += (e / sc).powi(2);
+            }
+            let en = (acc / d.max(1) as f64).sqrt();
+            if !en.is_finite() {
+                stats.rejected += 1;
+                h[i] *= 0.2;
+                rejected_last[i] = true;
+                still.push(i);
+                continue;
+            }
+            if en <= 1.0 {
+                if y.row(r).iter().any(|v| !v.is_finite()) {
+                    return Err(OdeError::NonFinite {
+                        t: t[i] + hs[r],
+                        row: i,
+                    });
+                }
+                let reached =
+                    (hs[r].abs() >= dir * (t1 - t[i])) || (t[i] + hs[r] - t1) * dir >= 0.0;
+                t[i] = if reached { t1 } else { t[i] + hs[r] };
+                x.row_mut(i).assign(&y.row(r));
+                k1.row_mut(i).assign(&k7.row(r));
+                row_steps[i] += 1;
+                let en = en.max(1e-10);
+                let mut factor = (0.9 * en.powf(-0.14) * err_prev[i].powf(0.08)).clamp(0.2, 10.0);
+                if rejected_last[i] {
+                    factor = factor.min(1.0);
+                }
+                h[i] = hs[r].abs() * factor;
+                err_prev[i] = en;
+                rejected_last[i] = false;
+                if !reached {
+                    still.push(i);
+                }
+            } else {
+                stats.rejected += 1;
+                h[i] = hs[r].abs() * (0.9 * en.powf(-0.2)).max(0.2);
+                rejected_last[i] = true;
+                still.push(i);
+            }
+        }
+        active = still;
+    }
+    stats.steps = row_steps.into_iter().max().unwrap_or(0);
+    Ok((x, stats))
+}
