@@ -267,6 +267,22 @@ impl Genot {
         solver: Solver,
     ) -> Result<(Array2<f32>, usize)> {
         let (y, stats) = match solver {
+            Solver::Dopri5 { rtol, atol } if self.native.is_some() => {
+                let native = self.native.as_ref().expect("checked");
+                // The condition branch is constant along each trajectory: compute it once.
+                let hidden = native.condition_hidden(cond.view());
+                dopri5_rows(
+                    |rows, t, x| {
+                        let times: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+                        native.forward_hidden(&times, x.view(), hidden.select(Axis(0), rows).view())
+                    },
+                    z,
+                    0.0,
+                    1.0,
+                    rtol,
+                    atol,
+                )?
+            }
             Solver::Dopri5 { rtol, atol } => dopri5_rows(
                 |rows, t, x| self.velocity_rows(t, x, &cond.select(Axis(0), rows)),
                 z,

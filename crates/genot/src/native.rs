@@ -101,6 +101,14 @@ fn silu_row_impl(a: &mut [f32], b: &[f32], s: &mut [f32], h: &mut [f32]) {
     }
 }
 
+#[inline(always)]
+fn silu_inplace_impl(a: &mut [f32], b: &[f32]) {
+    for i in 0..a.len() {
+        let x = a[i] + b[i];
+        a[i] = x / (1.0 + (-x).fast_exp());
+    }
+}
+
 /// `d <- d s (1 + a (1 - s))`: the SiLU derivative applied to an incoming gradient.
 #[inline(always)]
 fn silu_grad_impl(d: &mut [f32], a: &[f32], s: &[f32]) {
@@ -130,6 +138,7 @@ macro_rules! simd_dispatch {
 }
 simd_dispatch!(silu_row, silu_row_impl, (a: &mut [f32], b: &[f32], s: &mut [f32], h: &mut [f32]));
 simd_dispatch!(silu_grad, silu_grad_impl, (d: &mut [f32], a: &[f32], s: &[f32]));
+simd_dispatch!(silu_inplace, silu_inplace_impl, (a: &mut [f32], b: &[f32]));
 
 /// One dense layer, weights `input x output` (burn's row layout).
 #[derive(Debug, Clone)]
@@ -141,6 +150,12 @@ struct Dense {
 /// Gradients or Adam moments of all layers.
 #[derive(Debug, Clone)]
 struct Grads(Vec<Dense>);
+
+/// The condition input: raw, or already through the condition branch.
+enum Condition<'a> {
+    Raw(ArrayView2<'a, f32>),
+    Hidden(ArrayView2<'a, f32>),
+}
 
 /// Activations kept for the backward pass.
 struct Cache {
@@ -311,27 +326,42 @@ impl NativeField {
         out
     }
 
-    /// Runs the hidden layers `range` from `x`; records the cache when given.
+    /// Runs the hidden layers `range` from `x`; records the cache when given (training),
+    /// otherwise applies SiLU in place (inference).
     fn branch(
         &self,
         mut x: Array2<f32>,
         range: std::ops::Range<usize>,
         mut cache: Option<&mut Cache>,
+        threads: usize,
     ) -> Array2<f32> {
         for i in range {
             let d = &self.layers[i];
             let n = x.nrows();
             let mut a = Array2::<f32>::zeros((n, d.w.ncols()));
-            matmul(a.view_mut(), x.view(), d.w.view(), false, self.threads);
-            let mut sg = Array2::<f32>::zeros(a.dim());
-            let mut h = Array2::<f32>::zeros(a.dim());
-            bias_silu(&mut a, &d.b, &mut sg, &mut h);
-            if let Some(c) = cache.as_deref_mut() {
-                c.inputs[i] = x;
-                c.pre[i] = a;
-                c.sig[i] = sg;
+            matmul(a.view_mut(), x.view(), d.w.view(), false, threads);
+            match cache.as_deref_mut() {
+                Some(c) => {
+                    let mut sg = Array2::<f32>::zeros(a.dim());
+                    let mut h = Array2::<f32>::zeros(a.dim());
+                    bias_silu(&mut a, &d.b, &mut sg, &mut h);
+                    c.inputs[i] = x;
+                    c.pre[i] = a;
+                    c.sig[i] = sg;
+                    x = h;
+                }
+                None => {
+                    let b = d.b.as_slice().expect("contiguous bias");
+                    for row in a
+                        .as_slice_mut()
+                        .expect("contiguous")
+                        .chunks_exact_mut(b.len())
+                    {
+                        silu_inplace(row, b);
+                    }
+                    x = a;
+                }
             }
-            x = h;
         }
         x
     }
@@ -340,22 +370,29 @@ impl NativeField {
         &self,
         t: &[f32],
         xt: ArrayView2<f32>,
-        cond: ArrayView2<f32>,
+        cond: Condition,
         mut cache: Option<&mut Cache>,
+        threads: usize,
     ) -> Array2<f32> {
         let l = self.config.layers;
         let w = self.config.hidden;
         let n = xt.nrows();
         let mut joint_in = Array2::<f32>::zeros((n, 3 * w));
-        let inputs = [self.time_features(t), cond.to_owned(), xt.to_owned()];
-        for (b, input) in inputs.into_iter().enumerate() {
-            let h = self.branch(input, b * l..(b + 1) * l, cache.as_deref_mut());
-            joint_in.slice_mut(s![.., b * w..(b + 1) * w]).assign(&h);
+        let time = self.branch(self.time_features(t), 0..l, cache.as_deref_mut(), threads);
+        joint_in.slice_mut(s![.., ..w]).assign(&time);
+        match cond {
+            Condition::Raw(c) => {
+                let h = self.branch(c.to_owned(), l..2 * l, cache.as_deref_mut(), threads);
+                joint_in.slice_mut(s![.., w..2 * w]).assign(&h);
+            }
+            Condition::Hidden(h) => joint_in.slice_mut(s![.., w..2 * w]).assign(&h),
         }
-        let h = self.branch(joint_in, 3 * l..4 * l, cache.as_deref_mut());
+        let lat = self.branch(xt.to_owned(), 2 * l..3 * l, cache.as_deref_mut(), threads);
+        joint_in.slice_mut(s![.., 2 * w..]).assign(&lat);
+        let h = self.branch(joint_in, 3 * l..4 * l, cache.as_deref_mut(), threads);
         let out = &self.layers[4 * l];
         let mut v = Array2::<f32>::zeros((n, self.config.target_dim));
-        matmul(v.view_mut(), h.view(), out.w.view(), false, self.threads);
+        matmul(v.view_mut(), h.view(), out.w.view(), false, threads);
         v += &out.b;
         if let Some(c) = cache {
             c.inputs[4 * l] = h;
@@ -363,34 +400,51 @@ impl NativeField {
         v
     }
 
-    /// `v(t, x_t | condition)` for a batch (`t` one time per row), in parallel row blocks
-    /// when `threads > 1`.
-    pub fn forward(&self, t: &[f32], xt: ArrayView2<f32>, cond: ArrayView2<f32>) -> Array2<f32> {
-        let n = xt.nrows();
+    /// Runs `f` on row blocks in parallel when `threads > 1` and stacks the results.
+    fn by_rows(&self, n: usize, f: impl Fn(usize, usize) -> Array2<f32> + Sync) -> Array2<f32> {
         if self.threads <= 1 || n < 128 {
-            return self.forward_cached(t, xt, cond, None);
+            return f(0, n);
         }
         use rayon::prelude::*;
         let size = n.div_ceil(self.threads).max(64);
         let starts: Vec<usize> = (0..n).step_by(size).collect();
-        let single = NativeField {
-            threads: 1,
-            ..self.clone_weights()
-        };
         let parts: Vec<Array2<f32>> = starts
             .par_iter()
-            .map(|&a| {
-                let e = (a + size).min(n);
-                single.forward_cached(
-                    &t[a..e],
-                    xt.slice(s![a..e, ..]),
-                    cond.slice(s![a..e, ..]),
-                    None,
-                )
-            })
+            .map(|&a| f(a, (a + size).min(n)))
             .collect();
         let views: Vec<ArrayView2<f32>> = parts.iter().map(|p| p.view()).collect();
         ndarray::concatenate(Axis(0), &views).expect("same widths")
+    }
+
+    /// `v(t, x_t | condition)` for a batch (`t` one time per row), in parallel row blocks
+    /// when `threads > 1`.
+    pub fn forward(&self, t: &[f32], xt: ArrayView2<f32>, cond: ArrayView2<f32>) -> Array2<f32> {
+        self.by_rows(xt.nrows(), |a, e| {
+            let c = Condition::Raw(cond.slice(s![a..e, ..]));
+            self.forward_cached(&t[a..e], xt.slice(s![a..e, ..]), c, None, 1)
+        })
+    }
+
+    /// The condition branch's output for condition inputs: it does not change along an ODE
+    /// trajectory, so transport computes it once ([`NativeField::forward_hidden`]).
+    pub fn condition_hidden(&self, cond: ArrayView2<f32>) -> Array2<f32> {
+        let l = self.config.layers;
+        self.by_rows(cond.nrows(), |a, e| {
+            self.branch(cond.slice(s![a..e, ..]).to_owned(), l..2 * l, None, 1)
+        })
+    }
+
+    /// [`NativeField::forward`] from a precomputed [`NativeField::condition_hidden`].
+    pub fn forward_hidden(
+        &self,
+        t: &[f32],
+        xt: ArrayView2<f32>,
+        hidden: ArrayView2<f32>,
+    ) -> Array2<f32> {
+        self.by_rows(xt.nrows(), |a, e| {
+            let c = Condition::Hidden(hidden.slice(s![a..e, ..]));
+            self.forward_cached(&t[a..e], xt.slice(s![a..e, ..]), c, None, 1)
+        })
     }
 
     /// The loss `mean((v - u)^2)` and its gradient with respect to every weight. With
@@ -417,12 +471,7 @@ impl NativeField {
             .filter(|(a, e)| a < e)
             .collect();
         let one = |&(a, e): &(usize, usize)| {
-            let single = NativeField {
-                threads: 1,
-                moments: None,
-                ..self.clone_weights()
-            };
-            single.block_grads(
+            self.block_grads(
                 &t[a..e],
                 xt.slice(s![a..e, ..]),
                 cond.slice(s![a..e, ..]),
@@ -448,17 +497,6 @@ impl NativeField {
         ((sq / count as f64) as f32, grads)
     }
 
-    /// A copy of the weights only (no optimizer state).
-    fn clone_weights(&self) -> NativeField {
-        NativeField {
-            config: self.config,
-            layers: self.layers.clone(),
-            moments: None,
-            step: 0,
-            threads: self.threads,
-        }
-    }
-
     /// Sum of squared errors of a row block and its gradient, scaled for a mean over `count`.
     fn block_grads(
         &self,
@@ -476,7 +514,7 @@ impl NativeField {
             pre: vec![Array2::zeros((0, 0)); nl],
             sig: vec![Array2::zeros((0, 0)); nl],
         };
-        let v = self.forward_cached(t, xt, cond, Some(&mut cache));
+        let v = self.forward_cached(t, xt, Condition::Raw(cond), Some(&mut cache), 1);
         let mut dv = v - u;
         let sq = dv.iter().map(|d| (d * d) as f64).sum::<f64>();
         dv *= 2.0 / count;
@@ -524,19 +562,14 @@ impl NativeField {
         need_input: bool,
     ) -> Array2<f32> {
         let x = &cache.inputs[i];
-        matmul(grads[i].w.view_mut(), x.t(), d.view(), false, self.threads);
+        // Row blocks run in parallel already: one GEMM thread each.
+        matmul(grads[i].w.view_mut(), x.t(), d.view(), false, 1);
         grads[i].b = d.sum_axis(Axis(0));
         if !need_input {
             return Array2::zeros((0, 0));
         }
         let mut dx = Array2::<f32>::zeros(x.dim());
-        matmul(
-            dx.view_mut(),
-            d.view(),
-            self.layers[i].w.t(),
-            false,
-            self.threads,
-        );
+        matmul(dx.view_mut(), d.view(), self.layers[i].w.t(), false, 1);
         dx
     }
 

@@ -111,6 +111,10 @@ fn forward_and_gradients_match_burn_autodiff() {
         .mapv(f32::abs)
         .fold(0.0f32, |m, &v| m.max(v));
     assert!(diff < 1e-5, "forward differs by {diff}");
+    // The transport path (condition branch computed once) gives the same velocities.
+    let hidden = native.condition_hidden(b.cond.view());
+    let via_hidden = native.forward_hidden(&b.t, b.xt.view(), hidden.view());
+    assert_eq!(via_hidden, native_v);
 
     let loss = burn_loss(&field, &b, &device);
     let burn_l: f32 = loss.clone().into_scalar();
