@@ -264,3 +264,46 @@ pub fn init_uniform<M: Module>(module: M, seed: u64) -> M {
     }
     import(module, &weights).expect("same module, same names")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(values: &[f32], shape: &[usize]) -> NamedArray {
+        NamedArray {
+            shape: shape.to_vec(),
+            values: values.to_vec(),
+        }
+    }
+
+    #[test]
+    fn ema_is_the_exponential_average() {
+        let mut ema = Weights::from([("a".to_string(), w(&[1.0, 2.0], &[2]))]);
+        let cur = Weights::from([("a".to_string(), w(&[3.0, -2.0], &[2]))]);
+        ema_update(&mut ema, &cur, 0.75);
+        assert_eq!(ema["a"].values, vec![1.5, 1.0]);
+        ema_update(&mut ema, &cur, 0.0);
+        assert_eq!(ema["a"].values, cur["a"].values);
+    }
+
+    #[test]
+    fn safetensors_round_trip_and_errors() {
+        let weights = Weights::from([
+            (
+                "x.weight".to_string(),
+                w(&[1.0, -2.5, 3.25, 0.0, 5.0, 6.0], &[2, 3]),
+            ),
+            ("x.bias".to_string(), w(&[0.5], &[1])),
+        ]);
+        let mut meta = std::collections::HashMap::new();
+        meta.insert("k".to_string(), "v".to_string());
+        let bytes = to_safetensors_with(&weights, Some(meta)).unwrap();
+        let (back, m) = from_safetensors_with(&bytes).unwrap();
+        assert_eq!(back, weights);
+        assert_eq!(m["k"], "v");
+        assert!(from_safetensors(&bytes[..bytes.len() - 3]).is_err());
+        let bad = Weights::from([("n".to_string(), w(&[f32::NAN], &[1]))]);
+        let err = from_safetensors(&to_safetensors(&bad).unwrap()).unwrap_err();
+        assert!(err.contains("non-finite"), "{err}");
+    }
+}

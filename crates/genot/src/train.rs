@@ -2,9 +2,12 @@
 //! AdamW, U-GENOT re-weighting networks, the GW orientation fix, EMA, gradient clipping,
 //! progress, checkpoints and resume.
 //!
-//! Randomness: iteration `i` draws everything (batches, pairs, latents, times) from the
-//! ChaCha stream `i + 1` of the seed, and the initial weights come from the seed alone, so a
-//! run resumed from a checkpoint continues exactly as the uninterrupted run would.
+//! Randomness: iteration `i` draws its batch from the ChaCha stream `i + 1` of the seed and
+//! its pairs, latents and times from stream `i + 1` of a derived seed; the initial weights
+//! come from the seed alone. A run resumed from a checkpoint therefore continues exactly as
+//! the uninterrupted run would. Runs are identical for a given number of threads (the native
+//! engine sums its per-thread gradient blocks in a fixed order; other thread counts change
+//! the rounding, not the draws).
 
 use crate::config::{
     GenotConfig, Kind, MatchingConfig, RescalingConfig, TrainConfig, FORMAT_VERSION,
@@ -253,11 +256,15 @@ pub fn fit(
             }
             return Err(GenotError::Stopped(it));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(tc.seed);
-        // During the GW warm-up every iteration sees the batch of iteration 0.
-        rng.set_stream(if it < warmup { 1 } else { it as u64 + 1 });
-        let g = &groups[pick(&group_weights, &mut rng)];
-        let (si, ti) = batch_indices(g, tc.batch_size, &mut rng);
+        // Batches come from stream `it + 1` of the seed, except during the GW warm-up where
+        // every iteration sees the batch of iteration 0; latents, times and pairs always
+        // come from a fresh stream of a derived seed.
+        let mut batch_rng = ChaCha8Rng::seed_from_u64(tc.seed);
+        batch_rng.set_stream(if it < warmup { 1 } else { it as u64 + 1 });
+        let g = &groups[pick(&group_weights, &mut batch_rng)];
+        let (si, ti) = batch_indices(g, tc.batch_size, &mut batch_rng);
+        let mut rng = ChaCha8Rng::seed_from_u64(tc.seed ^ 0x6E07_5EED);
+        rng.set_stream(it as u64 + 1);
         let cidx = label_index(&g.label);
         let x = data.source.select(Axis(0), &si);
         let y = data.target.select(Axis(0), &ti);
