@@ -6,6 +6,7 @@ use common::genot;
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
+use std::process::Output;
 
 fn cloud(n: usize, d: usize, shift: f32) -> Array2<f32> {
     Array2::from_shape_fn((n, d), |(i, j)| {
@@ -17,23 +18,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn fit_then_transport_writes_model_and_samples() {
-    let dir = tempfile::tempdir().unwrap();
-    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&x, &cloud(300, 2, 0.0)).unwrap();
-    write_npy(&y, &cloud(300, 2, 4.0)).unwrap();
-    let model = dir.path().join("model");
-    let out = genot(&[
+/// `genot fit` with a small network.
+fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
         "fit",
         "--source",
-        s(&x),
+        s(x),
         "--target",
-        s(&y),
+        s(y),
         "--out",
-        s(&model),
+        s(model),
         "--iterations",
-        "300",
+        iterations,
         "--hidden",
         "32",
         "--layers",
@@ -44,13 +40,29 @@ fn fit_then_transport_writes_model_and_samples() {
         "1e-3",
         "--batch-size",
         "128",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    genot(&args)
+}
+
+/// The JSON report of a successful run.
+fn ok_json(out: Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn fit_then_transport_writes_model_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&x, &cloud(300, 2, 0.0)).unwrap();
+    write_npy(&y, &cloud(300, 2, 4.0)).unwrap();
+    let model = dir.path().join("model");
+    let report = ok_json(fit_small(&x, &y, &model, "300", &[]));
     assert_eq!(report["iterations"], 300);
     for f in [
         "config.json",
@@ -82,11 +94,8 @@ fn fit_then_transport_writes_model_and_samples() {
         "--steps",
         "10",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = ok_json(out);
+    assert_eq!(report["shape"], serde_json::json!([300, 4, 2]));
     let p: Array3<f32> = read_npy(&samples).unwrap();
     assert_eq!(p.dim(), (300, 4, 2));
     let m: Array2<f32> = read_npy(&mean).unwrap();
@@ -106,42 +115,12 @@ fn fit_then_transport_writes_model_and_samples() {
         "--out",
         s(&one),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = ok_json(out);
+    assert_eq!(report["shape"], serde_json::json!([300, 2]));
     let o: Array2<f32> = read_npy(&one).unwrap();
     assert_eq!(o.dim(), (300, 2));
     // Resume to more iterations continues from the checkpoint.
-    let out = genot(&[
-        "fit",
-        "--source",
-        s(&x),
-        "--target",
-        s(&y),
-        "--out",
-        s(&model),
-        "--iterations",
-        "320",
-        "--hidden",
-        "32",
-        "--layers",
-        "2",
-        "--time-frequencies",
-        "8",
-        "--lr",
-        "1e-3",
-        "--batch-size",
-        "128",
-        "--resume",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = ok_json(fit_small(&x, &y, &model, "320", &["--resume"]));
     assert_eq!(report["resumed_from"], 300);
 }
 
