@@ -14,7 +14,7 @@ rtol = atol = 1e-5, and fixed-step), and the debiased Sinkhorn divergence (eps 0
 `genot eval`.
 
 Usage (after bash bench/setup.sh):
-    bench/.venv/bin/python bench/genot_bench.py [--iterations 5000] [--tasks rel,abs,gw]
+    bench/.venv/bin/python bench/genot_bench.py [--iterations 5000] [--tasks rel,abs,gw] [--seed 0]
 """
 import argparse
 import functools
@@ -73,11 +73,12 @@ def divergence(pred, target, eps):
     return json.loads(out)["sinkhorn_divergence"]
 
 
-def genot_side(task, x, y, xtest, iters):
+def genot_side(task, x, y, xtest, iters, seed):
     model = os.path.join(OUT, f"model-{task}")
     args = [GENOT, "fit", "--source", save(f"{task}-x.npy", x), "--target", save(f"{task}-y.npy", y),
             "--out", model, "--iterations", str(iters), "--batch-size", "256", "--lr", "1e-3",
-            "--hidden", "128", "--layers", "3", "--time-frequencies", "128", "--checkpoint-every", "0"]
+            "--hidden", "128", "--layers", "3", "--time-frequencies", "128", "--checkpoint-every", "0",
+            "--seed", str(seed)]
     if task == "rel":
         args += ["--epsilon", "0.1", "--scale-cost", "mean"]
     elif task == "abs":
@@ -99,14 +100,14 @@ def genot_side(task, x, y, xtest, iters):
     return res
 
 
-def ott_side(task, x, y, xtest, iters):
+def ott_side(task, x, y, xtest, iters, seed):
     import jax
     import optax
     from ott.neural.methods.flows import dynamics, genot
     from ott.neural.networks import velocity_field
     from ott.solvers import utils as solver_utils
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed + 1)
     quad = task == "gw"
 
     class Loader:
@@ -128,10 +129,10 @@ def ott_side(task, x, y, xtest, iters):
     else:
         match = jax.jit(functools.partial(solver_utils.match_linear, epsilon=0.1, scale_cost=1.0))
     model = genot.GENOT(vf, flow=dynamics.ConstantNoiseFlow(0.0), data_match_fn=match,
-                        source_dim=x.shape[1], target_dim=tdim, rng=jax.random.PRNGKey(0),
+                        source_dim=x.shape[1], target_dim=tdim, rng=jax.random.PRNGKey(seed),
                         optimizer=optax.adam(1e-3))
     t = time.perf_counter()
-    model(Loader(), n_iters=iters, rng=jax.random.PRNGKey(1))
+    model(Loader(), n_iters=iters, rng=jax.random.PRNGKey(seed + 1))
     fit_s = time.perf_counter() - t
     res = {"ms_per_iter": fit_s / iters * 1e3, "fit_s": fit_s}
     xt = jax.numpy.asarray(xtest)
@@ -149,6 +150,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=5000)
     ap.add_argument("--tasks", default="rel,abs,gw")
+    ap.add_argument("--seed", type=int, default=0, help="training seed of both sides")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     rows = {}
@@ -158,15 +160,15 @@ def main():
             ytest = xtest @ EMBED.T  # fresh spiral samples in 3-D
         eps = 0.01 if task == "gw" else 0.1
         fresh = save(f"{task}-fresh.npy", ytest)
-        g = genot_side(task, x, y, xtest, a.iterations)
-        o = ott_side(task, x, y, xtest, a.iterations)
+        g = genot_side(task, x, y, xtest, a.iterations, a.seed)
+        o = ott_side(task, x, y, xtest, a.iterations, a.seed)
         for r in (g, o):
             for k in [k for k in r if k.startswith("pred_")]:
                 r["div_" + k[5:]] = divergence(r.pop(k), fresh, eps)
         rows[task] = {"genot": g, "ott": o, "iter_speedup": o["ms_per_iter"] / g["ms_per_iter"],
                       "sample_speedup": o["sample_adaptive_s"] / g["sample_adaptive_s"]}
         print(json.dumps({task: rows[task]}, indent=1), flush=True)
-    with open(os.path.join(OUT, "results.json"), "w") as f:
+    with open(os.path.join(OUT, f"results-seed{a.seed}.json"), "w") as f:
         json.dump(rows, f, indent=1)
 
 

@@ -2,7 +2,6 @@
 
 use crate::error::CliError;
 use crate::io::{read_labels, read_points};
-use burn::tensor::Device;
 use clap::Args;
 use genot::config::{Kind, MatchingConfig, RescalingConfig, TrainConfig};
 use genot::train::{fit, make_config, save_fitted, Architecture, FitOptions, Progress};
@@ -111,10 +110,14 @@ pub struct FitArgs {
     pub resume: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Velocity-field implementation: native (hand-written CPU kernels, the fastest on a
-    /// CPU) or burn (burn's autodiff on the Flex backend; the same function and weights).
+    /// Velocity-field implementation on the CPU: native (hand-written kernels, the fastest)
+    /// or burn (burn's autodiff on the Flex backend; the same function and weights). GPU
+    /// devices always use burn.
     #[arg(long, default_value = "native", value_parser = ["native", "burn"])]
     pub engine: String,
+    /// Where to train: cpu, or wgpu in builds with that feature (burn engine).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// The JSON report of `genot fit`.
@@ -147,6 +150,7 @@ pub(crate) fn genot_error(e: GenotError) -> CliError {
 /// Runs `genot fit`.
 pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
+    let device = crate::device::parse_device(&args.device)?;
     if (kind == Kind::Fused) != args.source_shared.is_some() {
         return Err(CliError::Input(
             "--kind fused needs --source-shared and --target-shared, and they are only for fused"
@@ -243,12 +247,12 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     };
     let parameters = {
         use burn::module::Module;
-        config.velocity.init(&Device::flex()).num_params()
+        config.velocity.init(&device).num_params()
     };
     let result = fit(
         &data,
         config,
-        &Device::flex(),
+        &device,
         FitOptions {
             checkpoint_dir: Some(args.out.clone()),
             resume: args.resume,

@@ -4,6 +4,7 @@
 //! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
 //! observed points).
 
+mod device;
 mod error;
 mod eval;
 mod fit;

@@ -3,7 +3,6 @@
 use crate::error::CliError;
 use crate::fit::genot_error;
 use crate::io::{check_output_dir, read_labels, read_points, write_npy_atomic};
-use burn::tensor::Device;
 use clap::Args;
 use genot::ode::Solver;
 use genot::{Genot, TransportOptions};
@@ -60,6 +59,9 @@ pub struct TransportArgs {
     pub atol: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where to run: cpu, or wgpu in builds with that feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// The JSON report of `genot transport`.
@@ -113,8 +115,8 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
             args.model.display()
         )));
     }
-    let model =
-        Genot::load(&args.model, &Device::flex()).map_err(|e| CliError::Input(e.to_string()))?;
+    let device = crate::device::parse_device(&args.device)?;
+    let model = Genot::load(&args.model, &device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut x = read_points::<f32>(&args.source, "source")?;
     let shared = model.config.source_shared_dim;
     match (&args.source_shared, shared) {

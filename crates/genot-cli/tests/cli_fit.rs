@@ -182,5 +182,19 @@ fn fit_and_transport_errors_are_named_and_write_nothing() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    // A GPU device in a CPU-only build says how to get one.
+    let out = genot(&[
+        "fit",
+        "--source",
+        s(&x),
+        "--target",
+        s(&x),
+        "--out",
+        s(&model),
+        "--device",
+        "tpu",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("available: cpu"));
     assert!(!dir.path().join("p.npy").exists());
 }
