@@ -223,27 +223,11 @@ where
     S: Data<Elem = A>,
     D: Dimension,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let fail = |e: &dyn std::fmt::Display| {
-        CliError::Run(format!("cannot write '{}': {e}", path.display()))
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    let mut bytes = Vec::new();
     array
-        .write_npy(std::io::BufWriter::new(tmp.as_file_mut()))
-        .map_err(|e| fail(&e))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    // Temporary files are created private (0600); outputs get the usual 0644.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| fail(&e))?;
-    }
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+        .write_npy(&mut bytes)
+        .map_err(|e| CliError::Run(format!("cannot write '{}': {e}", path.display())))?;
+    genot::model::write_atomic(path, &bytes).map_err(|e| CliError::Run(e.to_string()))
 }
 
 /// Fails when the directory that would hold `p` does not exist (checked before any work).

@@ -128,6 +128,15 @@ fn save_then_load_gives_identical_predictions() {
     let (model, report) = train(&data, MatchingConfig::default(), 30, 1e-3);
     let dir = tempfile::tempdir().unwrap();
     genot::train::save_fitted(dir.path(), &model, &report).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("config.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "model files are readable by others");
+    }
     let loaded = Genot::load(dir.path(), &Device::flex()).unwrap();
     assert_eq!(loaded.config, model.config);
     let x = data.source.slice(s![..50, ..]).to_owned();
