@@ -1,8 +1,8 @@
-//! Turning a batch into training pairs (SPEC section 1, steps 2 to 5), for linear problems.
+//! Turning a batch plan into training pairs (SPEC section 1, steps 4 and 5).
 //!
-//! [`LinearMatching::pairs`] solves the batch OT problem with genot-ot and samples
-//! `k` targets per source row-wise (every source once when balanced, sources resampled by
-//! the plan's row mass when unbalanced), or `n k` pairs jointly. Each draw has its own
+//! [`pairs_from_plan`] samples `k` targets per source row-wise from the plan that
+//! [`crate::coupling::Coupler`] computed (every source once when balanced, sources resampled
+//! by the plan's row mass when unbalanced), or `n k` pairs jointly. Each draw has its own
 //! random stream ([`genot_ot::sampling`]).
 //!
 //! [`match_latents_per_source`] re-pairs, **within each source's group of `k`**, the latent
@@ -10,7 +10,7 @@
 //! across the whole batch, as a reference implementation does, mixes targets between
 //! sources and breaks the conditional structure.
 
-use genot_ot::cost::{Cost, SqEuclidean};
+use genot_ot::cost::SqEuclidean;
 use genot_ot::error::OtError;
 use genot_ot::prelude::*;
 use genot_ot::sampling::{sample_conditional, sample_joint, RowSelection};
@@ -23,72 +23,6 @@ use std::sync::Arc;
 pub struct Pairs {
     pub source: Vec<usize>,
     pub target: Vec<usize>,
-}
-
-/// How a linear batch problem is set up and solved.
-#[derive(Clone)]
-pub struct LinearMatching<F: Real> {
-    pub cost: Arc<dyn Cost<F>>,
-    pub scale: ScaleCost,
-    pub epsilon: Epsilon,
-    pub tau_a: f64,
-    pub tau_b: f64,
-    pub solver: Sinkhorn,
-    /// Sample `(i, j)` jointly from the plan instead of row by row.
-    pub joint: bool,
-}
-
-impl<F: Real> Default for LinearMatching<F> {
-    /// Squared Euclidean, cost divided by its mean, relative epsilon 0.1 x mean, balanced.
-    fn default() -> Self {
-        LinearMatching {
-            cost: Arc::new(SqEuclidean),
-            scale: ScaleCost::Mean,
-            epsilon: Epsilon::Relative {
-                factor: 0.1,
-                to: RelativeTo::Mean,
-            },
-            tau_a: 1.0,
-            tau_b: 1.0,
-            solver: Sinkhorn::default(),
-            joint: false,
-        }
-    }
-}
-
-impl<F: Real> LinearMatching<F> {
-    /// The batch plan between a source batch `x` and a target batch `y` (rows = sources).
-    pub fn plan(&self, x: &Array2<F>, y: &Array2<F>) -> Result<Array2<F>, OtError> {
-        let geom = Geometry::from_points(
-            x.clone(),
-            y.clone(),
-            self.cost.clone(),
-            self.scale,
-            self.epsilon,
-        )?;
-        let prob = LinearProblem::new(geom).with_tau(self.tau_a, self.tau_b)?;
-        let out = self.solver.clone().with_plan(true).solve(&prob, None)?;
-        if !out.converged {
-            return Err(OtError::Numerical(format!(
-                "the batch Sinkhorn did not converge in {} iterations (marginal error {:.2e}); raise the epsilon or the iteration limit",
-                out.iterations, out.marginal_error
-            )));
-        }
-        Ok(out.plan.expect("plan requested"))
-    }
-
-    /// `n k` pairs for a source batch `x` (`n` rows) and a target batch `y`.
-    pub fn pairs(
-        &self,
-        x: &Array2<F>,
-        y: &Array2<F>,
-        k: usize,
-        seed: u64,
-    ) -> Result<Pairs, OtError> {
-        let plan = self.plan(x, y)?;
-        let balanced = self.tau_a == 1.0 && self.tau_b == 1.0;
-        pairs_from_plan(plan.view(), balanced, k, self.joint, seed)
-    }
 }
 
 /// Draws `n k` training pairs from a batch plan (`n` source rows): jointly, or row-wise with
