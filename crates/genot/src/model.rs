@@ -141,7 +141,8 @@ impl Genot {
                 xi = Some(params::import(x, &params::under("xi", w)).map_err(bad)?);
             }
         }
-        let native = if *device == Device::flex() {
+        // Training builds its networks on an autodiff device and has its own engine.
+        let native = if *device == Device::flex() && !device.is_autodiff() {
             let mut n = NativeField::from_weights(config.velocity, &params::export(&velocity))
                 .map_err(GenotError::Invalid)?;
             n.threads = rayon::current_num_threads();
