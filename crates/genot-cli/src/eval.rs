@@ -4,10 +4,10 @@ use crate::error::CliError;
 use crate::io::{read_labels, read_points};
 use clap::Args;
 use genot_ot::metrics::{
-    energy_distance, foscttm, label_transfer_accuracy, mmd_rbf, sinkhorn_divergence,
+    energy_distance, foscttm, label_transfer_accuracy, median_heuristic_gamma, mmd_rbf,
+    sinkhorn_divergence,
 };
 use genot_ot::prelude::*;
-use ndarray::{Array2, Axis};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -106,27 +106,6 @@ impl EvalReport {
     }
 }
 
-fn median_heuristic(y: &Array2<f64>) -> f64 {
-    let step = y.nrows().div_ceil(2000).max(1);
-    let sub = y.select(Axis(0), &(0..y.nrows()).step_by(step).collect::<Vec<_>>());
-    let d = genot_ot::cost::cost_matrix(&SqEuclidean, sub.view(), sub.view());
-    let mut v: Vec<f64> = d
-        .indexed_iter()
-        .filter(|((i, j), _)| i < j)
-        .map(|(_, &x)| x)
-        .collect();
-    if v.is_empty() {
-        return 1.0;
-    }
-    let k = v.len() / 2;
-    let (_, med, _) = v.select_nth_unstable_by(k, f64::total_cmp);
-    if *med > 0.0 {
-        1.0 / *med
-    } else {
-        1.0
-    }
-}
-
 /// Maps string labels of both sides to shared integer ids.
 fn encode(a: &[String], b: &[String]) -> (Vec<usize>, Vec<usize>) {
     let mut ids: HashMap<String, usize> = HashMap::new();
@@ -214,7 +193,9 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport, CliError> {
         Epsilon::Absolute(args.epsilon),
         &solver,
     )?;
-    let gamma = args.mmd_gamma.unwrap_or_else(|| median_heuristic(&target));
+    let gamma = args
+        .mmd_gamma
+        .unwrap_or_else(|| median_heuristic_gamma(target.view()));
     Ok(EvalReport {
         n_pred: pred.nrows(),
         n_target: target.nrows(),

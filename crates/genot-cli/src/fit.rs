@@ -3,9 +3,9 @@
 use crate::error::CliError;
 use crate::io::{read_labels, read_points};
 use clap::Args;
-use genot::config::{Kind, MatchingConfig, RescalingConfig, TrainConfig};
-use genot::train::{fit, make_config, save_fitted, Architecture, FitOptions, Progress};
-use genot::{GenotError, TrainingData};
+use genot::config::Kind;
+use genot::train::{fit, save_fitted, FitOptions, Progress};
+use genot::{FitSettings, GenotError, TrainingData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -157,36 +157,33 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
                 .into(),
         ));
     }
-    let matching = MatchingConfig {
+    let settings = FitSettings {
         kind,
         cost: args.cost.clone(),
-        epsilon: args
-            .epsilon
-            .unwrap_or(if kind == Kind::Linear { 0.1 } else { 0.01 }),
+        fused_penalty: args.fused_penalty,
+        epsilon: args.epsilon,
         relative_epsilon: args.relative_epsilon,
         scale_cost: args.scale_cost.clone(),
         tau_a: args.tau_a,
         tau_b: args.tau_b,
-        fused_penalty: args.fused_penalty,
-        k_samples: args.k_samples,
-        joint: args.joint,
-        latent_matching: args.latent_matching,
-        warmup_iterations: args.warmup_iterations,
-        ..MatchingConfig::default()
-    };
-    matching.validate().map_err(CliError::Input)?;
-    let training = TrainConfig {
         iterations: args.iterations,
         batch_size: args.batch_size,
         lr: args.lr,
         weight_decay: args.weight_decay,
+        hidden: args.hidden,
+        layers: args.layers,
+        time_frequencies: args.time_frequencies,
+        k_samples: args.k_samples,
+        latent_matching: args.latent_matching,
+        joint: args.joint,
+        warmup_iterations: args.warmup_iterations,
         ema: args.ema,
         grad_clip: args.grad_clip,
-        seed: args.seed,
         checkpoint_every: args.checkpoint_every,
-        ..TrainConfig::default()
+        seed: args.seed,
+        engine: args.engine.clone(),
     };
-    training.validate().map_err(CliError::Input)?;
+    settings.validate().map_err(genot_error)?;
     let mut data = TrainingData::new(
         read_points::<f32>(&args.source, "source")?,
         read_points::<f32>(&args.target, "target")?,
@@ -205,13 +202,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
             read_labels(t, "target-conditions")?,
         );
     }
-    let arch = Architecture {
-        hidden: args.hidden,
-        layers: args.layers,
-        time_frequencies: args.time_frequencies,
-        rescaling: RescalingConfig::default(),
-    };
-    let config = make_config(&data, matching, training, arch).map_err(genot_error)?;
+    let config = settings.config(&data).map_err(genot_error)?;
     if args.resume && !args.out.join(genot::train::CHECKPOINT).is_dir() {
         return Err(CliError::Input(format!(
             "--resume: no checkpoint in '{}'",
@@ -258,11 +249,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
             resume: args.resume,
             progress: Some(&mut hook),
             stop: Some(stop),
-            engine: if args.engine == "burn" {
-                genot::engine::Engine::Burn
-            } else {
-                genot::engine::Engine::Auto
-            },
+            engine: settings.engine().map_err(genot_error)?,
         },
     );
     bar.finish_and_clear();

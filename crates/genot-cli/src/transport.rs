@@ -7,7 +7,6 @@ use clap::Args;
 use genot::ode::Solver;
 use genot::{Genot, TransportOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{concatenate, Axis};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -78,23 +77,8 @@ pub struct TransportReport {
 
 /// Runs `genot transport`.
 pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
-    let solver = match args.solver.as_str() {
-        "dopri5" => {
-            if !(args.rtol > 0.0 && args.atol > 0.0) {
-                return Err(CliError::Input("--rtol and --atol must be > 0".into()));
-            }
-            Solver::Dopri5 {
-                rtol: args.rtol,
-                atol: args.atol,
-            }
-        }
-        s if args.steps == 0 => {
-            return Err(CliError::Input(format!("--steps must be >= 1 for {s}")))
-        }
-        "euler" => Solver::Euler { steps: args.steps },
-        "midpoint" => Solver::Midpoint { steps: args.steps },
-        _ => Solver::Rk4 { steps: args.steps },
-    };
+    let solver = Solver::from_name(&args.solver, args.steps, args.rtol, args.atol)
+        .map_err(CliError::Input)?;
     if args.samples == 0 {
         return Err(CliError::Input("--samples must be at least 1".into()));
     }
@@ -117,32 +101,12 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     }
     let device = crate::device::parse_device(&args.device)?;
     let model = Genot::load(&args.model, &device).map_err(|e| CliError::Input(e.to_string()))?;
-    let mut x = read_points::<f32>(&args.source, "source")?;
-    let shared = model.config.source_shared_dim;
-    match (&args.source_shared, shared) {
-        (Some(s), d) if d > 0 => {
-            let xs = read_points::<f32>(s, "source-shared")?;
-            if xs.nrows() != x.nrows() {
-                return Err(CliError::Input(format!(
-                    "--source-shared has {} rows but --source has {}",
-                    xs.nrows(),
-                    x.nrows()
-                )));
-            }
-            x = concatenate![Axis(1), xs, x];
-        }
-        (None, 0) => {}
-        (Some(_), _) => {
-            return Err(CliError::Input(
-                "--source-shared is for fused models; this model has no shared features".into(),
-            ))
-        }
-        (None, d) => {
-            return Err(CliError::Input(format!(
-                "this fused model needs --source-shared ({d} shared features)"
-            )))
-        }
-    }
+    let x = read_points::<f32>(&args.source, "source")?;
+    let shared = match &args.source_shared {
+        Some(p) => Some(read_points::<f32>(p, "source-shared")?),
+        None => None,
+    };
+    let x = model.source_input(x, shared).map_err(genot_error)?;
     if args.weights_out.is_some() && model.eta.is_none() {
         return Err(CliError::Input(
             "--weights-out: this model is balanced (no eta); train with --tau-a/--tau-b < 1".into(),

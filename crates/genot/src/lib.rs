@@ -9,6 +9,7 @@
 //! - [`matching`]: pairs drawn from a plan, per-source latent matching;
 //! - [`flow`]: straight probability paths and stratified times;
 //! - [`velocity`], [`rescaling`]: the networks;
+//! - [`settings`]: the flat, named settings of a run (CLI flags, Python arguments);
 //! - [`train`]: the training loop, checkpoints and resume;
 //! - [`ode`], [`model`]: transport of new points, save and load;
 //! - [`params`]: named weights, safetensors, EMA.
@@ -28,6 +29,7 @@ pub mod native;
 pub mod ode;
 pub mod params;
 pub mod rescaling;
+pub mod settings;
 pub mod train;
 pub mod velocity;
 
@@ -35,4 +37,5 @@ pub use config::{GenotConfig, Kind, MatchingConfig, TrainConfig};
 pub use data::TrainingData;
 pub use error::GenotError;
 pub use model::{Genot, TransportOptions, Transported};
+pub use settings::FitSettings;
 pub use train::{fit, make_config, Architecture, FitOptions, Progress, TrainReport};

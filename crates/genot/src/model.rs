@@ -232,6 +232,30 @@ impl Genot {
         Ok(Some(w.column(0).to_owned()))
     }
 
+    /// The source input of a fused model: its shared features `shared` (n x shared dim)
+    /// before the other features `x`; other models take `x` as it is and no `shared`.
+    pub fn source_input(&self, x: Array2<f32>, shared: Option<Array2<f32>>) -> Result<Array2<f32>> {
+        match (shared, self.config.source_shared_dim) {
+            (Some(s), d) if d > 0 => {
+                if s.nrows() != x.nrows() {
+                    return Err(GenotError::Invalid(format!(
+                        "the source's shared features have {} rows but the source has {}",
+                        s.nrows(),
+                        x.nrows()
+                    )));
+                }
+                Ok(ndarray::concatenate![Axis(1), s, x])
+            }
+            (None, 0) => Ok(x),
+            (Some(_), _) => Err(GenotError::Invalid(
+                "shared source features are for fused models; this model has none".into(),
+            )),
+            (None, d) => Err(GenotError::Invalid(format!(
+                "this fused model needs the source's shared features ({d} columns)"
+            ))),
+        }
+    }
+
     fn check_source(&self, x: ArrayView2<f32>) -> Result<()> {
         check_points("the source", x)?;
         if x.ncols() != self.config.source_dim {

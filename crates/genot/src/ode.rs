@@ -42,6 +42,26 @@ pub enum Solver {
     },
 }
 
+impl Solver {
+    /// The solver called `name` (`dopri5`, `euler`, `midpoint`, `rk4`): fixed-step solvers
+    /// take `steps`, Dopri5 `rtol` and `atol`. The message names the bad value.
+    pub fn from_name(name: &str, steps: usize, rtol: f64, atol: f64) -> Result<Self, String> {
+        match name {
+            "dopri5" if rtol > 0.0 && atol > 0.0 => Ok(Solver::Dopri5 { rtol, atol }),
+            "dopri5" => Err(format!("rtol and atol must be > 0, got {rtol} and {atol}")),
+            "euler" | "midpoint" | "rk4" if steps == 0 => {
+                Err(format!("steps must be >= 1 for {name}"))
+            }
+            "euler" => Ok(Solver::Euler { steps }),
+            "midpoint" => Ok(Solver::Midpoint { steps }),
+            "rk4" => Ok(Solver::Rk4 { steps }),
+            _ => Err(format!(
+                "unknown solver {name:?}: expected dopri5, euler, midpoint or rk4"
+            )),
+        }
+    }
+}
+
 /// Counts of an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OdeStats {

@@ -13,7 +13,7 @@ mod foscttm;
 pub mod gaussian;
 mod label_transfer;
 
-pub use distances::{energy_distance, mmd_rbf};
+pub use distances::{energy_distance, median_heuristic_gamma, mmd_rbf};
 pub use divergence::{sinkhorn_divergence, SinkhornDivergence};
 pub use foscttm::foscttm;
 pub use label_transfer::label_transfer_accuracy;

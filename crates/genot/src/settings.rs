@@ -1,0 +1,183 @@
+//! The user's choices for one training run as one flat set of named settings: what the
+//! CLI flags and the Python keyword arguments map to, with the same names and defaults.
+//! [`FitSettings::config`] turns them into the [`GenotConfig`] that [`crate::fit`] trains.
+//!
+//! ```
+//! use genot::settings::FitSettings;
+//! let s: FitSettings = serde_json::from_str(r#"{"kind": "quadratic", "iterations": 10}"#).unwrap();
+//! assert_eq!(s.epsilon(), 0.01); // the GW default
+//! assert!(serde_json::from_str::<FitSettings>(r#"{"iteration": 10}"#).is_err()); // typo
+//! ```
+
+use crate::config::{GenotConfig, Kind, MatchingConfig, RescalingConfig, TrainConfig};
+use crate::data::TrainingData;
+use crate::engine::Engine;
+use crate::error::{GenotError, Result};
+use crate::train::{make_config, Architecture};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a training run (see the CLI's `genot fit --help` for each one).
+/// Missing keys take their defaults when deserialised; unknown keys are an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FitSettings {
+    pub kind: Kind,
+    pub cost: String,
+    pub fused_penalty: f64,
+    /// `None`: 0.1 for linear problems, 0.01 for GW.
+    pub epsilon: Option<f64>,
+    pub relative_epsilon: bool,
+    pub scale_cost: String,
+    pub tau_a: f64,
+    pub tau_b: f64,
+    pub iterations: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub hidden: usize,
+    pub layers: usize,
+    pub time_frequencies: usize,
+    pub k_samples: usize,
+    pub latent_matching: bool,
+    pub joint: bool,
+    pub warmup_iterations: usize,
+    pub ema: Option<f64>,
+    pub grad_clip: Option<f64>,
+    pub checkpoint_every: usize,
+    pub seed: u64,
+    /// `native` (the CPU engine, used on the CPU) or `burn`.
+    pub engine: String,
+}
+
+impl Default for FitSettings {
+    fn default() -> Self {
+        let m = MatchingConfig::default();
+        let t = TrainConfig::default();
+        let a = Architecture::default();
+        FitSettings {
+            kind: m.kind,
+            cost: m.cost,
+            fused_penalty: m.fused_penalty,
+            epsilon: None,
+            relative_epsilon: m.relative_epsilon,
+            scale_cost: m.scale_cost,
+            tau_a: m.tau_a,
+            tau_b: m.tau_b,
+            iterations: t.iterations,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            weight_decay: t.weight_decay,
+            hidden: a.hidden,
+            layers: a.layers,
+            time_frequencies: a.time_frequencies,
+            k_samples: m.k_samples,
+            latent_matching: m.latent_matching,
+            joint: m.joint,
+            warmup_iterations: m.warmup_iterations,
+            ema: t.ema,
+            grad_clip: t.grad_clip,
+            checkpoint_every: t.checkpoint_every,
+            seed: t.seed,
+            engine: "native".into(),
+        }
+    }
+}
+
+impl FitSettings {
+    /// The epsilon in use: the given one, or the default of the kind.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+            .unwrap_or(if self.kind == Kind::Linear { 0.1 } else { 0.01 })
+    }
+
+    pub fn matching(&self) -> MatchingConfig {
+        MatchingConfig {
+            kind: self.kind,
+            cost: self.cost.clone(),
+            epsilon: self.epsilon(),
+            relative_epsilon: self.relative_epsilon,
+            scale_cost: self.scale_cost.clone(),
+            tau_a: self.tau_a,
+            tau_b: self.tau_b,
+            fused_penalty: self.fused_penalty,
+            k_samples: self.k_samples,
+            joint: self.joint,
+            latent_matching: self.latent_matching,
+            warmup_iterations: self.warmup_iterations,
+            ..MatchingConfig::default()
+        }
+    }
+
+    pub fn training(&self) -> TrainConfig {
+        TrainConfig {
+            iterations: self.iterations,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            ema: self.ema,
+            grad_clip: self.grad_clip,
+            seed: self.seed,
+            checkpoint_every: self.checkpoint_every,
+            ..TrainConfig::default()
+        }
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        Architecture {
+            hidden: self.hidden,
+            layers: self.layers,
+            time_frequencies: self.time_frequencies,
+            rescaling: RescalingConfig::default(),
+        }
+    }
+
+    pub fn engine(&self) -> Result<Engine> {
+        match self.engine.as_str() {
+            "native" => Ok(Engine::Auto),
+            "burn" => Ok(Engine::Burn),
+            e => Err(GenotError::Invalid(format!(
+                "unknown engine {e:?}: expected native or burn"
+            ))),
+        }
+    }
+
+    /// Checks the settings without data (the message names the setting).
+    pub fn validate(&self) -> Result<()> {
+        self.matching().validate().map_err(GenotError::Invalid)?;
+        self.training().validate().map_err(GenotError::Invalid)?;
+        self.engine().map(|_| ())
+    }
+
+    /// The model configuration these settings train on `data`.
+    pub fn config(&self, data: &TrainingData) -> Result<GenotConfig> {
+        self.engine()?;
+        make_config(data, self.matching(), self.training(), self.architecture())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_configs() {
+        let s = FitSettings::default();
+        assert_eq!(s.matching(), MatchingConfig::default());
+        assert_eq!(s.training(), TrainConfig::default());
+        assert_eq!(s.architecture(), Architecture::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let s = FitSettings {
+            tau_a: 1.5,
+            ..FitSettings::default()
+        };
+        assert!(s.validate().unwrap_err().to_string().contains("tau_a"));
+        let s = FitSettings {
+            engine: "fast".into(),
+            ..FitSettings::default()
+        };
+        assert!(s.validate().unwrap_err().to_string().contains("engine"));
+    }
+}
