@@ -137,21 +137,8 @@ struct Checked {
 fn check(args: &SolveArgs) -> Result<Checked, CliError> {
     let input = CliError::Input;
     let scale: ScaleCost = args.scale_cost.parse().map_err(input)?;
-    let epsilon = match (args.epsilon, args.relative_epsilon.as_deref()) {
-        (Some(e), _) if !(e > 0.0 && e.is_finite()) => {
-            return Err(input(format!("--epsilon must be > 0, got {e}")))
-        }
-        (Some(e), None) => Epsilon::Absolute(e),
-        (e, Some(to)) => Epsilon::Relative {
-            factor: e.unwrap_or(0.05),
-            to: if to == "std" {
-                RelativeTo::Std
-            } else {
-                RelativeTo::Mean
-            },
-        },
-        (None, None) => Epsilon::default(),
-    };
+    let epsilon = Epsilon::from_options(args.epsilon, args.relative_epsilon.as_deref())
+        .map_err(|e| input(format!("--{e}")))?;
     validate_tau("--tau-a", args.tau_a).map_err(|e| input(e.to_string()))?;
     validate_tau("--tau-b", args.tau_b).map_err(|e| input(e.to_string()))?;
     if !(args.threshold > 0.0 && args.threshold.is_finite()) {

@@ -106,6 +106,37 @@ impl Default for Epsilon {
     }
 }
 
+impl Epsilon {
+    /// Epsilon from an optional value and an optional `relative` target (`mean` or `std`):
+    /// a value alone is absolute; with `relative` it is a factor (0.05 when missing);
+    /// neither gives the default. The message names the bad value.
+    ///
+    /// ```
+    /// use genot_ot::geometry::{Epsilon, RelativeTo};
+    /// assert_eq!(Epsilon::from_options(Some(0.1), None), Ok(Epsilon::Absolute(0.1)));
+    /// assert_eq!(Epsilon::from_options(None, Some("mean")), Ok(Epsilon::Relative { factor: 0.05, to: RelativeTo::Mean }));
+    /// assert!(Epsilon::from_options(Some(-1.0), None).is_err());
+    /// ```
+    pub fn from_options(
+        value: Option<f64>,
+        relative: Option<&str>,
+    ) -> std::result::Result<Self, String> {
+        if let Some(e) = value.filter(|e| !(*e > 0.0 && e.is_finite())) {
+            return Err(format!("epsilon must be > 0, got {e}"));
+        }
+        let to = match relative {
+            None => return Ok(value.map_or_else(Epsilon::default, Epsilon::Absolute)),
+            Some("mean") => RelativeTo::Mean,
+            Some("std") => RelativeTo::Std,
+            Some(o) => return Err(format!("relative epsilon is 'mean' or 'std', got '{o}'")),
+        };
+        Ok(Epsilon::Relative {
+            factor: value.unwrap_or(0.05),
+            to,
+        })
+    }
+}
+
 /// Summary statistics of the *unscaled* cost matrix.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CostStats {

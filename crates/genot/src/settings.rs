@@ -148,6 +148,38 @@ impl FitSettings {
         self.engine().map(|_| ())
     }
 
+    /// The settings that train `config` (with the given engine): the inverse of
+    /// [`FitSettings::config`] for everything a model directory records.
+    pub fn from_config(config: &GenotConfig, engine: &str) -> Self {
+        let (m, t, v) = (&config.matching, &config.training, &config.velocity);
+        FitSettings {
+            kind: m.kind,
+            cost: m.cost.clone(),
+            fused_penalty: m.fused_penalty,
+            epsilon: Some(m.epsilon),
+            relative_epsilon: m.relative_epsilon,
+            scale_cost: m.scale_cost.clone(),
+            tau_a: m.tau_a,
+            tau_b: m.tau_b,
+            iterations: t.iterations,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            weight_decay: t.weight_decay,
+            hidden: v.hidden,
+            layers: v.layers,
+            time_frequencies: v.time_frequencies,
+            k_samples: m.k_samples,
+            latent_matching: m.latent_matching,
+            joint: m.joint,
+            warmup_iterations: m.warmup_iterations,
+            ema: t.ema,
+            grad_clip: t.grad_clip,
+            checkpoint_every: t.checkpoint_every,
+            seed: t.seed,
+            engine: engine.into(),
+        }
+    }
+
     /// The model configuration these settings train on `data`.
     pub fn config(&self, data: &TrainingData) -> Result<GenotConfig> {
         self.engine()?;
@@ -165,6 +197,40 @@ mod tests {
         assert_eq!(s.matching(), MatchingConfig::default());
         assert_eq!(s.training(), TrainConfig::default());
         assert_eq!(s.architecture(), Architecture::default());
+    }
+
+    #[test]
+    fn config_round_trips_to_settings() {
+        use ndarray::Array2;
+        let data = TrainingData::new(
+            Array2::from_shape_fn((8, 2), |(i, j)| (i * 2 + j) as f32),
+            Array2::from_shape_fn((9, 3), |(i, j)| (i + j * 3) as f32),
+        );
+        let s = FitSettings {
+            kind: Kind::Quadratic,
+            cost: "euclidean".into(),
+            epsilon: Some(0.02),
+            scale_cost: "max".into(),
+            tau_a: 0.9,
+            iterations: 17,
+            batch_size: 8,
+            lr: 3e-4,
+            hidden: 16,
+            layers: 2,
+            time_frequencies: 4,
+            k_samples: 3,
+            latent_matching: true,
+            joint: true,
+            warmup_iterations: 5,
+            ema: Some(0.99),
+            grad_clip: Some(2.0),
+            checkpoint_every: 7,
+            seed: 11,
+            engine: "burn".into(),
+            ..FitSettings::default()
+        };
+        let config = s.config(&data).unwrap();
+        assert_eq!(FitSettings::from_config(&config, "burn"), s);
     }
 
     #[test]

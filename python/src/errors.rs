@@ -1,0 +1,29 @@
+//! Rust errors as Python exceptions: bad input is a `ValueError`, files an `OSError`,
+//! numerical trouble a `FloatingPointError` or `RuntimeError`, an interrupted fit a
+//! `KeyboardInterrupt`.
+
+use genot::GenotError;
+use genot_ot::error::OtError;
+use pyo3::exceptions::{
+    PyFloatingPointError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError,
+};
+use pyo3::PyErr;
+
+pub fn genot_err(e: GenotError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        GenotError::Invalid(_) | GenotError::Ot(_) => PyValueError::new_err(msg),
+        GenotError::File { .. } => PyOSError::new_err(msg),
+        GenotError::NonFiniteLoss { .. } => PyFloatingPointError::new_err(msg),
+        GenotError::Stopped(_) => PyKeyboardInterrupt::new_err(msg),
+        GenotError::Matching { .. } | GenotError::Ode(_) => PyRuntimeError::new_err(msg),
+    }
+}
+
+pub fn ot_err(e: OtError) -> PyErr {
+    genot_err(GenotError::Ot(e))
+}
+
+pub fn value_err(msg: impl Into<String>) -> PyErr {
+    PyValueError::new_err(msg.into())
+}

@@ -1,0 +1,171 @@
+//! Discrete entropic OT: `genot.ot.sinkhorn` and `genot.ot.gromov_wasserstein`. Results
+//! come back as dicts that `genot/ot.py` wraps in result classes.
+
+use crate::errors::{ot_err, value_err};
+use genot_ot::choice::CostChoice;
+use genot_ot::prelude::*;
+use genot_ot::problem::validate_tau;
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::Arc;
+
+fn solver(threshold: f64, max_iterations: usize, mode: &str) -> PyResult<Sinkhorn> {
+    if !(threshold > 0.0 && threshold.is_finite()) {
+        return Err(value_err(format!("threshold must be > 0, got {threshold}")));
+    }
+    let mode: Mode = mode.parse().map_err(value_err)?;
+    Ok(Sinkhorn::default()
+        .with_threshold(threshold)
+        .with_max_iterations(max_iterations)
+        .with_mode(mode))
+}
+
+/// Entropic OT between the rows of `x` and `y` (weights `a`, `b`, uniform when None).
+#[pyfunction]
+#[pyo3(signature = (x, y, a=None, b=None, *, cost="sqeuclidean", epsilon=None,
+    relative_epsilon=None, scale_cost="mean", tau_a=1.0, tau_b=1.0, threshold=1e-3,
+    max_iterations=2000, mode="auto"))]
+#[allow(clippy::too_many_arguments)]
+pub fn sinkhorn<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    y: PyReadonlyArray2<'py, f64>,
+    a: Option<PyReadonlyArray1<'py, f64>>,
+    b: Option<PyReadonlyArray1<'py, f64>>,
+    cost: &str,
+    epsilon: Option<f64>,
+    relative_epsilon: Option<&str>,
+    scale_cost: &str,
+    tau_a: f64,
+    tau_b: f64,
+    threshold: f64,
+    max_iterations: usize,
+    mode: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cost = CostChoice::<f64>::parse(cost).map_err(value_err)?;
+    let scale: ScaleCost = scale_cost.parse().map_err(value_err)?;
+    let eps = Epsilon::from_options(epsilon, relative_epsilon).map_err(value_err)?;
+    let solver = solver(threshold, max_iterations, mode)?.with_plan(true);
+    let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
+    if x.ncols() != y.ncols() {
+        return Err(value_err(format!(
+            "x has {} columns and y {}: use gromov_wasserstein for different spaces",
+            x.ncols(),
+            y.ncols()
+        )));
+    }
+    let weights = match (a, b) {
+        (None, None) => None,
+        (Some(a), Some(b)) => Some((a.as_array().to_owned(), b.as_array().to_owned())),
+        _ => return Err(value_err("give both a and b, or neither")),
+    };
+    let (out, scale) = py
+        .detach(|| -> genot_ot::error::Result<_> {
+            let geom = cost.linear(x, y, scale, eps)?;
+            let scale = geom.scale();
+            let mut prob = LinearProblem::new(geom).with_tau(tau_a, tau_b)?;
+            if let Some((a, b)) = weights {
+                prob = prob.with_weights(a, b)?;
+            }
+            Ok((solver.solve(&prob, None)?, scale))
+        })
+        .map_err(ot_err)?;
+    let d = PyDict::new(py);
+    d.set_item("plan", out.plan.map(|p| p.into_pyarray(py)))?;
+    d.set_item("f", out.f.into_pyarray(py))?;
+    d.set_item("g", out.g.into_pyarray(py))?;
+    d.set_item("reg_ot_cost", out.reg_ot_cost)?;
+    d.set_item("transport_cost", out.transport_cost)?;
+    d.set_item("iterations", out.iterations)?;
+    d.set_item("converged", out.converged)?;
+    d.set_item("marginal_error", out.marginal_error)?;
+    d.set_item("epsilon", out.epsilon)?;
+    d.set_item("cost_scale", scale)?;
+    d.set_item("mass", out.mass)?;
+    Ok(d)
+}
+
+/// Entropic Gromov-Wasserstein between the intra-space costs of `x` and `y` (any
+/// dimensions), fused with a squared-Euclidean cost between `x_shared` and `y_shared`.
+#[pyfunction]
+#[pyo3(signature = (x, y, *, x_shared=None, y_shared=None, fused_penalty=1.0,
+    cost="sqeuclidean", epsilon=0.01, scale_cost="mean", tau_a=1.0, tau_b=1.0,
+    threshold=1e-3, gw_threshold=1e-3, max_iterations=2000, max_outer_iterations=50))]
+#[allow(clippy::too_many_arguments)]
+pub fn gromov_wasserstein<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f64>,
+    y: PyReadonlyArray2<'py, f64>,
+    x_shared: Option<PyReadonlyArray2<'py, f64>>,
+    y_shared: Option<PyReadonlyArray2<'py, f64>>,
+    fused_penalty: f64,
+    cost: &str,
+    epsilon: f64,
+    scale_cost: &str,
+    tau_a: f64,
+    tau_b: f64,
+    threshold: f64,
+    gw_threshold: f64,
+    max_iterations: usize,
+    max_outer_iterations: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cost = CostChoice::<f64>::parse(cost).map_err(value_err)?;
+    let scale: ScaleCost = scale_cost.parse().map_err(value_err)?;
+    if !(epsilon > 0.0 && epsilon.is_finite()) {
+        return Err(value_err(format!("epsilon must be > 0, got {epsilon}")));
+    }
+    if !(gw_threshold > 0.0 && gw_threshold.is_finite()) {
+        return Err(value_err(format!(
+            "gw_threshold must be > 0, got {gw_threshold}"
+        )));
+    }
+    if !(fused_penalty > 0.0 && fused_penalty.is_finite()) {
+        return Err(value_err(format!(
+            "fused_penalty must be > 0, got {fused_penalty}"
+        )));
+    }
+    validate_tau("tau_a", tau_a).map_err(ot_err)?;
+    validate_tau("tau_b", tau_b).map_err(ot_err)?;
+    let mut gw = GromovWasserstein::new(epsilon);
+    gw.threshold = gw_threshold;
+    gw.max_iterations = max_outer_iterations;
+    gw.min_iterations = gw.min_iterations.min(max_outer_iterations);
+    gw.sinkhorn = solver(threshold, max_iterations, "auto")?;
+    let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
+    let shared = match (x_shared, y_shared) {
+        (None, None) => None,
+        (Some(a), Some(b)) => Some((a.as_array().to_owned(), b.as_array().to_owned())),
+        _ => return Err(value_err("give both x_shared and y_shared, or neither")),
+    };
+    let out = py
+        .detach(|| -> genot_ot::error::Result<_> {
+            let mut prob = QuadraticProblem::new(cost.intra(x, scale)?, cost.intra(y, scale)?)
+                .with_tau(tau_a, tau_b)?;
+            if let Some((xs, ys)) = shared {
+                let cross = Geometry::from_points(
+                    xs,
+                    ys,
+                    Arc::new(SqEuclidean),
+                    scale,
+                    Epsilon::Absolute(1.0),
+                )?;
+                prob = prob.with_fused(&cross, fused_penalty)?;
+            }
+            gw.solve(&prob, GwInit::Product)
+        })
+        .map_err(ot_err)?;
+    let d = PyDict::new(py);
+    d.set_item("plan", out.plan.into_pyarray(py))?;
+    d.set_item("f", out.f.into_pyarray(py))?;
+    d.set_item("g", out.g.into_pyarray(py))?;
+    d.set_item("gw_cost", out.gw_cost)?;
+    d.set_item("linear_cost", out.linear_cost)?;
+    d.set_item("reg_gw_cost", out.reg_gw_cost)?;
+    d.set_item("outer_iterations", out.outer_iterations)?;
+    d.set_item("iterations", out.inner_iterations)?;
+    d.set_item("converged", out.converged && out.inner_converged)?;
+    d.set_item("costs", out.costs)?;
+    d.set_item("epsilon", out.epsilon)?;
+    Ok(d)
+}
