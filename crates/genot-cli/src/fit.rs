@@ -13,8 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Arguments of `genot fit`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct FitArgs {
+    /// Read these flags from a TOML file (keys are the long flags: `iterations = 2000`);
+    /// flags given on the command line override it. Relative paths are relative to the
+    /// file. `OUT/fit.toml` records every run's settings in this format.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
     /// Source points (.npy or .csv[:columns]), n x p. For fused: the features that are only
     /// comparable within the source space.
     #[arg(long)]
@@ -107,6 +113,7 @@ pub struct FitArgs {
     pub checkpoint_every: usize,
     /// Continue from OUT/checkpoint (same data and settings; --iterations may grow).
     #[arg(long)]
+    #[serde(skip)]
     pub resume: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -210,6 +217,13 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         )));
     }
 
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| CliError::Run(format!("cannot create '{}': {e}", args.out.display())))?;
+    genot::model::write_atomic(
+        &args.out.join("fit.toml"),
+        crate::config_file::effective(args)?.as_bytes(),
+    )
+    .map_err(genot_error)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

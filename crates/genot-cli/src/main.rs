@@ -4,6 +4,7 @@
 //! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
 //! observed points).
 
+mod config_file;
 mod device;
 mod error;
 mod eval;
@@ -37,6 +38,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Train a GENOT model (linear, quadratic or fused; balanced or unbalanced; with or
     /// without conditions) and write it to a model directory. JSON report on stdout.
+    /// `--config FILE.toml` reads the flags from a file (flags given here override it).
+    #[command(args_override_self = true)]
     Fit(Box<fit::FitArgs>),
     /// Sample the learned conditional distributions for new source points with a model
     /// directory from `genot fit`. JSON report on stdout.
@@ -49,7 +52,14 @@ fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let argv = match config_file::expand(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result: Result<String, CliError> = match &cli.command {
         Command::Solve(args) => solve::run(args).and_then(|r| to_json(&r)),
         Command::Eval(args) => eval::run(args).and_then(|r| {

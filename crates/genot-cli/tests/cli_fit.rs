@@ -170,3 +170,64 @@ fn fit_and_transport_errors_are_named_and_write_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
     assert!(!dir.path().join("p.npy").exists());
 }
+
+#[test]
+fn config_file_flags_override_and_the_effective_settings_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write_npy(dir.path().join("x.npy"), &cloud(100, 2, 0.0)).unwrap();
+    write_npy(dir.path().join("y.npy"), &cloud(100, 2, 1.0)).unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        "source = \"x.npy\"\ntarget = \"y.npy\"\nout = \"m1\"\niterations = 40\nhidden = 16\nlayers = 2\ntime-frequencies = 4\nbatch_size = 32\nrelative-epsilon = true\nepsilon = 0.2\n",
+    )
+    .unwrap();
+    let first = ok_json(genot(&[
+        "fit",
+        "--config",
+        s(&config),
+        "--iterations",
+        "12",
+    ]));
+    assert_eq!(first["iterations"], 12, "the flag overrides the file");
+    let m1 = dir.path().join("m1");
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m1.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["matching"]["relative_epsilon"], true);
+    assert_eq!(c["matching"]["epsilon"], 0.2);
+    assert_eq!(c["velocity"]["hidden"], 16);
+    // OUT/fit.toml reproduces the run (same losses), here into another directory.
+    let m2 = dir.path().join("m2");
+    let again = ok_json(genot(&[
+        "fit",
+        "--config",
+        s(&m1.join("fit.toml")),
+        "--out",
+        s(&m2),
+    ]));
+    assert_eq!(again["iterations"], 12);
+    let losses = |m: &Path| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(m.join("history.json")).unwrap(),
+        )
+        .unwrap()["losses"]
+            .clone()
+    };
+    assert_eq!(losses(&m1), losses(&m2));
+    // An unknown key is an input error naming the file and the key; nothing is written.
+    std::fs::write(&config, "iteration = 3\n").unwrap();
+    let out = genot(&[
+        "fit",
+        "--config",
+        s(&config),
+        "--out",
+        s(&dir.path().join("m3")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run.toml") && err.contains("'iteration'"),
+        "{err}"
+    );
+    assert!(!dir.path().join("m3").exists());
+}

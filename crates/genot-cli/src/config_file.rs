@@ -1,0 +1,194 @@
+//! `genot fit --config FILE.toml`: a TOML file whose keys are the long flags of
+//! `genot fit` (`iterations = 2000`, `kind = "quadratic"`, `relative-epsilon = true`, `-`
+//! or `_` alike). The file's settings go in front of the command line's own flags, so a
+//! flag given on the command line overrides the file. Relative paths in the file are
+//! relative to the file's folder. `genot fit` saves the settings it ran with as
+//! `OUT/fit.toml`, which `--config` reads back.
+
+use crate::error::CliError;
+use clap::{ArgAction, Args, Command};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The keys whose values are file paths.
+const PATH_KEYS: &[&str] = &[
+    "source",
+    "target",
+    "out",
+    "source_shared",
+    "target_shared",
+    "source_conditions",
+    "target_conditions",
+];
+
+/// The value of `--config` among the arguments of a subcommand, if any.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let a = a.to_string_lossy();
+        if a == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+/// `argv` (program name first) with the settings of a `fit --config FILE` inserted right
+/// after `fit`; other commands and `fit` without `--config` come back unchanged.
+pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
+    if argv.get(1).is_none_or(|a| a != "fit") {
+        return Ok(argv);
+    }
+    let Some(path) = config_path(&argv[2..]) else {
+        return Ok(argv);
+    };
+    let shown = path.display();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::Input(format!("cannot read the config file '{shown}': {e}")))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| CliError::Input(format!("config file '{shown}' is not valid TOML: {e}")))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let fit = crate::fit::FitArgs::augment_args(Command::new("fit"));
+    let mut inserted: Vec<OsString> = vec![];
+    for (key, value) in &table {
+        let id = key.replace('-', "_");
+        let arg = fit
+            .get_arguments()
+            .find(|a| a.get_id() == id.as_str() && a.get_long().is_some() && id != "config")
+            .ok_or_else(|| {
+                CliError::Input(format!(
+                    "config file '{shown}': unknown key '{key}' (the keys are the long flags of `genot fit`, see `genot fit --help`)"
+                ))
+            })?;
+        let flag = format!("--{}", arg.get_long().expect("long flags only"));
+        let switch = matches!(arg.get_action(), ArgAction::SetTrue);
+        let text = match value {
+            toml::Value::Boolean(b) if switch => {
+                if *b {
+                    inserted.push(flag.into());
+                }
+                continue;
+            }
+            _ if switch => {
+                return Err(CliError::Input(format!(
+                    "config file '{shown}': '{key}' is a switch: true or false"
+                )))
+            }
+            toml::Value::String(s) if PATH_KEYS.contains(&id.as_str()) => {
+                base.join(s).into_os_string()
+            }
+            toml::Value::String(s) => s.into(),
+            toml::Value::Integer(i) => i.to_string().into(),
+            toml::Value::Float(f) => f.to_string().into(),
+            _ => {
+                return Err(CliError::Input(format!(
+                    "config file '{shown}': '{key}' must be a string, a number or true/false"
+                )))
+            }
+        };
+        inserted.push(flag.into());
+        inserted.push(text);
+    }
+    let mut out = argv[..2].to_vec();
+    out.extend(inserted);
+    out.extend(argv[2..].iter().cloned());
+    Ok(out)
+}
+
+/// The effective settings of a run as a TOML file that `--config` reads back: every
+/// setting with its value, paths made absolute.
+pub fn effective(args: &crate::fit::FitArgs) -> Result<String, CliError> {
+    let mut args = args.clone();
+    for p in [
+        Some(&mut args.source),
+        Some(&mut args.target),
+        Some(&mut args.out),
+        args.source_shared.as_mut(),
+        args.target_shared.as_mut(),
+        args.source_conditions.as_mut(),
+        args.target_conditions.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    toml::to_string(&args)
+        .map(|t| format!("# The settings of `genot fit` for this model (`genot fit --config fit.toml` runs it again).\n{t}"))
+        .map_err(|e| CliError::Run(format!("cannot write the effective settings: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn file_settings_go_before_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "iterations = 7\nrelative-epsilon = true\njoint = false\nsource = \"x.npy\"\nlr = 0.001\n",
+        )
+        .unwrap();
+        let argv = os(&[
+            "genot",
+            "fit",
+            "--config",
+            file.to_str().unwrap(),
+            "--lr",
+            "0.01",
+        ]);
+        let out = expand(argv).unwrap();
+        let text: Vec<String> = out.iter().map(|s| s.to_string_lossy().into()).collect();
+        let x = dir.path().join("x.npy").display().to_string();
+        // toml tables are sorted by key
+        assert_eq!(
+            text[..9],
+            [
+                "genot",
+                "fit",
+                "--iterations",
+                "7",
+                "--lr",
+                "0.001",
+                "--relative-epsilon",
+                "--source",
+                x.as_str()
+            ]
+        );
+        assert_eq!(
+            text[9..],
+            ["--config", file.to_str().unwrap(), "--lr", "0.01"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        for (body, want) in [
+            ("iteration = 7", "unknown key 'iteration'"),
+            ("joint = 1", "'joint' is a switch"),
+            ("lr = [1, 2]", "'lr' must be a string"),
+            ("lr = ", "not valid TOML"),
+        ] {
+            std::fs::write(&file, body).unwrap();
+            let argv = os(&["genot", "fit", "--config", file.to_str().unwrap()]);
+            let e = expand(argv).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("c.toml"), "{e}");
+        }
+        let argv = os(&["genot", "solve", "--config", "nope.toml"]);
+        assert_eq!(expand(argv.clone()).unwrap(), argv);
+    }
+}
