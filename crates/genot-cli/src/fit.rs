@@ -125,6 +125,9 @@ pub struct FitArgs {
     /// Where to train: cpu, or wgpu in builds with that feature (burn engine).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Also draw the training loss curve into OUT/loss.png.
+    #[arg(long)]
+    pub plot: bool,
 }
 
 /// The JSON report of `genot fit`.
@@ -277,6 +280,9 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         r => r.map_err(genot_error)?,
     };
     save_fitted(&args.out, &model, &report).map_err(genot_error)?;
+    if args.plot {
+        crate::plot::loss_curve(&report.losses, &args.out.join("loss.png"))?;
+    }
     let c = &model.config;
     let tail = &report.losses[report.losses.len().saturating_sub(100)..];
     let run_iterations = c.training.iterations - report.resumed_from;

@@ -2,7 +2,7 @@
 
 use crate::error::CliError;
 use genot_ot::real::Real;
-use ndarray::{Array, Array2, ArrayBase, Data, Dimension, Ix1, Ix2};
+use ndarray::{Array, Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
 use ndarray_npy::{ReadNpyError, WritableElement, WriteNpyExt};
 use std::path::{Path, PathBuf};
 
@@ -170,31 +170,33 @@ pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
         .collect()
 }
 
+/// What went wrong reading a .npy file; the text completes "<what> file '<path>' ...".
+fn describe(e: ReadNpyError) -> String {
+    match e {
+        ReadNpyError::WrongDescriptor(d) => {
+            let d = d.to_string();
+            if d.contains('O') {
+                format!("holds Python objects (dtype {d}, e.g. a ragged list); expected a rectangular float32 or float64 array")
+            } else {
+                format!("has dtype {d}; expected float32 or float64")
+            }
+        }
+        ReadNpyError::WrongNdim(_, k) => {
+            format!("holds a {k}-D array; expected a 2-D array of points (rows) by dimensions (columns)")
+        }
+        ReadNpyError::MissingData => {
+            "is truncated (the data is shorter than its header says)".into()
+        }
+        ReadNpyError::ExtraBytes(n) => format!("has {n} unexpected bytes after the data"),
+        ReadNpyError::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
+        ReadNpyError::Io(io) => format!("cannot be read: {io}"),
+        other => format!("cannot be read: {other}"),
+    }
+}
+
 /// Reads a float32 or float64 array of one or two dimensions as f64; the error text
 /// completes "<what> file '<path>' ...".
 fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
-    fn describe(e: ReadNpyError) -> String {
-        match e {
-            ReadNpyError::WrongDescriptor(d) => {
-                let d = d.to_string();
-                if d.contains('O') {
-                    format!("holds Python objects (dtype {d}, e.g. a ragged list); expected a rectangular float32 or float64 array")
-                } else {
-                    format!("has dtype {d}; expected float32 or float64")
-                }
-            }
-            ReadNpyError::WrongNdim(_, k) => {
-                format!("holds a {k}-D array; expected a 2-D array of points (rows) by dimensions (columns)")
-            }
-            ReadNpyError::MissingData => {
-                "is truncated (the data is shorter than its header says)".into()
-            }
-            ReadNpyError::ExtraBytes(n) => format!("has {n} unexpected bytes after the data"),
-            ReadNpyError::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
-            ReadNpyError::Io(io) => format!("cannot be read: {io}"),
-            other => format!("cannot be read: {other}"),
-        }
-    }
     match read_float::<Ix2>(path) {
         Err(ReadNpyError::WrongNdim(_, 1)) => read_float::<Ix1>(path).map(|v| {
             let n = v.len();
@@ -203,6 +205,34 @@ fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
         r => r,
     }
     .map_err(describe)
+}
+
+/// Reads predictions: an `n x K x q` .npy array (K samples per point), or `n x q` points
+/// in any format [`read_points`] reads (one sample per point).
+pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError> {
+    let shown = spec.display();
+    if spec.extension().is_some_and(|e| e == "npy") && spec.exists() {
+        match read_float::<Ix3>(spec) {
+            Ok(a) => {
+                if let Some(((i, k, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(CliError::Input(format!(
+                        "{what} file '{shown}' has a non-finite value ({v}) at [{i}, {k}, {j}]"
+                    )));
+                }
+                return Ok(a.mapv(|v| v as f32));
+            }
+            Err(ReadNpyError::WrongNdim(..)) => {}
+            Err(e) => {
+                return Err(CliError::Input(format!(
+                    "{what} file '{shown}' {}",
+                    describe(e)
+                )))
+            }
+        }
+    }
+    let p = read_points::<f32>(spec, what)?;
+    let (n, q) = p.dim();
+    Ok(p.into_shape_with_order((n, 1, q)).expect("n x 1 x q"))
 }
 
 /// Reads a float64 array, or a float32 one converted to float64.

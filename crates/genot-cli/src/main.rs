@@ -2,14 +2,16 @@
 //!
 //! Subcommands: `fit` (train a GENOT model), `transport` (sample it for new points), `solve`
 //! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
-//! observed points).
+//! observed points), `plot` (figures), `demo` (all of it on a built-in task).
 
 mod config_file;
+mod demo;
 mod device;
 mod error;
 mod eval;
 mod fit;
 mod io;
+mod plot;
 mod solve;
 mod transport;
 
@@ -44,6 +46,12 @@ enum Command {
     /// Sample the learned conditional distributions for new source points with a model
     /// directory from `genot fit`. JSON report on stdout.
     Transport(Box<transport::TransportArgs>),
+    /// Draw a PNG: a model's training loss (--model) or a scatter of source points, their
+    /// predictions and the targets (--source --pred [--target]).
+    Plot(plot::PlotArgs),
+    /// Run the whole workflow on a built-in synthetic task (fit, transport, eval, plots) in
+    /// well under a minute; no arguments needed. Prints where the outputs are.
+    Demo(demo::DemoArgs),
 }
 
 fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
@@ -68,6 +76,8 @@ fn main() {
         }),
         Command::Fit(args) => fit::run(args).and_then(|r| to_json(&r)),
         Command::Transport(args) => transport::run(args).and_then(|r| to_json(&r)),
+        Command::Plot(args) => plot::run(args).and_then(|r| to_json(&r)),
+        Command::Demo(args) => demo::run(args).and_then(|r| to_json(&r)),
     };
     match result {
         Ok(json) => println!("{json}"),

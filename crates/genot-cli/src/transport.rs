@@ -58,6 +58,13 @@ pub struct TransportArgs {
     pub atol: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Draw the source points and their samples into this PNG (first two principal
+    /// components beyond two features).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// With --plot: observed target points to draw under the samples.
+    #[arg(long, requires = "plot")]
+    pub plot_target: Option<PathBuf>,
     /// Where to run: cpu, or wgpu in builds with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -87,6 +94,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         args.mean_out.as_ref(),
         args.weights_out.as_ref(),
         args.uncertainty_out.as_ref(),
+        args.plot.as_ref(),
     ]
     .into_iter()
     .flatten()
@@ -116,6 +124,10 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         Some(p) => Some(read_labels(p, "conditions")?),
         None => None,
     };
+    let target = match &args.plot_target {
+        Some(t) => Some(read_points::<f32>(t, "plot-target")?),
+        None => None,
+    };
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} transport {elapsed}: {msg}")
@@ -137,6 +149,18 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     bar.finish_and_clear();
     let out = out.map_err(genot_error)?;
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(p) = &args.plot {
+        let source = x.slice(ndarray::s![.., model.config.source_shared_dim..]);
+        crate::plot::scatter(
+            &crate::plot::Scatter {
+                source,
+                pred: out.samples.view(),
+                target: target.as_ref().map(|t| t.view()),
+                links: 8,
+            },
+            p,
+        )?;
+    }
     let (n, k, q) = out.samples.dim();
     let shape = if k == 1 {
         let flat = out

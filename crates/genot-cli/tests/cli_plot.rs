@@ -1,0 +1,118 @@
+//! `genot demo`, `genot plot` and the `--plot` options.
+
+mod common;
+
+use common::genot;
+use ndarray::{Array2, Array3};
+use ndarray_npy::write_npy;
+use std::path::Path;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn is_png(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 1000)
+}
+
+fn json(out: std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn demo_runs_end_to_end_and_beats_leaving_the_source_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let r = json(genot(&["demo", "--out", s(&out), "--iterations", "300"]));
+    assert_eq!(r["samples_shape"], serde_json::json!([200, 8, 2]));
+    for f in r["figures"].as_array().unwrap() {
+        assert!(is_png(Path::new(f.as_str().unwrap())), "{f}");
+    }
+    for f in [
+        "model/config.json",
+        "model/fit.toml",
+        "predictions.npy",
+        "samples.npy",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let (g, base) = (&r["genot"], &r["source_as_is"]);
+    for k in ["sinkhorn_divergence", "energy_distance", "mmd"] {
+        assert!(
+            g[k].as_f64().unwrap() < 0.5 * base[k].as_f64().unwrap(),
+            "{k}: {g} vs {base}"
+        );
+    }
+}
+
+#[test]
+fn plot_draws_losses_and_scatters_and_checks_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f);
+    // A loss curve from a model directory's history.
+    std::fs::create_dir(p("model")).unwrap();
+    let losses: Vec<f32> = (0..200).map(|i| 2.0 / (1.0 + i as f32 / 20.0)).collect();
+    std::fs::write(
+        p("model/history.json"),
+        serde_json::json!({"losses": losses, "rescaling_losses": [], "resumed_from": 0, "seconds": 1.0})
+            .to_string(),
+    )
+    .unwrap();
+    json(genot(&[
+        "plot",
+        "--model",
+        s(&p("model")),
+        "--out",
+        s(&p("loss.png")),
+    ]));
+    assert!(is_png(&p("loss.png")));
+    // Source in 2-D, 4 samples each in 3-D, targets in 3-D: two panels with PCA.
+    let x = Array2::from_shape_fn((50, 2), |(i, j)| ((i * 3 + j * 7) % 11) as f32);
+    let y = Array3::from_shape_fn((50, 4, 3), |(i, k, j)| ((i + k * 5 + j * 2) % 13) as f32);
+    let t = Array2::from_shape_fn((60, 3), |(i, j)| ((i * 5 + j) % 7) as f32);
+    write_npy(p("x.npy"), &x).unwrap();
+    write_npy(p("y.npy"), &y).unwrap();
+    write_npy(p("t.npy"), &t).unwrap();
+    let (xp, yp) = (p("x.npy"), p("y.npy"));
+    let args = ["plot", "--source", s(&xp), "--pred", s(&yp)];
+    json(genot(
+        &[
+            &args[..],
+            &["--target", s(&p("t.npy")), "--out", s(&p("sc.png"))],
+        ]
+        .concat(),
+    ));
+    assert!(is_png(&p("sc.png")));
+    // Errors: predictions for other points, targets in another space; nothing written.
+    write_npy(p("few.npy"), &x.slice(ndarray::s![..10, ..]).to_owned()).unwrap();
+    let bad = genot(&[
+        "plot",
+        "--source",
+        s(&p("few.npy")),
+        "--pred",
+        s(&p("y.npy")),
+        "--out",
+        s(&p("bad.png")),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("10 source points but predictions for 50")
+    );
+    let bad = genot(
+        &[
+            &args[..],
+            &["--target", s(&p("x.npy")), "--out", s(&p("bad.png"))],
+        ]
+        .concat(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!p("bad.png").exists());
+    let bad = genot(&["plot", "--model", s(dir.path()), "--out", s(&p("bad.png"))]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("history.json"));
+    assert!(!p("bad.png").exists());
+}
