@@ -1,6 +1,6 @@
 //! `genot.metrics`: distances between point clouds (float64).
 
-use crate::errors::{ot_err, value_err};
+use crate::errors::ot_err;
 use genot_ot::metrics;
 use genot_ot::prelude::*;
 use numpy::PyReadonlyArray2;
@@ -17,9 +17,7 @@ pub fn sinkhorn_divergence(
     y: PyReadonlyArray2<'_, f64>,
     epsilon: f64,
 ) -> PyResult<f64> {
-    if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(value_err(format!("epsilon must be > 0, got {epsilon}")));
-    }
+    crate::ot::positive("epsilon", epsilon)?;
     let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
     let solver = Sinkhorn::default()
         .with_threshold(1e-4)

@@ -10,10 +10,17 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Arc;
 
-fn solver(threshold: f64, max_iterations: usize, mode: &str) -> PyResult<Sinkhorn> {
-    if !(threshold > 0.0 && threshold.is_finite()) {
-        return Err(value_err(format!("threshold must be > 0, got {threshold}")));
+/// `value` if it is finite and > 0, else a `ValueError` naming it.
+pub fn positive(name: &str, value: f64) -> PyResult<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(value_err(format!("{name} must be > 0, got {value}")))
     }
+}
+
+fn solver(threshold: f64, max_iterations: usize, mode: &str) -> PyResult<Sinkhorn> {
+    positive("threshold", threshold)?;
     let mode: Mode = mode.parse().map_err(value_err)?;
     Ok(Sinkhorn::default()
         .with_threshold(threshold)
@@ -112,19 +119,9 @@ pub fn gromov_wasserstein<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let cost = CostChoice::<f64>::parse(cost).map_err(value_err)?;
     let scale: ScaleCost = scale_cost.parse().map_err(value_err)?;
-    if !(epsilon > 0.0 && epsilon.is_finite()) {
-        return Err(value_err(format!("epsilon must be > 0, got {epsilon}")));
-    }
-    if !(gw_threshold > 0.0 && gw_threshold.is_finite()) {
-        return Err(value_err(format!(
-            "gw_threshold must be > 0, got {gw_threshold}"
-        )));
-    }
-    if !(fused_penalty > 0.0 && fused_penalty.is_finite()) {
-        return Err(value_err(format!(
-            "fused_penalty must be > 0, got {fused_penalty}"
-        )));
-    }
+    positive("epsilon", epsilon)?;
+    positive("gw_threshold", gw_threshold)?;
+    positive("fused_penalty", fused_penalty)?;
     validate_tau("tau_a", tau_a).map_err(ot_err)?;
     validate_tau("tau_b", tau_b).map_err(ot_err)?;
     let mut gw = GromovWasserstein::new(epsilon);

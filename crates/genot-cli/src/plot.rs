@@ -109,12 +109,7 @@ pub fn loss_curve(losses: &[f32], path: &Path) -> Result<(), CliError> {
             .map_err(plot_err)?
             .label(format!("moving average ({window})"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .border_style(GREY)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart)?;
         Ok(())
     })
 }
@@ -235,6 +230,16 @@ fn panel<'a, 'b>(
     Ok(chart)
 }
 
+/// The legend box in the upper right corner.
+fn legend<'a, 'b: 'a>(chart: &mut Panel<'a, 'b>) -> Result<(), CliError> {
+    chart
+        .configure_series_labels()
+        .border_style(GREY)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(plot_err)
+}
+
 fn dots(
     chart: &mut Panel,
     pts: &[(f64, f64)],
@@ -332,12 +337,7 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
                 )))
                 .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .border_style(GREY)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart)?;
         if let Some(right) = right {
             let mut chart = panel(&right, "target and predictions", &tproj, &[&target, &pred])?;
             if !target.is_empty() {
@@ -348,12 +348,7 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
                 let pts = (0..k).map(|j| Circle::new(pred[i * k + j], 5, palette(c).filled()));
                 chart.draw_series(pts).map_err(plot_err)?;
             }
-            chart
-                .configure_series_labels()
-                .border_style(GREY)
-                .background_style(WHITE.mix(0.8))
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart)?;
         }
         Ok(())
     })

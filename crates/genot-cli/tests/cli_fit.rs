@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::genot;
+use common::{genot, ok_json};
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
@@ -43,16 +43,6 @@ fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str])
     ];
     args.extend_from_slice(extra);
     genot(&args)
-}
-
-/// The JSON report of a successful run.
-fn ok_json(out: Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::genot;
+use common::{genot, ok_json};
 use ndarray::{Array2, Array3};
 use ndarray_npy::write_npy;
 use std::path::Path;
@@ -15,20 +15,11 @@ fn is_png(p: &Path) -> bool {
     std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 1000)
 }
 
-fn json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn demo_runs_end_to_end_and_beats_leaving_the_source_as_is() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let r = json(genot(&["demo", "--out", s(&out), "--iterations", "300"]));
+    let r = ok_json(genot(&["demo", "--out", s(&out), "--iterations", "300"]));
     assert_eq!(r["samples_shape"], serde_json::json!([200, 8, 2]));
     for f in r["figures"].as_array().unwrap() {
         assert!(is_png(Path::new(f.as_str().unwrap())), "{f}");
@@ -63,7 +54,7 @@ fn plot_draws_losses_and_scatters_and_checks_its_inputs() {
             .to_string(),
     )
     .unwrap();
-    json(genot(&[
+    ok_json(genot(&[
         "plot",
         "--model",
         s(&p("model")),
@@ -80,7 +71,7 @@ fn plot_draws_losses_and_scatters_and_checks_its_inputs() {
     write_npy(p("t.npy"), &t).unwrap();
     let (xp, yp) = (p("x.npy"), p("y.npy"));
     let args = ["plot", "--source", s(&xp), "--pred", s(&yp)];
-    json(genot(
+    ok_json(genot(
         &[
             &args[..],
             &["--target", s(&p("t.npy")), "--out", s(&p("sc.png"))],

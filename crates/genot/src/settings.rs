@@ -51,35 +51,11 @@ pub struct FitSettings {
 
 impl Default for FitSettings {
     fn default() -> Self {
-        let m = MatchingConfig::default();
-        let t = TrainConfig::default();
         let a = Architecture::default();
-        FitSettings {
-            kind: m.kind,
-            cost: m.cost,
-            fused_penalty: m.fused_penalty,
-            epsilon: None,
-            relative_epsilon: m.relative_epsilon,
-            scale_cost: m.scale_cost,
-            tau_a: m.tau_a,
-            tau_b: m.tau_b,
-            iterations: t.iterations,
-            batch_size: t.batch_size,
-            lr: t.lr,
-            weight_decay: t.weight_decay,
-            hidden: a.hidden,
-            layers: a.layers,
-            time_frequencies: a.time_frequencies,
-            k_samples: m.k_samples,
-            latent_matching: m.latent_matching,
-            joint: m.joint,
-            warmup_iterations: m.warmup_iterations,
-            ema: t.ema,
-            grad_clip: t.grad_clip,
-            checkpoint_every: t.checkpoint_every,
-            seed: t.seed,
-            engine: "native".into(),
-        }
+        let v = (a.hidden, a.layers, a.time_frequencies);
+        let mut s = Self::from_parts(&MatchingConfig::default(), &TrainConfig::default(), v);
+        s.epsilon = None;
+        s
     }
 }
 
@@ -151,7 +127,20 @@ impl FitSettings {
     /// The settings that train `config` (with the given engine): the inverse of
     /// [`FitSettings::config`] for everything a model directory records.
     pub fn from_config(config: &GenotConfig, engine: &str) -> Self {
-        let (m, t, v) = (&config.matching, &config.training, &config.velocity);
+        let v = &config.velocity;
+        FitSettings {
+            engine: engine.into(),
+            ..Self::from_parts(
+                &config.matching,
+                &config.training,
+                (v.hidden, v.layers, v.time_frequencies),
+            )
+        }
+    }
+
+    /// The settings of matching and training configurations and a network size
+    /// `(hidden, layers, time_frequencies)`, on the native engine.
+    fn from_parts(m: &MatchingConfig, t: &TrainConfig, size: (usize, usize, usize)) -> Self {
         FitSettings {
             kind: m.kind,
             cost: m.cost.clone(),
@@ -165,9 +154,9 @@ impl FitSettings {
             batch_size: t.batch_size,
             lr: t.lr,
             weight_decay: t.weight_decay,
-            hidden: v.hidden,
-            layers: v.layers,
-            time_frequencies: v.time_frequencies,
+            hidden: size.0,
+            layers: size.1,
+            time_frequencies: size.2,
             k_samples: m.k_samples,
             latent_matching: m.latent_matching,
             joint: m.joint,
@@ -176,7 +165,7 @@ impl FitSettings {
             grad_clip: t.grad_clip,
             checkpoint_every: t.checkpoint_every,
             seed: t.seed,
-            engine: engine.into(),
+            engine: "native".into(),
         }
     }
 

@@ -9,3 +9,14 @@ pub fn genot(args: &[&str]) -> Output {
         .output()
         .expect("run genot")
 }
+
+/// The JSON report of a successful run (the test fails with its stderr otherwise).
+#[allow(dead_code)] // not every test file uses it
+pub fn ok_json(out: Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
