@@ -260,6 +260,60 @@ where
     genot::model::write_atomic(path, &bytes).map_err(|e| CliError::Run(e.to_string()))
 }
 
+/// Checks that `path` names an output format [`write_points_atomic`] writes.
+pub fn check_output_format(path: &Path) -> Result<(), CliError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") | Some("csv") => check_output_dir(path),
+        _ => Err(CliError::Input(format!(
+            "cannot write '{}': the output format is .npy or .csv",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes float32 results atomically as `.npy`, or as `.csv` with a header row: `value`
+/// for a vector, `y0,y1,...` for an `n x q` array, `point,sample,y0,...` (one row per
+/// sample) for an `n x K x q` array.
+pub fn write_points_atomic<S, D>(path: &Path, array: &ArrayBase<S, D>) -> Result<(), CliError>
+where
+    S: Data<Elem = f32>,
+    D: Dimension,
+{
+    if path.extension().is_none_or(|e| e != "csv") {
+        return write_npy_atomic(path, array);
+    }
+    let fail = |e: &dyn std::fmt::Display| {
+        CliError::Run(format!("cannot write '{}': {e}", path.display()))
+    };
+    let shape = array.shape().to_vec();
+    let q = *shape.last().unwrap_or(&1);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let values: Vec<String> = (0..q).map(|j| format!("y{j}")).collect();
+    let header: Vec<String> = match shape.len() {
+        1 => vec!["value".into()],
+        2 => values,
+        _ => ["point".to_string(), "sample".to_string()]
+            .into_iter()
+            .chain(values)
+            .collect(),
+    };
+    w.write_record(&header).map_err(|e| fail(&e))?;
+    let flat: Vec<f32> = array.iter().copied().collect();
+    let k = if shape.len() == 3 { shape[1] } else { 1 };
+    let width = if shape.len() == 1 { 1 } else { q };
+    for (r, row) in flat.chunks(width).enumerate() {
+        let mut rec: Vec<String> = if shape.len() == 3 {
+            vec![(r / k).to_string(), (r % k).to_string()]
+        } else {
+            vec![]
+        };
+        rec.extend(row.iter().map(|v| v.to_string()));
+        w.write_record(&rec).map_err(|e| fail(&e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| fail(&e))?;
+    genot::model::write_atomic(path, &bytes).map_err(|e| CliError::Run(e.to_string()))
+}
+
 /// Fails when the directory that would hold `p` does not exist (checked before any work).
 pub fn check_output_dir(p: &Path) -> Result<(), CliError> {
     match p.parent() {

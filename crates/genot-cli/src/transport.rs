@@ -2,7 +2,7 @@
 
 use crate::error::CliError;
 use crate::fit::genot_error;
-use crate::io::{check_output_dir, read_labels, read_points, write_npy_atomic};
+use crate::io::{check_output_format, read_labels, read_points, write_points_atomic};
 use clap::Args;
 use genot::ode::Solver;
 use genot::{Genot, TransportOptions};
@@ -24,7 +24,8 @@ pub struct TransportArgs {
     /// Fused models: the shared features of the source points.
     #[arg(long)]
     pub source_shared: Option<PathBuf>,
-    /// Samples (.npy): n x q with one sample, n x K x q with --samples K > 1.
+    /// Samples (.npy, or .csv with one row per sample): n x q with one sample, n x K x q
+    /// with --samples K > 1.
     #[arg(long)]
     pub out: PathBuf,
     /// Samples per source point (K).
@@ -94,12 +95,14 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         args.mean_out.as_ref(),
         args.weights_out.as_ref(),
         args.uncertainty_out.as_ref(),
-        args.plot.as_ref(),
     ]
     .into_iter()
     .flatten()
     {
-        check_output_dir(p)?;
+        check_output_format(p)?;
+    }
+    if let Some(p) = &args.plot {
+        crate::io::check_output_dir(p)?;
     }
     if !args.model.is_dir() {
         return Err(CliError::Input(format!(
@@ -168,20 +171,20 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
             .clone()
             .into_shape_with_order((n, q))
             .expect("k = 1");
-        write_npy_atomic(&args.out, &flat)?;
+        write_points_atomic(&args.out, &flat)?;
         vec![n, q]
     } else {
-        write_npy_atomic(&args.out, &out.samples)?;
+        write_points_atomic(&args.out, &out.samples)?;
         vec![n, k, q]
     };
     if let Some(p) = &args.mean_out {
-        write_npy_atomic(p, &out.mean)?;
+        write_points_atomic(p, &out.mean)?;
     }
     if let (Some(p), Some(w)) = (&args.weights_out, &out.weights) {
-        write_npy_atomic(p, w)?;
+        write_points_atomic(p, w)?;
     }
     if let Some(p) = &args.uncertainty_out {
-        write_npy_atomic(p, &out.uncertainty)?;
+        write_points_atomic(p, &out.uncertainty)?;
     }
     Ok(TransportReport {
         n,

@@ -221,3 +221,51 @@ fn config_file_flags_override_and_the_effective_settings_run_again() {
     );
     assert!(!dir.path().join("m3").exists());
 }
+
+#[test]
+fn transport_writes_csv_as_well_as_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&x, &cloud(40, 2, 0.0)).unwrap();
+    write_npy(&y, &cloud(40, 2, 1.0)).unwrap();
+    let model = dir.path().join("model");
+    ok_json(fit_small(&x, &y, &model, "5", &[]));
+    let transport = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "transport",
+            "--model",
+            s(&model),
+            "--source",
+            s(&x),
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        genot(&args)
+    };
+    let (npy, csv) = (dir.path().join("p.npy"), dir.path().join("p.csv"));
+    let mean_csv = dir.path().join("m.csv");
+    ok_json(transport(&npy, &["--samples", "2"]));
+    ok_json(transport(
+        &csv,
+        &["--samples", "2", "--mean-out", s(&mean_csv)],
+    ));
+    let p: Array3<f32> = read_npy(&npy).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("point,sample,y0,y1"));
+    let rows: Vec<Vec<f32>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 80);
+    for r in &rows {
+        let (i, k) = (r[0] as usize, r[1] as usize);
+        assert_eq!(&r[2..], &[p[[i, k, 0]], p[[i, k, 1]]]);
+    }
+    let mean = std::fs::read_to_string(&mean_csv).unwrap();
+    assert!(mean.starts_with("y0,y1\n") && mean.lines().count() == 41);
+    let bad = transport(&dir.path().join("p.txt"), &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(".npy or .csv"));
+    assert!(!dir.path().join("p.txt").exists());
+}
