@@ -247,7 +247,8 @@ fn finite_or_zero(x: f64) -> f64 {
 fn kl_to_product<F: Real>(t: &Array2<F>, a: &Array1<F>, b: &Array1<F>) -> f64 {
     let m = t.ncols();
     let ts = t.as_slice().expect("standard layout");
-    let acc: f64 = ts
+    // Per-row sums collected in order, then added: deterministic whatever the scheduling.
+    let per_row: Vec<f64> = ts
         .par_chunks(m)
         .zip(a.as_slice().expect("contiguous").par_iter())
         .map(|(row, &ai)| {
@@ -263,8 +264,8 @@ fn kl_to_product<F: Real>(t: &Array2<F>, a: &Array1<F>, b: &Array1<F>) -> f64 {
                 })
                 .sum::<f64>()
         })
-        .sum();
-    acc + a.sum().f64() * b.sum().f64()
+        .collect();
+    per_row.iter().sum::<f64>() + a.sum().f64() * b.sum().f64()
 }
 
 /// Row and column sums of a standard-layout matrix.
@@ -272,22 +273,24 @@ fn marginals<F: Real>(t: &Array2<F>) -> (Vec<F>, Vec<F>) {
     let m = t.ncols();
     let ts = t.as_slice().expect("standard layout");
     let rows = ts.par_chunks(m).map(sum).collect();
-    let cols = ts
-        .par_chunks(m)
-        .fold(
-            || vec![F::zero(); m],
-            |mut acc, row| {
+    // Column sums per block of rows, added in block order (deterministic).
+    let rb = (ts.len() / m.max(1))
+        .div_ceil(rayon::current_num_threads())
+        .max(1);
+    let parts: Vec<Vec<F>> = ts
+        .par_chunks(rb * m.max(1))
+        .map(|blk| {
+            let mut acc = vec![F::zero(); m];
+            for row in blk.chunks_exact(m) {
                 axpy(F::one(), row, &mut acc);
-                acc
-            },
-        )
-        .reduce(
-            || vec![F::zero(); m],
-            |mut a, b| {
-                axpy(F::one(), &b, &mut a);
-                a
-            },
-        );
+            }
+            acc
+        })
+        .collect();
+    let mut cols = vec![F::zero(); m];
+    for part in &parts {
+        axpy(F::one(), part, &mut cols);
+    }
     (rows, cols)
 }
 
@@ -298,10 +301,12 @@ fn frobenius<F: Real>(p: &Array2<F>, q: &Array2<F>) -> f64 {
         p.as_slice().expect("standard layout"),
         q.as_slice().expect("standard layout"),
     );
-    ps.par_chunks(m)
+    let per_row: Vec<f64> = ps
+        .par_chunks(m)
         .zip(qs.par_chunks(m))
         .map(|(a, b)| dot(a, b).f64())
-        .sum()
+        .collect();
+    per_row.iter().sum()
 }
 
 impl GromovWasserstein {

@@ -56,19 +56,23 @@ pub(crate) fn summarize<F: Real>(
                 .collect(),
             None => (0..n.div_ceil(rb)).map(|_| None).collect(),
         };
-        row.par_chunks_mut(rb)
+        // Per-block partial sums combined in block order (deterministic whatever the
+        // scheduling).
+        let parts: Vec<(f64, Vec<F>)> = row
+            .par_chunks_mut(rb)
             .zip(dense.par_iter_mut())
             .enumerate()
-            .fold(
-                || (Vec::new(), Vec::new(), 0.0f64, vec![F::zero(); m]),
-                |(mut buf, mut scratch, mut pc, mut col), (b, (rows, out))| {
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(buf, scratch), (b, (rows, out))| {
+                    let (mut pc, mut col) = (0.0f64, vec![F::zero(); m]);
                     let s = b * rb;
-                    let blk = geom.block(s, s + rows.len(), &mut buf);
+                    let blk = geom.block(s, s + rows.len(), buf);
                     scratch.resize(m, F::zero());
                     for (k, (ri, c)) in rows.iter_mut().zip(blk.chunks_exact(m)).enumerate() {
                         let p: &mut [F] = match out {
                             Some(o) => &mut o[k * m..(k + 1) * m],
-                            None => &mut scratch,
+                            None => scratch,
                         };
                         let i = s + k;
                         match rows_from {
@@ -84,17 +88,16 @@ pub(crate) fn summarize<F: Real>(
                         pc += dot(p, c).f64();
                         axpy(F::one(), p, &mut col);
                     }
-                    (buf, scratch, pc, col)
+                    (pc, col)
                 },
             )
-            .map(|(_, _, pc, col)| (pc, col))
-            .reduce(
-                || (0.0, vec![F::zero(); m]),
-                |(p1, mut c1), (p2, c2)| {
-                    axpy(F::one(), &c2, &mut c1);
-                    (p1 + p2, c1)
-                },
-            )
+            .collect();
+        parts
+            .into_iter()
+            .fold((0.0, vec![F::zero(); m]), |(p1, mut c1), (p2, c2)| {
+                axpy(F::one(), &c2, &mut c1);
+                (p1 + p2, c1)
+            })
     };
     let eps = ctx.eps.f64();
     let mass: f64 = row.iter().map(|v| v.f64()).sum();

@@ -57,31 +57,32 @@ pub(crate) fn log_sweep<F: Real>(
     let eps = F::c(geom.epsilon());
     let inv = F::one() / eps;
     let rb = geom.block_rows();
-    let acc = f
+    // One partial result per block, combined in block order: the rounding does not depend
+    // on how rayon schedules the blocks (runs repeat exactly for a given thread count).
+    let parts: Vec<ColLse<F>> = f
         .par_chunks_mut(rb)
         .enumerate()
-        .fold(
-            || (Vec::new(), ColLse::<F>::new(m)),
-            |(mut buf, acc), (b, fb)| {
-                let s = b * rb;
-                let blk = geom.block(s, s + fb.len(), &mut buf);
-                for (k, (fi, c)) in fb.iter_mut().zip(blk.chunks_exact(m)).enumerate() {
-                    let mx = max_diff(g, c);
-                    *fi = new_f(s + k, *fi, mx + eps * sum_exp_diff(g, c, mx, inv).ln());
-                }
-                // Block-local column maxima keep every exponent <= 0.
-                let mut local = ColLse::new(m);
-                for (&fi, c) in fb.iter().zip(blk.chunks_exact(m)) {
-                    col_max_update(fi, c, &mut local.max);
-                }
-                for (&fi, c) in fb.iter().zip(blk.chunks_exact(m)) {
-                    col_sum_exp_update(fi, c, &local.max, inv, &mut local.sum);
-                }
-                (buf, acc.merge(local, inv))
-            },
-        )
-        .map(|(_, acc)| acc)
-        .reduce(|| ColLse::new(m), |a, b| a.merge(b, inv));
+        .map_init(Vec::new, |buf, (b, fb)| {
+            let s = b * rb;
+            let blk = geom.block(s, s + fb.len(), buf);
+            for (k, (fi, c)) in fb.iter_mut().zip(blk.chunks_exact(m)).enumerate() {
+                let mx = max_diff(g, c);
+                *fi = new_f(s + k, *fi, mx + eps * sum_exp_diff(g, c, mx, inv).ln());
+            }
+            // Block-local column maxima keep every exponent <= 0.
+            let mut local = ColLse::new(m);
+            for (&fi, c) in fb.iter().zip(blk.chunks_exact(m)) {
+                col_max_update(fi, c, &mut local.max);
+            }
+            for (&fi, c) in fb.iter().zip(blk.chunks_exact(m)) {
+                col_sum_exp_update(fi, c, &local.max, inv, &mut local.sum);
+            }
+            local
+        })
+        .collect();
+    let acc = parts
+        .into_iter()
+        .fold(ColLse::new(m), |a, b| a.merge(b, inv));
     for ((o, &mx), &s) in col_out.iter_mut().zip(&acc.max).zip(&acc.sum) {
         *o = mx + eps * s.ln();
     }
@@ -99,27 +100,23 @@ pub(crate) fn kernel_sweep<F: Real>(
 ) {
     let n = u.len();
     let rb = n.div_ceil(rayon::current_num_threads()).max(8);
-    let acc = u
+    // Per-block partial sums added in block order (deterministic, see `log_sweep`).
+    let parts: Vec<Vec<F>> = u
         .par_chunks_mut(rb)
         .enumerate()
-        .fold(
-            || vec![F::zero(); m],
-            |mut acc, (b, ub)| {
-                let s = b * rb;
-                let rows = &k[s * m..(s + ub.len()) * m];
-                for (kk, (ui, row)) in ub.iter_mut().zip(rows.chunks_exact(m)).enumerate() {
-                    *ui = new_u(s + kk, *ui, dot(row, v));
-                    axpy(*ui, row, &mut acc);
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![F::zero(); m],
-            |mut a, b| {
-                axpy(F::one(), &b, &mut a);
-                a
-            },
-        );
-    ktu.copy_from_slice(&acc);
+        .map(|(b, ub)| {
+            let s = b * rb;
+            let rows = &k[s * m..(s + ub.len()) * m];
+            let mut acc = vec![F::zero(); m];
+            for (kk, (ui, row)) in ub.iter_mut().zip(rows.chunks_exact(m)).enumerate() {
+                *ui = new_u(s + kk, *ui, dot(row, v));
+                axpy(*ui, row, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    ktu.iter_mut().for_each(|x| *x = F::zero());
+    for part in &parts {
+        axpy(F::one(), part, ktu);
+    }
 }
