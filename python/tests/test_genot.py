@@ -240,3 +240,24 @@ def test_ctrl_c_stops_training_and_leaves_a_checkpoint(tmp_path):
         x, x + 1, iterations=state["iteration"] + 5, checkpoint_dir=tmp_path, checkpoint_every=0,
         resume=True, progress=False)
     assert len(resumed.losses) == state["iteration"] + 5
+
+
+def test_progress_bar_without_tqdm_prints_every_tenth(monkeypatch, capsys):
+    import builtins
+
+    from genot import _progress
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    update, close = _progress.progress_bar(100)
+    for i in range(1, 101):
+        update(i, 100, 1.0 / i)
+    close()
+    lines = capsys.readouterr().err.strip().splitlines()  # stderr is not a terminal here
+    assert len(lines) == 10 and lines[-1].startswith("fit 100/100 loss 0.0100")
