@@ -5,7 +5,7 @@ mod common;
 use common::{genot, ok_json};
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn cloud(n: usize, d: usize, shift: f32) -> Array2<f32> {
@@ -45,13 +45,19 @@ fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str])
     genot(&args)
 }
 
+/// `x.npy` (n points) and `y.npy` (the same shifted by `shift` along the first axis) in
+/// `dir`, and the path of a model directory there.
+fn clouds_in(dir: &Path, n: usize, shift: f32) -> (PathBuf, PathBuf, PathBuf) {
+    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
+    write_npy(&x, &cloud(n, 2, 0.0)).unwrap();
+    write_npy(&y, &cloud(n, 2, shift)).unwrap();
+    (x, y, dir.join("model"))
+}
+
 #[test]
 fn fit_then_transport_writes_model_and_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&x, &cloud(300, 2, 0.0)).unwrap();
-    write_npy(&y, &cloud(300, 2, 4.0)).unwrap();
-    let model = dir.path().join("model");
+    let (x, y, model) = clouds_in(dir.path(), 300, 4.0);
     let report = ok_json(fit_small(&x, &y, &model, "300", &[]));
     assert_eq!(report["iterations"], 300);
     for f in [
@@ -225,10 +231,7 @@ fn config_file_flags_override_and_the_effective_settings_run_again() {
 #[test]
 fn transport_writes_csv_as_well_as_npy() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&x, &cloud(40, 2, 0.0)).unwrap();
-    write_npy(&y, &cloud(40, 2, 1.0)).unwrap();
-    let model = dir.path().join("model");
+    let (x, y, model) = clouds_in(dir.path(), 40, 1.0);
     ok_json(fit_small(&x, &y, &model, "5", &[]));
     let transport = |out: &Path, extra: &[&str]| {
         let mut args = vec![
