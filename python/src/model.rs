@@ -3,11 +3,11 @@
 use crate::errors::{genot_err, value_err};
 use burn::tensor::Device;
 use genot::ode::Solver;
-use genot::train::{fit as train, save_fitted, FitOptions, Progress, TrainReport};
-use genot::{FitSettings, Genot, GenotError, TrainingData, TransportOptions};
+use genot::train::{fit as train, load_history, save_fitted, FitOptions, Progress, TrainReport};
+use genot::{FitSettings, Genot, TrainingData, TransportOptions};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2};
 use pyo3::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,18 +130,6 @@ pub fn fit(
     })
 }
 
-fn read_history(dir: &Path) -> PyResult<Option<TrainReport>> {
-    let path = dir.join("history.json");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| genot_err(GenotError::Invalid(format!("{}: {e}", path.display()))))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| value_err(format!("{}: not a training history: {e}", path.display())))
-}
-
 /// What `Model.transport` returns.
 type Transported<'py> = (
     Bound<'py, PyArray3<f32>>,
@@ -167,7 +155,7 @@ impl Model {
             .map_err(genot_err)?;
         Ok(Model {
             inner,
-            report: read_history(&path)?,
+            report: load_history(&path).map_err(|e| value_err(e.to_string()))?,
         })
     }
 

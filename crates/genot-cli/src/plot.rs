@@ -385,16 +385,15 @@ pub struct PlotReport {
 
 /// The training loss of a model directory.
 pub fn model_losses(model: &Path) -> Result<Vec<f32>, CliError> {
-    let path = model.join("history.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| CliError::Input(format!("cannot read '{}': {e}", path.display())))?;
-    let report: genot::TrainReport = serde_json::from_str(&text).map_err(|e| {
-        CliError::Input(format!(
-            "'{}' is not a training history: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(report.losses)
+    match genot::train::load_history(model) {
+        Ok(Some(report)) => Ok(report.losses),
+        Ok(None) => Err(CliError::Input(format!(
+            "'{}' has no {}: plot a model directory written by `genot fit`",
+            model.display(),
+            genot::train::HISTORY_FILE
+        ))),
+        Err(e) => Err(CliError::Input(e.to_string())),
+    }
 }
 
 /// Runs `genot plot`.

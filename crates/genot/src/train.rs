@@ -579,13 +579,30 @@ fn load_checkpoint(
     Ok((state, nets, ema))
 }
 
-/// Saves a fitted model (see [`Genot::save`]) and the training report (`history.json`).
+/// The file of the training report in a model directory.
+pub const HISTORY_FILE: &str = "history.json";
+
+/// Saves a fitted model (see [`Genot::save`]) and the training report ([`HISTORY_FILE`]).
 pub fn save_fitted(dir: &Path, model: &Genot, report: &TrainReport) -> Result<()> {
     save_model(dir, &model.config, &model.weights())?;
     write_atomic(
-        &dir.join("history.json"),
+        &dir.join(HISTORY_FILE),
         serde_json::to_string(report)
             .expect("serialises")
             .as_bytes(),
     )
+}
+
+/// Reads the training report that [`save_fitted`] wrote into `dir`; `None` when `dir` has
+/// none (a model saved without its history).
+pub fn load_history(dir: &Path) -> Result<Option<TrainReport>> {
+    let path = dir.join(HISTORY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| GenotError::file(&path, format!("cannot read the training history: {e}")))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| GenotError::file(&path, format!("not a training history: {e}")))
 }
