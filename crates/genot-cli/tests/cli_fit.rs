@@ -45,6 +45,21 @@ fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str])
     genot(&args)
 }
 
+/// `genot transport` of `x` through `model` into `out`, with extra flags.
+fn transport(model: &Path, x: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "transport",
+        "--model",
+        s(model),
+        "--source",
+        s(x),
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    genot(&args)
+}
+
 /// `x.npy` (n points) and `y.npy` (the same shifted by `shift` along the first axis) in
 /// `dir`, and the path of a model directory there.
 fn clouds_in(dir: &Path, n: usize, shift: f32) -> (PathBuf, PathBuf, PathBuf) {
@@ -71,25 +86,23 @@ fn fit_then_transport_writes_model_and_samples() {
     let samples = dir.path().join("p.npy");
     let mean = dir.path().join("m.npy");
     let unc = dir.path().join("u.npy");
-    let out = genot(&[
-        "transport",
-        "--model",
-        s(&model),
-        "--source",
-        s(&x),
-        "--out",
-        s(&samples),
-        "--samples",
-        "4",
-        "--mean-out",
-        s(&mean),
-        "--uncertainty-out",
-        s(&unc),
-        "--solver",
-        "rk4",
-        "--steps",
-        "10",
-    ]);
+    let out = transport(
+        &model,
+        &x,
+        &samples,
+        &[
+            "--samples",
+            "4",
+            "--mean-out",
+            s(&mean),
+            "--uncertainty-out",
+            s(&unc),
+            "--solver",
+            "rk4",
+            "--steps",
+            "10",
+        ],
+    );
     let report = ok_json(out);
     assert_eq!(report["shape"], serde_json::json!([300, 4, 2]));
     let p: Array3<f32> = read_npy(&samples).unwrap();
@@ -102,15 +115,7 @@ fn fit_then_transport_writes_model_and_samples() {
     assert_eq!(u.len(), 300);
     // One sample gives an n x q array.
     let one = dir.path().join("one.npy");
-    let out = genot(&[
-        "transport",
-        "--model",
-        s(&model),
-        "--source",
-        s(&x),
-        "--out",
-        s(&one),
-    ]);
+    let out = transport(&model, &x, &one, &[]);
     let report = ok_json(out);
     assert_eq!(report["shape"], serde_json::json!([300, 2]));
     let o: Array2<f32> = read_npy(&one).unwrap();
@@ -233,23 +238,12 @@ fn transport_writes_csv_as_well_as_npy() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y, model) = clouds_in(dir.path(), 40, 1.0);
     ok_json(fit_small(&x, &y, &model, "5", &[]));
-    let transport = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "transport",
-            "--model",
-            s(&model),
-            "--source",
-            s(&x),
-            "--out",
-            s(out),
-        ];
-        args.extend_from_slice(extra);
-        genot(&args)
-    };
     let (npy, csv) = (dir.path().join("p.npy"), dir.path().join("p.csv"));
     let mean_csv = dir.path().join("m.csv");
-    ok_json(transport(&npy, &["--samples", "2"]));
+    ok_json(transport(&model, &x, &npy, &["--samples", "2"]));
     ok_json(transport(
+        &model,
+        &x,
         &csv,
         &["--samples", "2", "--mean-out", s(&mean_csv)],
     ));
@@ -267,7 +261,7 @@ fn transport_writes_csv_as_well_as_npy() {
     }
     let mean = std::fs::read_to_string(&mean_csv).unwrap();
     assert!(mean.starts_with("y0,y1\n") && mean.lines().count() == 41);
-    let bad = transport(&dir.path().join("p.txt"), &[]);
+    let bad = transport(&model, &x, &dir.path().join("p.txt"), &[]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains(".npy or .csv"));
     assert!(!dir.path().join("p.txt").exists());
