@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
 # Fresh-machine setup and the main job (README, first command):
+#  0. installs the HDF5 C library (for .h5ad files) when pkg-config does not find it:
+#     apt-get (Debian/Ubuntu, with sudo when not root), dnf, or Homebrew;
 #  1. builds the `genot` command line (Rust crates from crates.io);
 #  2. creates .venv with the Python package `genot` (maturin, release build) and what its
 #     tests use (numpy, pytest, anndata, tqdm from PyPI);
 #  3. runs `genot demo`: GENOT fitted, sampled, scored and plotted on a built-in synthetic
 #     task (under a minute on 2 cores), then the same model loaded and sampled from Python.
-# Needs: a stable Rust toolchain (1.95+) and Python 3.9+ with venv. Safe to run again.
+# Needs: a stable Rust toolchain (1.95+), Python 3.9+ with venv, and a package manager
+# for HDF5 unless it is installed. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if ! pkg-config --exists hdf5 2>/dev/null; then
+  echo "== installing the HDF5 C library and pkg-config (the .h5ad reader links it)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libhdf5-dev pkg-config
+  elif command -v dnf >/dev/null; then
+    $sudo dnf install -y hdf5-devel pkgconf-pkg-config
+  elif command -v brew >/dev/null; then
+    brew install hdf5 pkg-config
+  else
+    echo "setup.sh: install the HDF5 C library with its headers (libhdf5-dev, hdf5-devel or brew's hdf5) and pkg-config, then run it again" >&2
+    exit 1
+  fi
+fi
 
 echo "== building the genot command line"
 cargo build --release -p genot-cli

@@ -21,6 +21,12 @@ const PATH_KEYS: &[&str] = &[
     "target_conditions",
 ];
 
+/// `obs/COLUMN`: a column of the side's .h5ad file, not a path (a .csv in a folder
+/// named obs stays a path).
+fn is_obs(value: &str) -> bool {
+    value.starts_with("obs/") && !value.ends_with(".csv")
+}
+
 /// The value of `--config` among the arguments of a subcommand, if any.
 fn config_path(args: &[OsString]) -> Option<PathBuf> {
     let mut it = args.iter();
@@ -78,7 +84,7 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                     "config file '{shown}': '{key}' is a switch: true or false"
                 )))
             }
-            toml::Value::String(s) if PATH_KEYS.contains(&id.as_str()) => {
+            toml::Value::String(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
                 base.join(s).into_os_string()
             }
             toml::Value::String(s) => s.into(),
@@ -115,6 +121,9 @@ pub fn effective(args: &crate::fit::FitArgs) -> Result<String, CliError> {
     .into_iter()
     .flatten()
     {
+        if is_obs(&p.to_string_lossy()) {
+            continue;
+        }
         if let Ok(abs) = std::path::absolute(&*p) {
             *p = abs;
         }

@@ -1,7 +1,7 @@
 //! `genot eval`: compare predicted points with observed target points.
 
 use crate::error::CliError;
-use crate::io::{read_labels, read_points};
+use crate::io::Side;
 use clap::Args;
 use genot_ot::metrics::{
     energy_distance, foscttm, label_transfer_accuracy, median_heuristic_gamma, mmd_rbf,
@@ -16,17 +16,27 @@ use std::sync::Arc;
 /// Arguments of `genot eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Predicted points (.npy, or .csv[:columns]), one per row.
+    /// Predicted points, one per row: .npy, .csv[:columns], or .h5ad[:KEY]
+    /// (cells.h5ad:obsm/X_genot).
     #[arg(long)]
     pub pred: PathBuf,
-    /// Observed target points, same dimension.
+    /// Observed target points, same dimension and formats.
     #[arg(long)]
     pub target: PathBuf,
+    /// Keep only the predictions of the --pred .h5ad cells whose obs column matches
+    /// (obs/COLUMN=VALUE[,VALUE...], or !=).
+    #[arg(long)]
+    pub pred_filter: Option<String>,
+    /// Keep only the --target .h5ad cells whose obs column matches
+    /// (obs/condition=stimulated).
+    #[arg(long)]
+    pub target_filter: Option<String>,
     /// Row i of --pred is the prediction for row i of --target: also report FOSCTTM.
     #[arg(long)]
     pub paired: bool,
-    /// Labels of the predictions (.csv[:column], one per row): with --target-labels,
-    /// report the k-nearest-neighbour label transfer accuracy.
+    /// Labels of the predictions (.csv[:column], file.h5ad:obs/COLUMN, or obs/COLUMN of
+    /// the --pred .h5ad; one per row): with --target-labels, report the k-nearest-neighbour
+    /// label transfer accuracy.
     #[arg(long, requires = "target_labels")]
     pub pred_labels: Option<PathBuf>,
     /// Labels of the target points.
@@ -135,8 +145,14 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport, CliError> {
             return Err(CliError::Input(format!("--mmd-gamma must be > 0, got {g}")));
         }
     }
-    let pred = read_points::<f64>(&args.pred, "pred")?;
-    let target = read_points::<f64>(&args.target, "target")?;
+    let pred_side = Side::new(&args.pred, args.pred_filter.as_deref(), "--pred-filter")?;
+    let target_side = Side::new(
+        &args.target,
+        args.target_filter.as_deref(),
+        "--target-filter",
+    )?;
+    let pred = pred_side.points::<f64>(&args.pred, "pred")?;
+    let target = target_side.points::<f64>(&args.target, "target")?;
     if pred.ncols() != target.ncols() {
         return Err(CliError::Input(format!(
             "dimension mismatch: pred '{}' has {} columns, target '{}' has {}",
@@ -156,8 +172,8 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport, CliError> {
     let labels = match (&args.pred_labels, &args.target_labels) {
         (Some(pl), Some(tl)) => {
             let (a, b) = (
-                read_labels(pl, "pred-labels")?,
-                read_labels(tl, "target-labels")?,
+                pred_side.labels(pl, "pred-labels")?,
+                target_side.labels(tl, "target-labels")?,
             );
             let check = |what: &str, p: &PathBuf, got: usize, want: usize| {
                 if got == want {

@@ -1,7 +1,7 @@
 //! `genot fit`: train a GENOT model and write it to a model directory.
 
 use crate::error::CliError;
-use crate::io::{read_labels, read_points};
+use crate::io::Side;
 use clap::Args;
 use genot::config::Kind;
 use genot::train::{fit, save_fitted, FitOptions, Progress};
@@ -21,13 +21,22 @@ pub struct FitArgs {
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Source points (.npy or .csv[:columns]), n x p. For fused: the features that are only
-    /// comparable within the source space.
+    /// Source points, n x p: .npy, .csv[:columns], or .h5ad[:KEY] with KEY = X (the
+    /// default), obsm/NAME or layers/NAME (cells.h5ad:obsm/X_pca). For fused: the features
+    /// that are only comparable within the source space.
     #[arg(long)]
     pub source: PathBuf,
-    /// Target points, m x q.
+    /// Target points, m x q (same formats).
     #[arg(long)]
     pub target: PathBuf,
+    /// Keep only the source cells of the --source .h5ad whose obs column matches:
+    /// obs/COLUMN=VALUE[,VALUE...] (or != to drop them), e.g. obs/condition=control. Shared
+    /// features and conditions of the source are cut to the same cells.
+    #[arg(long)]
+    pub source_filter: Option<String>,
+    /// The same for the target cells (obs/condition=stimulated).
+    #[arg(long)]
+    pub target_filter: Option<String>,
     /// Model directory to write (config.json, model.safetensors, history.json, checkpoint/).
     #[arg(long)]
     pub out: PathBuf,
@@ -95,8 +104,8 @@ pub struct FitArgs {
     /// GW: iterations on one fixed batch before GW solves start from the model's image.
     #[arg(long, default_value_t = 100)]
     pub warmup_iterations: usize,
-    /// One condition label per source row (.csv with a header: the only column or
-    /// file.csv:column).
+    /// One condition label per source row: .csv with a header (the only column or
+    /// file.csv:column), file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad.
     #[arg(long, requires = "target_conditions")]
     pub source_conditions: Option<PathBuf>,
     /// One condition label per target row.
@@ -194,22 +203,32 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         engine: args.engine.clone(),
     };
     settings.validate().map_err(genot_error)?;
+    let src = Side::new(
+        &args.source,
+        args.source_filter.as_deref(),
+        "--source-filter",
+    )?;
+    let tgt = Side::new(
+        &args.target,
+        args.target_filter.as_deref(),
+        "--target-filter",
+    )?;
     let mut data = TrainingData::new(
-        read_points::<f32>(&args.source, "source")?,
-        read_points::<f32>(&args.target, "target")?,
+        src.points::<f32>(&args.source, "source")?,
+        tgt.points::<f32>(&args.target, "target")?,
     );
     if let (Some(s), Some(t)) = (&args.source_shared, &args.target_shared) {
         data = data
             .with_shared(
-                read_points::<f32>(s, "source-shared")?,
-                read_points::<f32>(t, "target-shared")?,
+                src.points::<f32>(s, "source-shared")?,
+                tgt.points::<f32>(t, "target-shared")?,
             )
             .map_err(genot_error)?;
     }
     if let (Some(s), Some(t)) = (&args.source_conditions, &args.target_conditions) {
         data = data.with_conditions(
-            read_labels(s, "source-conditions")?,
-            read_labels(t, "target-conditions")?,
+            src.labels(s, "source-conditions")?,
+            tgt.labels(t, "target-conditions")?,
         );
     }
     let config = settings.config(&data).map_err(genot_error)?;

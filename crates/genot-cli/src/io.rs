@@ -1,6 +1,7 @@
 //! Reading point clouds and writing arrays, atomically.
 
 use crate::error::CliError;
+use crate::h5ad;
 use genot_ot::real::Real;
 use ndarray::{Array, Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
 use ndarray_npy::{ReadNpyError, WritableElement, WriteNpyExt};
@@ -21,12 +22,134 @@ fn split_selection(spec: &Path) -> (PathBuf, Option<Vec<String>>) {
     }
 }
 
+/// The cells that a filter (`--source-filter obs/condition=control`) keeps, evaluated on
+/// the `obs` table of an `.h5ad` input; every input of that side is cut to these rows.
+#[derive(Debug, Clone)]
+struct Subset {
+    rows: Vec<usize>,
+    n: usize,
+    /// `--source-filter obs/condition=control on 'cells.h5ad'`, for messages.
+    label: String,
+}
+
+impl Subset {
+    /// Evaluates the filter `text` given as `flag` on the `.h5ad` file of `data` (an input
+    /// spec such as `cells.h5ad:obsm/X_pca`).
+    fn new(text: &str, flag: &str, data: &Path) -> Result<Subset, CliError> {
+        let filter: h5ad::RowFilter = text
+            .parse()
+            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
+        let Some((path, _)) = h5ad::split_spec(data) else {
+            return Err(CliError::Input(format!(
+                "{flag} selects cells by an obs column: its data must be an .h5ad file, not '{}'",
+                data.display()
+            )));
+        };
+        let shown = path.display();
+        let fail = |e: String| CliError::Input(format!("{flag}: file '{shown}' {e}"));
+        let file = h5ad::AnnData::open(&path).map_err(fail)?;
+        let column = file.obs_column(&filter.column).map_err(fail)?;
+        let rows = filter
+            .select(&column)
+            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
+        Ok(Subset {
+            rows,
+            n: column.len(),
+            label: format!("{flag} {filter} on '{shown}'"),
+        })
+    }
+
+    /// Checks that an input of `m` rows has one row per cell of the filtered file.
+    fn check(&self, m: usize, what: &str) -> Result<(), CliError> {
+        if m == self.n {
+            Ok(())
+        } else {
+            Err(CliError::Input(format!(
+                "{what} has {m} rows but {} was evaluated on {} cells: the inputs of one side need one row per cell",
+                self.label, self.n
+            )))
+        }
+    }
+
+    fn rows_of(&self, x: Array2<f64>, what: &str) -> Result<Array2<f64>, CliError> {
+        self.check(x.nrows(), what)?;
+        Ok(x.select(ndarray::Axis(0), &self.rows))
+    }
+
+    fn labels_of(&self, v: Vec<String>, what: &str) -> Result<Vec<String>, CliError> {
+        self.check(v.len(), what)?;
+        Ok(self.rows.iter().map(|&r| v[r].clone()).collect())
+    }
+}
+
+/// The inputs of one side of a command (the source or the target): its data file and the
+/// cells an optional filter keeps. Other inputs of the side (shared features, conditions)
+/// are cut to the same cells, and `obs/COLUMN` names a column of the data's `.h5ad` file.
+#[derive(Debug)]
+pub struct Side {
+    data: PathBuf,
+    subset: Option<Subset>,
+}
+
+impl Side {
+    /// The side whose data is `data`, filtered by `filter` (given with the flag `flag`).
+    pub fn new(data: &Path, filter: Option<&str>, flag: &str) -> Result<Side, CliError> {
+        Ok(Side {
+            data: data.to_path_buf(),
+            subset: filter.map(|f| Subset::new(f, flag, data)).transpose()?,
+        })
+    }
+
+    /// Whether a filter cuts this side.
+    pub fn is_filtered(&self) -> bool {
+        self.subset.is_some()
+    }
+
+    /// Points of this side ([`read_points`]), cut to the filtered cells.
+    pub fn points<F: Real>(&self, spec: &Path, what: &str) -> Result<Array2<F>, CliError> {
+        read_points_in(spec, what, self.subset.as_ref())
+    }
+
+    /// Labels of this side ([`read_labels`], or `obs/COLUMN` of the data file), cut to the
+    /// filtered cells.
+    pub fn labels(&self, spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
+        let labels = read_labels(&resolve_obs(spec, &self.data), what)?;
+        match &self.subset {
+            Some(s) => s.labels_of(labels, what),
+            None => Ok(labels),
+        }
+    }
+}
+
+/// Reads a matrix of an `.h5ad` file: `cells.h5ad` (X) or `cells.h5ad:obsm/X_pca`.
+fn read_h5ad_f64(path: &Path, key: Option<&str>) -> Result<Array2<f64>, String> {
+    let key = h5ad::Key::parse(key.unwrap_or("X"))?;
+    h5ad::AnnData::open(path)?.matrix(&key)
+}
+
 /// Reads an `n x d` array of points: a `.npy` file (float32 or float64; a 1-D array is read
-/// as `n x 1`) or a `.csv` file with a header row and numeric columns, all of them or those
-/// named after a colon (`cells.csv:pc1,pc2`). Checks that it is non-empty and finite and
-/// converts it to `F`. `what` names the input in messages (`"source"`, `"target"`).
+/// as `n x 1`), a `.csv` file with a header row and numeric columns, all of them or those
+/// named after a colon (`cells.csv:pc1,pc2`), or a matrix of an `.h5ad` file
+/// (`cells.h5ad` for X, `cells.h5ad:obsm/X_pca`, `cells.h5ad:layers/counts`; dense or
+/// sparse). Checks that it is non-empty and finite and converts it to `F`. `what` names the
+/// input in messages (`"source"`, `"target"`).
 pub fn read_points<F: Real>(spec: &Path, what: &str) -> Result<Array2<F>, CliError> {
-    let (path, selection) = split_selection(spec);
+    read_points_in(spec, what, None)
+}
+
+/// [`read_points`], then keeps the rows of `subset`.
+fn read_points_in<F: Real>(
+    spec: &Path,
+    what: &str,
+    subset: Option<&Subset>,
+) -> Result<Array2<F>, CliError> {
+    let (path, selection, key) = match h5ad::split_spec(spec) {
+        Some((path, key)) => (path, None, key),
+        None => {
+            let (path, selection) = split_selection(spec);
+            (path, selection, None)
+        }
+    };
     let path = path.as_path();
     let shown = path.display();
     if !path.exists() {
@@ -39,11 +162,17 @@ pub fn read_points<F: Real>(spec: &Path, what: &str) -> Result<Array2<F>, CliErr
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
         Some("csv") => read_csv_f64(path, selection.as_deref())
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
+        Some("h5ad") => read_h5ad_f64(path, key.as_deref())
+            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
         _ => {
             return Err(CliError::Input(format!(
-                "{what} file '{shown}': unsupported format (expected .npy, or .csv with an optional :column,list)"
+                "{what} file '{shown}': unsupported format (expected .npy, .csv with an optional :column,list, or .h5ad with an optional :obsm/NAME or :layers/NAME)"
             )))
         }
+    };
+    let x = match subset {
+        Some(s) => s.rows_of(x, what)?,
+        None => x,
     };
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(CliError::Input(format!(
@@ -123,13 +252,46 @@ fn read_csv_f64(path: &Path, selection: Option<&[String]>) -> Result<Array2<f64>
     Array2::from_shape_vec((rows, columns.len()), data).map_err(|e| format!("cannot be read: {e}"))
 }
 
-/// Reads one label per row from a CSV file with a header row: its only column, or the one
-/// named after a colon (`cells.csv:cell_type`).
+/// `obs/COLUMN` alone names a column of the `.h5ad` file of `data`: the spec
+/// `cells.h5ad:obs/COLUMN`. Other specs come back unchanged.
+fn resolve_obs(spec: &Path, data: &Path) -> PathBuf {
+    let text = spec.to_string_lossy();
+    match h5ad::split_spec(data) {
+        Some((file, _)) if text.starts_with("obs/") && !spec.exists() => {
+            PathBuf::from(format!("{}:{text}", file.display()))
+        }
+        _ => spec.to_path_buf(),
+    }
+}
+
+/// Reads one label per row: from a CSV file with a header row (its only column, or the one
+/// named after a colon: `cells.csv:cell_type`), or from an `obs` column of an `.h5ad` file
+/// (`cells.h5ad:obs/cell_type`; categories, strings, numbers or booleans).
 pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
+    if let Some((path, key)) = h5ad::split_spec(spec) {
+        let shown = path.display();
+        let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
+        let column = key
+            .as_deref()
+            .and_then(|k| k.strip_prefix("obs/"))
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                fail("labels come from an obs column: write FILE.h5ad:obs/COLUMN".into())
+            })?;
+        return h5ad::AnnData::open(&path)
+            .and_then(|f| f.obs_column(column))
+            .and_then(|c| c.labels(column))
+            .map_err(fail);
+    }
     let (path, selection) = split_selection(spec);
     let shown = path.display();
     let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
     if !path.exists() {
+        if spec.to_string_lossy().starts_with("obs/") {
+            return Err(CliError::Input(format!(
+                "{what} '{shown}' names an obs column, which needs an .h5ad data file (or write FILE.h5ad:{shown})"
+            )));
+        }
         return Err(fail("does not exist".into()));
     }
     let mut reader = csv::ReaderBuilder::new()

@@ -10,6 +10,7 @@ mod device;
 mod error;
 mod eval;
 mod fit;
+mod h5ad;
 mod io;
 mod plot;
 mod solve;

@@ -2,13 +2,14 @@
 
 use crate::error::CliError;
 use crate::fit::genot_error;
-use crate::io::{check_output_format, read_labels, read_points, write_points_atomic};
+use crate::h5ad;
+use crate::io::{check_output_format, read_points, write_points_atomic, Side};
 use clap::Args;
 use genot::ode::Solver;
 use genot::{Genot, TransportOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Arguments of `genot transport`.
@@ -17,21 +18,30 @@ pub struct TransportArgs {
     /// Model directory written by `genot fit`.
     #[arg(long)]
     pub model: PathBuf,
-    /// Source points (.npy or .csv[:columns]) in the units of the training source. For a
-    /// fused model: the non-shared features, with --source-shared.
+    /// Source points in the units of the training source: .npy, .csv[:columns], or
+    /// .h5ad[:KEY] (X, obsm/NAME, layers/NAME). For a fused model: the non-shared
+    /// features, with --source-shared.
     #[arg(long)]
     pub source: PathBuf,
+    /// Keep only the cells of the --source .h5ad whose obs column matches:
+    /// obs/COLUMN=VALUE[,VALUE...] (or !=), e.g. obs/condition=control.
+    #[arg(long)]
+    pub source_filter: Option<String>,
     /// Fused models: the shared features of the source points.
     #[arg(long)]
     pub source_shared: Option<PathBuf>,
-    /// Samples (.npy, or .csv with one row per sample): n x q with one sample, n x K x q
-    /// with --samples K > 1.
+    /// Samples: .npy, or .csv with one row per sample (n x q with one sample, n x K x q
+    /// with --samples K > 1); or COPY.h5ad[:obsm/KEY] (KEY X_genot by default) for an
+    /// .h5ad --source: a copy of the source file with obsm/KEY (the sample, or the mean of
+    /// K > 1 samples, whose n x K x q array goes to obsm/KEY_samples), obs/KEY_uncertainty
+    /// (K > 1) and, for U-GENOT, obs/KEY_weight. The input is never overwritten.
     #[arg(long)]
     pub out: PathBuf,
     /// Samples per source point (K).
     #[arg(long, default_value_t = 1)]
     pub samples: usize,
-    /// Conditional models: one label per source row (.csv with a header row).
+    /// Conditional models: one label per source row (.csv with a header row,
+    /// file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad).
     #[arg(long)]
     pub conditions: Option<PathBuf>,
     /// Write the mean of the K samples per point (n x q, .npy).
@@ -90,8 +100,9 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     if args.samples == 0 {
         return Err(CliError::Input("--samples must be at least 1".into()));
     }
+    let h5ad_out = h5ad_output(args)?;
     for p in [
-        Some(&args.out),
+        h5ad_out.is_none().then_some(&args.out),
         args.mean_out.as_ref(),
         args.weights_out.as_ref(),
         args.uncertainty_out.as_ref(),
@@ -112,9 +123,19 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     }
     let device = crate::device::parse_device(&args.device)?;
     let model = Genot::load(&args.model, &device).map_err(|e| CliError::Input(e.to_string()))?;
-    let x = read_points::<f32>(&args.source, "source")?;
+    let side = Side::new(
+        &args.source,
+        args.source_filter.as_deref(),
+        "--source-filter",
+    )?;
+    if h5ad_out.is_some() && side.is_filtered() {
+        return Err(CliError::Input(
+            "an .h5ad --out is a copy of the whole source file with one prediction per cell: with --source-filter, write .npy or .csv".into(),
+        ));
+    }
+    let x = side.points::<f32>(&args.source, "source")?;
     let shared = match &args.source_shared {
-        Some(p) => Some(read_points::<f32>(p, "source-shared")?),
+        Some(p) => Some(side.points::<f32>(p, "source-shared")?),
         None => None,
     };
     let x = model.source_input(x, shared).map_err(genot_error)?;
@@ -124,7 +145,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         ));
     }
     let labels = match &args.conditions {
-        Some(p) => Some(read_labels(p, "conditions")?),
+        Some(p) => Some(side.labels(p, "conditions")?),
         None => None,
     };
     let target = match &args.plot_target {
@@ -165,7 +186,16 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         )?;
     }
     let (n, k, q) = out.samples.dim();
-    let shape = if k == 1 {
+    if let Some((file, key)) = &h5ad_out {
+        write_h5ad(args, file, key, &out)?;
+    }
+    let shape = if h5ad_out.is_some() {
+        if k == 1 {
+            vec![n, q]
+        } else {
+            vec![n, k, q]
+        }
+    } else if k == 1 {
         let flat = out
             .samples
             .clone()
@@ -195,4 +225,61 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         velocity_evaluations: out.evaluations,
         seconds,
     })
+}
+
+/// `--out COPY.h5ad[:obsm/KEY]`: the file and the obsm name; `None` for other formats.
+fn h5ad_output(args: &TransportArgs) -> Result<Option<(PathBuf, String)>, CliError> {
+    let Some((file, key)) = h5ad::split_spec(&args.out) else {
+        return Ok(None);
+    };
+    let key = match key.as_deref().map(h5ad::Key::parse) {
+        None => "X_genot".to_string(),
+        Some(Ok(h5ad::Key::Obsm(name))) => name,
+        Some(_) => {
+            return Err(CliError::Input(format!(
+                "--out '{}': predictions go to obsm: write COPY.h5ad:obsm/KEY",
+                args.out.display()
+            )))
+        }
+    };
+    let Some((input, _)) = h5ad::split_spec(&args.source) else {
+        return Err(CliError::Input(format!(
+            "--out '{}' is an .h5ad copy of the source file: --source must be an .h5ad file",
+            args.out.display()
+        )));
+    };
+    crate::io::check_output_dir(&file)?;
+    h5ad::check_not_input(&input, &file).map_err(|e| CliError::Input(format!("--out: {e}")))?;
+    Ok(Some((file, key)))
+}
+
+/// Writes the predictions into a copy of the source `.h5ad`.
+fn write_h5ad(
+    args: &TransportArgs,
+    file: &Path,
+    key: &str,
+    out: &genot::Transported,
+) -> Result<(), CliError> {
+    let (input, _) = h5ad::split_spec(&args.source).expect("checked by h5ad_output");
+    let k = out.samples.dim().1;
+    let mut p = h5ad::Predictions::default();
+    if k == 1 {
+        p.obsm.push((
+            key.to_string(),
+            out.samples
+                .index_axis(ndarray::Axis(1), 0)
+                .to_owned()
+                .into_dyn(),
+        ));
+    } else {
+        p.obsm.push((key.to_string(), out.mean.clone().into_dyn()));
+        p.obsm
+            .push((format!("{key}_samples"), out.samples.clone().into_dyn()));
+        p.obs
+            .push((format!("{key}_uncertainty"), out.uncertainty.clone()));
+    }
+    if let Some(w) = &out.weights {
+        p.obs.push((format!("{key}_weight"), w.clone()));
+    }
+    h5ad::write_copy(&input, file, &p).map_err(CliError::Run)
 }

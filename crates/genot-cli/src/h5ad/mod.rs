@@ -1,0 +1,308 @@
+//! AnnData (`.h5ad`) files: the matrices a point cloud comes from (`X` dense, CSR or CSC;
+//! `obsm/NAME`; `layers/NAME`), `obs` columns for conditions and filters, and predictions
+//! written into a copy of a file. Reads the current layout (anndata 0.7 and later) and the
+//! tables of files written by older anndata (`obs` and `obsm` as compound datasets, as in
+//! scanpy's bundled pbmc68k_reduced).
+
+mod legacy;
+mod obs;
+mod write;
+
+pub use obs::{Column, RowFilter};
+pub use write::{check_not_input, write_copy, Predictions};
+
+use hdf5::types::{FixedAscii, FixedUnicode, VarLenAscii, VarLenUnicode};
+use hdf5::{Dataset, File, Group, Location};
+use ndarray::Array2;
+use std::path::{Path, PathBuf};
+
+/// Where a matrix lives in an `.h5ad` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// `X`.
+    X,
+    /// `obsm/NAME`.
+    Obsm(String),
+    /// `layers/NAME`.
+    Layer(String),
+}
+
+impl Key {
+    /// Parses `X`, `obsm/NAME` or `layers/NAME`.
+    pub fn parse(text: &str) -> Result<Key, String> {
+        let named = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .filter(|n| !n.is_empty() && !n.contains('/'))
+                .map(str::to_string)
+        };
+        if text == "X" {
+            Ok(Key::X)
+        } else if let Some(n) = named("obsm/") {
+            Ok(Key::Obsm(n))
+        } else if let Some(n) = named("layers/") {
+            Ok(Key::Layer(n))
+        } else {
+            Err(format!(
+                "'{text}' is not a matrix of an .h5ad file: use X, obsm/NAME or layers/NAME"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::X => write!(f, "X"),
+            Key::Obsm(n) => write!(f, "obsm/{n}"),
+            Key::Layer(n) => write!(f, "layers/{n}"),
+        }
+    }
+}
+
+/// Splits `cells.h5ad:obsm/X_pca` into the file and the part after the colon; `None`
+/// when `spec` does not name an `.h5ad` file.
+pub fn split_spec(spec: &Path) -> Option<(PathBuf, Option<String>)> {
+    let text = spec.to_string_lossy();
+    match text.rfind(".h5ad:") {
+        Some(k) => Some((
+            PathBuf::from(&text[..k + 5]),
+            Some(text[k + 6..].to_string()),
+        )),
+        None if text.ends_with(".h5ad") => Some((spec.to_path_buf(), None)),
+        None => None,
+    }
+}
+
+/// An open `.h5ad` file. Error texts complete "<what> file '<path>' ...".
+pub struct AnnData {
+    file: File,
+}
+
+impl AnnData {
+    /// Opens `path` for reading.
+    pub fn open(path: &Path) -> Result<AnnData, String> {
+        if !path.exists() {
+            return Err("does not exist".into());
+        }
+        let file = File::open(path).map_err(|e| {
+            format!("is not a readable HDF5 (.h5ad) file; truncated or not HDF5 ({e})")
+        })?;
+        Ok(AnnData { file })
+    }
+
+    /// The number of cells (rows of `obs`).
+    pub fn n_obs(&self) -> Result<usize, String> {
+        n_obs(&self.file)
+    }
+
+    /// The matrix at `key` as `n_obs x d` float64 (a 1-D array is one column).
+    pub fn matrix(&self, key: &Key) -> Result<Array2<f64>, String> {
+        let m = match key {
+            Key::X => self.dense_or_sparse("X", "X")?,
+            Key::Layer(name) => {
+                let layers = self
+                    .file
+                    .group("layers")
+                    .map_err(|_| format!("has no layers (asked for {key})"))?;
+                if !layers.link_exists(name) {
+                    return Err(format!(
+                        "has no {key} (layers: {})",
+                        listing(layers.member_names().unwrap_or_default())
+                    ));
+                }
+                self.dense_or_sparse(&format!("layers/{name}"), &key.to_string())?
+            }
+            Key::Obsm(name) => self.obsm(name)?,
+        };
+        let n = self.n_obs()?;
+        if m.nrows() != n {
+            return Err(format!(
+                "is malformed: {key} has {} rows but obs has {n} cells",
+                m.nrows()
+            ));
+        }
+        Ok(m)
+    }
+
+    fn obsm(&self, name: &str) -> Result<Array2<f64>, String> {
+        if let Ok(table) = self.file.dataset("obsm") {
+            return legacy::matrix_field(&table, name).map_err(|e| format!("obsm/{name}: {e}"));
+        }
+        let obsm = self
+            .file
+            .group("obsm")
+            .map_err(|_| format!("has no obsm (asked for obsm/{name})"))?;
+        if !obsm.link_exists(name) {
+            return Err(format!(
+                "has no obsm/{name} (obsm: {}; use X or layers/NAME for the others)",
+                listing(obsm.member_names().unwrap_or_default())
+            ));
+        }
+        self.dense_or_sparse(&format!("obsm/{name}"), &format!("obsm/{name}"))
+    }
+
+    /// A dense dataset, or a CSR/CSC group, at `path`.
+    fn dense_or_sparse(&self, path: &str, shown: &str) -> Result<Array2<f64>, String> {
+        if let Ok(ds) = self.file.dataset(path) {
+            return dense(&ds).map_err(|e| format!("{shown}: {e}"));
+        }
+        let g = self
+            .file
+            .group(path)
+            .map_err(|_| format!("has no {shown}"))?;
+        sparse(&g).map_err(|e| format!("{shown}: {e}"))
+    }
+
+    /// The `obs` column `name` (numeric, boolean, string or categorical).
+    pub fn obs_column(&self, name: &str) -> Result<Column, String> {
+        obs::column(&self.file, name)
+    }
+}
+
+/// The number of cells of `file` (the length of the `obs` index).
+fn n_obs(file: &File) -> Result<usize, String> {
+    if let Ok(table) = file.dataset("obs") {
+        return Ok(table.shape().first().copied().unwrap_or(0));
+    }
+    let obs = file
+        .group("obs")
+        .map_err(|_| "has no obs table: it is not an AnnData file".to_string())?;
+    let index = string_attr(&obs, "_index").unwrap_or_else(|| "_index".into());
+    let ds = obs
+        .dataset(&index)
+        .map_err(|_| format!("has no obs index (obs/{index})"))?;
+    Ok(ds.shape().first().copied().unwrap_or(0))
+}
+
+/// "a, b, c", or "none".
+fn listing(names: Vec<String>) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A 1-D or 2-D numeric dataset as a matrix.
+fn dense(ds: &Dataset) -> Result<Array2<f64>, String> {
+    let shape = ds.shape();
+    let values: Vec<f64> = ds
+        .read_raw::<f64>()
+        .map_err(|e| format!("is not numeric ({e})"))?;
+    let (n, d) = match shape.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        _ => {
+            return Err(format!(
+                "is a {}-D array; expected cells x features",
+                shape.len()
+            ))
+        }
+    };
+    Array2::from_shape_vec((n, d), values).map_err(|e| format!("cannot be read ({e})"))
+}
+
+/// A CSR or CSC matrix group (`encoding-type` `csr_matrix` / `csc_matrix`, or the older
+/// `h5sparse_format` attribute) as a dense matrix, its structure checked.
+fn sparse(g: &Group) -> Result<Array2<f64>, String> {
+    let format = string_attr(g, "encoding-type")
+        .or_else(|| string_attr(g, "h5sparse_format").map(|f| format!("{f}_matrix")))
+        .ok_or("is a group but not a sparse matrix (no encoding-type)")?;
+    let by_row = match format.as_str() {
+        "csr_matrix" => true,
+        "csc_matrix" => false,
+        other => return Err(format!("has encoding {other}; expected a matrix")),
+    };
+    let shape: Vec<i64> = ["shape", "h5sparse_shape"]
+        .iter()
+        .find_map(|a| g.attr(a).ok()?.read_raw::<i64>().ok())
+        .ok_or("is a sparse matrix without a shape attribute")?;
+    let [n, d] = shape[..] else {
+        return Err(format!("has shape {shape:?}; expected two dimensions"));
+    };
+    let (n, d) = (n.max(0) as usize, d.max(0) as usize);
+    let read = |name: &str| {
+        g.dataset(name)
+            .map_err(|_| format!("is a sparse matrix without '{name}'"))
+    };
+    let data: Vec<f64> = read("data")?
+        .read_raw::<f64>()
+        .map_err(|e| format!("data is not numeric ({e})"))?;
+    let indices: Vec<i64> = read("indices")?
+        .read_raw::<i64>()
+        .map_err(|e| format!("indices are not integers ({e})"))?;
+    let indptr: Vec<i64> = read("indptr")?
+        .read_raw::<i64>()
+        .map_err(|e| format!("indptr is not integers ({e})"))?;
+    let (major, minor) = if by_row { (n, d) } else { (d, n) };
+    if indptr.len() != major + 1 {
+        return Err(format!(
+            "is a malformed sparse matrix: indptr has {} entries, expected {}",
+            indptr.len(),
+            major + 1
+        ));
+    }
+    if data.len() != indices.len() {
+        return Err(format!(
+            "is a malformed sparse matrix: {} values but {} indices",
+            data.len(),
+            indices.len()
+        ));
+    }
+    let mut out = Array2::zeros((n, d));
+    for k in 0..major {
+        let (a, b) = (indptr[k], indptr[k + 1]);
+        if a < 0 || b < a || b as usize > data.len() {
+            return Err(format!(
+                "is a malformed sparse matrix: indptr[{k}..{}] = {a}..{b} is out of order or past the {} values",
+                k + 1,
+                data.len()
+            ));
+        }
+        for p in a as usize..b as usize {
+            let j = indices[p];
+            if j < 0 || j as usize >= minor {
+                return Err(format!(
+                    "is a malformed sparse matrix: index {j} at position {p} is outside 0..{minor}"
+                ));
+            }
+            let (r, c) = if by_row {
+                (k, j as usize)
+            } else {
+                (j as usize, k)
+            };
+            out[[r, c]] += data[p];
+        }
+    }
+    Ok(out)
+}
+
+/// A scalar string attribute, whichever string type it was written with.
+fn string_attr(loc: &Location, name: &str) -> Option<String> {
+    let a = loc.attr(name).ok()?;
+    a.read_scalar::<VarLenUnicode>()
+        .map(|s| s.to_string())
+        .or_else(|_| a.read_scalar::<VarLenAscii>().map(|s| s.to_string()))
+        .or_else(|_| a.read_scalar::<FixedUnicode<256>>().map(|s| s.to_string()))
+        .or_else(|_| a.read_scalar::<FixedAscii<256>>().map(|s| s.to_string()))
+        .ok()
+}
+
+/// A 1-D array of strings (variable or fixed length, UTF-8 or ASCII).
+fn strings(ds: &Dataset) -> Result<Vec<String>, String> {
+    ds.read_raw::<VarLenUnicode>()
+        .map(|v| v.iter().map(|s| s.to_string()).collect())
+        .or_else(|_| {
+            ds.read_raw::<VarLenAscii>()
+                .map(|v| v.iter().map(|s| s.to_string()).collect())
+        })
+        .or_else(|_| {
+            ds.read_raw::<FixedUnicode<1024>>()
+                .map(|v| v.iter().map(|s| s.to_string()).collect())
+        })
+        .or_else(|_| {
+            ds.read_raw::<FixedAscii<1024>>()
+                .map(|v| v.iter().map(|s| s.to_string()).collect())
+        })
+        .map_err(|e| format!("is not an array of strings ({e})"))
+}

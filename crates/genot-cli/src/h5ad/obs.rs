@@ -1,0 +1,361 @@
+//! `obs` columns of an `.h5ad` file, and the row filters written `obs/COLUMN=VALUE`.
+
+use super::{legacy, listing, string_attr, strings};
+use hdf5::{Dataset, File, Group};
+
+/// One `obs` column; `None` marks a missing value (a categorical code of -1, a masked
+/// nullable value, NaN).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// Strings and categoricals (their category names).
+    Text(Vec<Option<String>>),
+    /// Integers and floats.
+    Number(Vec<Option<f64>>),
+    /// Booleans.
+    Bool(Vec<Option<bool>>),
+}
+
+impl Column {
+    /// The number of cells.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Text(v) => v.len(),
+            Column::Number(v) => v.len(),
+            Column::Bool(v) => v.len(),
+        }
+    }
+
+    /// The value of cell `r` as text (numbers as Rust prints them: `3`, `0.25`).
+    fn text(&self, r: usize) -> Option<String> {
+        match self {
+            Column::Text(v) => v[r].clone(),
+            Column::Number(v) => v[r].map(|x| x.to_string()),
+            Column::Bool(v) => v[r].map(|b| b.to_string()),
+        }
+    }
+
+    /// One label per cell; a missing value is an error naming its row.
+    pub fn labels(&self, name: &str) -> Result<Vec<String>, String> {
+        (0..self.len())
+            .map(|r| {
+                self.text(r)
+                    .ok_or_else(|| format!("obs column '{name}' has a missing value at row {r}"))
+            })
+            .collect()
+    }
+
+    /// The distinct values, in order of first appearance, for messages (at most 12).
+    fn some_values(&self) -> String {
+        let mut seen: Vec<String> = vec![];
+        for r in 0..self.len() {
+            let v = self.text(r).unwrap_or_else(|| "<missing>".into());
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+            if seen.len() > 12 {
+                seen.push("...".into());
+                break;
+            }
+        }
+        seen.join(", ")
+    }
+}
+
+/// The column `name` of the `obs` table of `file`.
+pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
+    if let Ok(table) = file.dataset("obs") {
+        return legacy::obs_field(file, &table, name);
+    }
+    let obs = file
+        .group("obs")
+        .map_err(|_| "has no obs table: it is not an AnnData file".to_string())?;
+    let index = string_attr(&obs, "_index");
+    if !obs.link_exists(name) || index.as_deref() == Some(name) {
+        let columns: Vec<String> = obs
+            .member_names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| Some(c) != index.as_ref() && c != "__categories")
+            .collect();
+        return Err(format!(
+            "has no obs column '{name}' (columns: {})",
+            listing(columns)
+        ));
+    }
+    let shown = |e: String| format!("obs column '{name}' {e}");
+    if let Ok(ds) = obs.dataset(name) {
+        if ds.attr("categories").is_ok() {
+            // anndata 0.7: codes here, the categories in obs/__categories/NAME.
+            let cats = obs
+                .dataset(&format!("__categories/{name}"))
+                .map_err(|_| shown("is categorical but obs/__categories has no entry".into()))?;
+            return categorical(codes(&ds).map_err(shown)?, &cats).map_err(shown);
+        }
+        return plain(&ds).map_err(shown);
+    }
+    let g = obs.group(name).map_err(|e| shown(e.to_string()))?;
+    match string_attr(&g, "encoding-type").as_deref() {
+        Some("categorical") => {
+            let codes = codes(&member(&g, "codes").map_err(shown)?).map_err(shown)?;
+            let cats = member(&g, "categories").map_err(shown)?;
+            categorical(codes, &cats).map_err(shown)
+        }
+        Some(t) if t.starts_with("nullable-") => {
+            let values = plain(&member(&g, "values").map_err(shown)?).map_err(shown)?;
+            let mask: Vec<bool> = member(&g, "mask")
+                .map_err(shown)?
+                .read_raw::<bool>()
+                .map_err(|e| shown(format!("has an unreadable mask ({e})")))?;
+            if mask.len() != values.len() {
+                return Err(shown("has a mask of another length than its values".into()));
+            }
+            Ok(masked(values, &mask))
+        }
+        other => Err(shown(format!(
+            "has an encoding this reader does not know ({})",
+            other.unwrap_or("none")
+        ))),
+    }
+}
+
+fn member(g: &Group, name: &str) -> Result<Dataset, String> {
+    g.dataset(name).map_err(|_| format!("has no '{name}'"))
+}
+
+/// A numeric, boolean or string dataset.
+fn plain(ds: &Dataset) -> Result<Column, String> {
+    let ty = ds
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| format!("has an unreadable type ({e})"))?;
+    use hdf5::types::TypeDescriptor as T;
+    match ty {
+        T::Boolean => ds
+            .read_raw::<bool>()
+            .map(|v| Column::Bool(v.into_iter().map(Some).collect()))
+            .map_err(|e| format!("cannot be read ({e})")),
+        T::Integer(_) | T::Unsigned(_) | T::Float(_) => ds
+            .read_raw::<f64>()
+            .map(|v| Column::Number(v.into_iter().map(|x| x.is_finite().then_some(x)).collect()))
+            .map_err(|e| format!("cannot be read ({e})")),
+        T::Enum(_) => ds
+            .read_raw::<i64>()
+            .map(|v| Column::Number(v.into_iter().map(|x| Some(x as f64)).collect()))
+            .map_err(|e| format!("cannot be read ({e})")),
+        _ => strings(ds).map(|v| Column::Text(v.into_iter().map(Some).collect())),
+    }
+}
+
+fn codes(ds: &Dataset) -> Result<Vec<i64>, String> {
+    ds.read_raw::<i64>()
+        .map_err(|e| format!("has unreadable codes ({e})"))
+}
+
+/// Codes (negative: missing) into the categories, which may be strings or numbers.
+pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Column, String> {
+    let names: Vec<String> = match plain(categories)? {
+        Column::Text(v) => v.into_iter().map(Option::unwrap_or_default).collect(),
+        other => (0..other.len())
+            .map(|r| other.text(r).unwrap_or_default())
+            .collect(),
+    };
+    codes
+        .iter()
+        .enumerate()
+        .map(|(r, &c)| match c {
+            c if c < 0 => Ok(None),
+            c if (c as usize) < names.len() => Ok(Some(names[c as usize].clone())),
+            c => Err(format!(
+                "is malformed: code {c} at row {r} but only {} categories",
+                names.len()
+            )),
+        })
+        .collect::<Result<_, _>>()
+        .map(Column::Text)
+}
+
+/// `values` with the cells whose mask is true marked missing.
+fn masked(values: Column, mask: &[bool]) -> Column {
+    fn apply<T>(v: Vec<Option<T>>, mask: &[bool]) -> Vec<Option<T>> {
+        v.into_iter()
+            .zip(mask)
+            .map(|(x, &m)| if m { None } else { x })
+            .collect()
+    }
+    match values {
+        Column::Text(v) => Column::Text(apply(v, mask)),
+        Column::Number(v) => Column::Number(apply(v, mask)),
+        Column::Bool(v) => Column::Bool(apply(v, mask)),
+    }
+}
+
+/// A selection of cells by one `obs` column: `obs/COLUMN=V1,V2` keeps the cells whose
+/// value is one of the listed ones, `obs/COLUMN!=V1,V2` the others. Numeric columns compare
+/// as numbers (`time=1` matches 1.0), boolean ones take true/false (or 1/0). Cells with a
+/// missing value are never kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFilter {
+    /// The `obs` column.
+    pub column: String,
+    /// The listed values.
+    pub values: Vec<String>,
+    /// `!=`: keep the cells whose value is not listed.
+    pub negate: bool,
+}
+
+impl std::str::FromStr for RowFilter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RowFilter, String> {
+        let bad = || {
+            format!(
+                "'{text}' is not a filter: write obs/COLUMN=VALUE (several values separated by commas; != keeps the others)"
+            )
+        };
+        let body = text.strip_prefix("obs/").unwrap_or(text);
+        let (column, values, negate) = match body.split_once("!=") {
+            Some((c, v)) => (c, v, true),
+            None => body
+                .split_once('=')
+                .map(|(c, v)| (c, v, false))
+                .ok_or_else(bad)?,
+        };
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+        if column.trim().is_empty() || values.iter().any(String::is_empty) {
+            return Err(bad());
+        }
+        Ok(RowFilter {
+            column: column.trim().to_string(),
+            values,
+            negate,
+        })
+    }
+}
+
+impl std::fmt::Display for RowFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = if self.negate { "!=" } else { "=" };
+        write!(f, "obs/{}{op}{}", self.column, self.values.join(","))
+    }
+}
+
+impl RowFilter {
+    /// The rows of `column` (this filter's column) that the filter keeps, in order; an
+    /// error when a value cannot be compared or when no cell is kept.
+    pub fn select(&self, column: &Column) -> Result<Vec<usize>, String> {
+        let keep: Box<dyn Fn(usize) -> Option<bool>> = match column {
+            Column::Text(v) => Box::new(move |r| v[r].as_ref().map(|x| self.values.contains(x))),
+            Column::Number(v) => {
+                let wanted: Vec<f64> = self
+                    .values
+                    .iter()
+                    .map(|s| {
+                        s.parse::<f64>().map_err(|_| {
+                            format!(
+                                "filter {self}: obs column '{}' is numeric and '{s}' is not a number",
+                                self.column
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Box::new(move |r| v[r].map(|x| wanted.contains(&x)))
+            }
+            Column::Bool(v) => {
+                let wanted: Vec<bool> = self
+                    .values
+                    .iter()
+                    .map(|s| match s.to_ascii_lowercase().as_str() {
+                        "true" | "1" => Ok(true),
+                        "false" | "0" => Ok(false),
+                        _ => Err(format!(
+                            "filter {self}: obs column '{}' is boolean: use true or false, not '{s}'",
+                            self.column
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Box::new(move |r| v[r].map(|x| wanted.contains(&x)))
+            }
+        };
+        let rows: Vec<usize> = (0..column.len())
+            .filter(|&r| keep(r).is_some_and(|hit| hit != self.negate))
+            .collect();
+        if rows.is_empty() {
+            return Err(format!(
+                "filter {self} keeps no cells (values of '{}': {})",
+                self.column,
+                column.some_values()
+            ));
+        }
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_and_select() {
+        let f: RowFilter = "obs/condition=stim,ctrl".parse().unwrap();
+        assert_eq!(f.column, "condition");
+        assert_eq!(f.values, ["stim", "ctrl"]);
+        assert!(!f.negate);
+        let g: RowFilter = "time!=0".parse().unwrap();
+        assert!(g.negate);
+        assert_eq!(g.to_string(), "obs/time!=0");
+        for bad in ["obs/condition", "=x", "obs/c=", "obs/c=a,,b"] {
+            assert!(bad.parse::<RowFilter>().is_err(), "{bad}");
+        }
+        let text = Column::Text(vec![
+            Some("stim".into()),
+            None,
+            Some("other".into()),
+            Some("ctrl".into()),
+        ]);
+        assert_eq!(f.select(&text).unwrap(), [0, 3]);
+        let not_other: RowFilter = "c!=other".parse().unwrap();
+        // The missing value is kept by neither = nor !=.
+        assert_eq!(not_other.select(&text).unwrap(), [0, 3]);
+        let nums = Column::Number(vec![Some(0.0), Some(1.0), None, Some(1.0)]);
+        assert_eq!(
+            "t=1".parse::<RowFilter>().unwrap().select(&nums).unwrap(),
+            [1, 3]
+        );
+        assert_eq!(g.select(&nums).unwrap(), [1, 3]);
+        let e = "t=one"
+            .parse::<RowFilter>()
+            .unwrap()
+            .select(&nums)
+            .unwrap_err();
+        assert!(e.contains("numeric") && e.contains("'one'"), "{e}");
+        let flags = Column::Bool(vec![Some(true), Some(false)]);
+        assert_eq!(
+            "f=True"
+                .parse::<RowFilter>()
+                .unwrap()
+                .select(&flags)
+                .unwrap(),
+            [0]
+        );
+        let e = "c=none"
+            .parse::<RowFilter>()
+            .unwrap()
+            .select(&text)
+            .unwrap_err();
+        assert!(
+            e.contains("keeps no cells") && e.contains("stim, <missing>, other"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn labels_name_the_missing_row() {
+        let c = Column::Number(vec![Some(2.0), Some(0.5), None]);
+        let e = c.labels("dose").unwrap_err();
+        assert!(e.contains("row 2") && e.contains("'dose'"), "{e}");
+        let ok = Column::Number(vec![Some(2.0), Some(0.5)])
+            .labels("d")
+            .unwrap();
+        assert_eq!(ok, ["2", "0.5"]);
+    }
+}

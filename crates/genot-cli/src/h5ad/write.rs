@@ -1,0 +1,158 @@
+//! Predictions written into a copy of an `.h5ad` file: `obsm` entries and `obs` columns
+//! with the encoding attributes anndata reads. The copy is made in a temporary file next to
+//! the output and renamed into place; the input is never opened for writing.
+
+use super::string_attr;
+use hdf5::types::VarLenUnicode;
+use hdf5::{File, Group, Location};
+use ndarray::{Array1, ArrayD};
+use std::path::Path;
+
+/// What to add to the copy.
+#[derive(Debug, Default)]
+pub struct Predictions {
+    /// `obsm` entries (first axis: the cells).
+    pub obsm: Vec<(String, ArrayD<f32>)>,
+    /// `obs` columns.
+    pub obs: Vec<(String, Array1<f32>)>,
+}
+
+/// Copies `input` to `output` with `predictions` added (an entry or column of the same name
+/// is replaced). Fails, writing nothing, when `output` is `input`, when the file keeps
+/// `obs`/`obsm` as tables (anndata < 0.7), or when an array does not have one row per cell.
+pub fn write_copy(input: &Path, output: &Path, predictions: &Predictions) -> Result<(), String> {
+    check_not_input(input, output)?;
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write '{}': {e}", output.display());
+    let tmp = tempfile::Builder::new()
+        .suffix(".h5ad")
+        .tempfile_in(dir)
+        .map_err(|e| fail(&e))?;
+    std::fs::copy(input, tmp.path()).map_err(|e| fail(&e))?;
+    {
+        let file = File::open_rw(tmp.path()).map_err(|e| fail(&e))?;
+        add(&file, predictions).map_err(|e| fail(&e))?;
+        file.flush().map_err(|e| fail(&e))?;
+        file.close().map_err(|e| fail(&e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| fail(&e))?;
+    }
+    tmp.persist(output).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
+/// Fails when `output` is the file `input` (under any name).
+pub fn check_not_input(input: &Path, output: &Path) -> Result<(), String> {
+    if output.exists() && std::fs::canonicalize(output).ok() == std::fs::canonicalize(input).ok() {
+        return Err(format!(
+            "'{}' is the input file: write the predictions to another .h5ad (the input is never overwritten)",
+            output.display()
+        ));
+    }
+    Ok(())
+}
+
+fn add(file: &File, p: &Predictions) -> Result<(), String> {
+    for table in ["obs", "obsm"] {
+        if file.dataset(table).is_ok() {
+            return Err(format!(
+                "the input keeps {table} as a table (written by anndata < 0.7): re-save it with a current anndata, or write .npy"
+            ));
+        }
+    }
+    let n = super::n_obs(file)?;
+    for (name, a) in p
+        .obsm
+        .iter()
+        .map(|(k, a)| (format!("obsm/{k}"), a.shape()[0]))
+        .chain(p.obs.iter().map(|(k, a)| (format!("obs/{k}"), a.len())))
+    {
+        if a != n {
+            return Err(format!("{name} has {a} rows but the file has {n} cells"));
+        }
+    }
+    let h5 = |e: hdf5::Error| e.to_string();
+    let obsm = match file.group("obsm") {
+        Ok(g) => g,
+        Err(_) => {
+            let g = file.create_group("obsm").map_err(h5)?;
+            encoding(&g, "dict", "0.1.0")?;
+            g
+        }
+    };
+    for (key, a) in &p.obsm {
+        replace(&obsm, key)?;
+        let ds = obsm
+            .new_dataset_builder()
+            .with_data(a)
+            .create(key.as_str())
+            .map_err(h5)?;
+        encoding(&ds, "array", "0.2.0")?;
+    }
+    let obs = file.group("obs").map_err(h5)?;
+    let mut order: Vec<String> = obs
+        .attr("column-order")
+        .and_then(|a| a.read_raw::<VarLenUnicode>())
+        .map(|v| v.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
+    for (key, a) in &p.obs {
+        if string_attr(&obs, "_index").as_deref() == Some(key.as_str()) {
+            return Err(format!(
+                "obs/{key} is the cell index; choose another --out key"
+            ));
+        }
+        replace(&obs, key)?;
+        let ds = obs
+            .new_dataset_builder()
+            .with_data(a)
+            .create(key.as_str())
+            .map_err(h5)?;
+        encoding(&ds, "array", "0.2.0")?;
+        if !order.contains(key) {
+            order.push(key.clone());
+        }
+    }
+    if !p.obs.is_empty() {
+        let values: Vec<VarLenUnicode> = order
+            .iter()
+            .map(|s| s.parse().map_err(|e| format!("column name {s}: {e}")))
+            .collect::<Result<_, _>>()?;
+        if obs.attr("column-order").is_ok() {
+            obs.delete_attr("column-order").map_err(h5)?;
+        }
+        obs.new_attr::<VarLenUnicode>()
+            .shape(values.len())
+            .create("column-order")
+            .and_then(|a| a.write_raw(&values))
+            .map_err(h5)?;
+    }
+    Ok(())
+}
+
+/// Removes `name` from `g` if present.
+fn replace(g: &Group, name: &str) -> Result<(), String> {
+    if g.link_exists(name) {
+        g.unlink(name).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The `encoding-type` and `encoding-version` attributes anndata reads.
+fn encoding(loc: &Location, kind: &str, version: &str) -> Result<(), String> {
+    for (name, value) in [("encoding-type", kind), ("encoding-version", version)] {
+        let v: VarLenUnicode = value.parse().map_err(|e| format!("{e}"))?;
+        loc.new_attr::<VarLenUnicode>()
+            .create(name)
+            .and_then(|a| a.write_scalar(&v))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
