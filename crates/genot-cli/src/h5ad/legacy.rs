@@ -37,9 +37,10 @@ fn read_field(
     .map_err(|e| format!("cannot describe field {name} ({e})"))?;
     let n = table.shape().first().copied().unwrap_or(0);
     let mut buf = vec![0u8; n * size];
+    // Under the hdf5 crate's global lock, as its own calls (the library is not thread-safe).
     // SAFETY: `buf` holds n records of `size` bytes, the size of `memory`, and the dataset
     // has n records (rank 1); H5S_ALL selects them all in the file and in memory.
-    let status = unsafe {
+    let status = hdf5::sync::sync(|| unsafe {
         hdf5_sys::h5d::H5Dread(
             table.id(),
             memory.id(),
@@ -48,7 +49,7 @@ fn read_field(
             hdf5_sys::h5p::H5P_DEFAULT,
             buf.as_mut_ptr().cast(),
         )
-    };
+    });
     if status < 0 {
         return Err(format!(
             "field {name} cannot be read as {size}-byte records"

@@ -306,3 +306,6 @@ fn strings(ds: &Dataset) -> Result<Vec<String>, String> {
         })
         .map_err(|e| format!("is not an array of strings ({e})"))
 }
+
+#[cfg(test)]
+mod tests;

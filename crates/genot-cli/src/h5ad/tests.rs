@@ -1,0 +1,282 @@
+//! The reader on files written by anndata 0.12 (tests/fixtures/cells.h5ad, made by
+//! tests/fixtures/make_h5ad.py) and by an old anndata (scanpy's pbmc68k_reduced in
+//! ../shared/data), and the writer on copies of them.
+
+use super::*;
+use ndarray::{Array1, Array3};
+use std::path::PathBuf;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cells.h5ad")
+}
+
+/// The values make_h5ad.py stores as X: 0 where (i + j) % 3 == 0, else 10 i + j.
+fn expected_x() -> Array2<f64> {
+    Array2::from_shape_fn((12, 5), |(i, j)| {
+        if (i + j) % 3 == 0 {
+            0.0
+        } else {
+            (i * 10 + j) as f64
+        }
+    })
+}
+
+fn shared(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/pbmc68k_reduced")
+        .join(name);
+    assert!(
+        p.exists(),
+        "missing shared data file {}: this test reads scanpy's pbmc68k_reduced from ../shared/data",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn matrices_of_every_storage_match_the_values_written() {
+    let f = AnnData::open(&fixture()).unwrap();
+    assert_eq!(f.n_obs().unwrap(), 12);
+    for key in ["X", "layers/dense", "layers/csc"] {
+        let m = f.matrix(&Key::parse(key).unwrap()).unwrap();
+        assert_eq!(m, expected_x(), "{key}");
+    }
+    let pca = f.matrix(&Key::Obsm("X_pca".into())).unwrap();
+    assert_eq!(pca.dim(), (12, 3));
+    for ((i, j), v) in pca.indexed_iter() {
+        assert_eq!(*v, i as f64 * 0.5 - j as f64);
+    }
+    let umap = f.matrix(&Key::Obsm("X_umap".into())).unwrap();
+    assert!((umap[[3, 0]] - 3f64.sin()).abs() < 1e-15);
+}
+
+#[test]
+fn obs_columns_of_every_encoding() {
+    let f = AnnData::open(&fixture()).unwrap();
+    let labels = |c: &str| f.obs_column(c).unwrap().labels(c);
+    let want: Vec<String> = (0..12)
+        .map(|k| if k % 3 == 0 { "stim" } else { "control" }.to_string())
+        .collect();
+    assert_eq!(labels("condition").unwrap(), want);
+    let time: Vec<String> = (0..12).map(|k| (k % 4).to_string()).collect();
+    assert_eq!(labels("time").unwrap(), time);
+    assert_eq!(labels("score").unwrap()[5], "1.25");
+    assert_eq!(labels("batch").unwrap()[3], "b1");
+    assert_eq!(labels("barcode").unwrap()[11], "AC11");
+    assert_eq!(
+        f.obs_column("flag").unwrap(),
+        Column::Bool((0..12).map(|k| Some(k % 2 == 0)).collect())
+    );
+    match f.obs_column("dose").unwrap() {
+        Column::Number(v) => {
+            assert_eq!(v[5], None);
+            assert_eq!(v[4], Some(1.0));
+        }
+        other => panic!("dose read as {other:?}"),
+    }
+    let e = labels("dose").unwrap_err();
+    assert!(e.contains("missing value at row 5"), "{e}");
+}
+
+#[test]
+fn missing_keys_list_what_exists() {
+    let f = AnnData::open(&fixture()).unwrap();
+    let e = f.matrix(&Key::Obsm("X_tsne".into())).unwrap_err();
+    assert!(
+        e.contains("no obsm/X_tsne") && e.contains("X_pca, X_umap"),
+        "{e}"
+    );
+    let e = f.matrix(&Key::Layer("counts".into())).unwrap_err();
+    assert!(e.contains("csc, dense"), "{e}");
+    let e = f.obs_column("cell_type").unwrap_err();
+    assert!(
+        e.contains("no obs column 'cell_type'") && e.contains("condition") && !e.contains("_index"),
+        "{e}"
+    );
+    for bad in ["obsm", "obsm/", "uns/x", "x", "obsm/a/b"] {
+        assert!(Key::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn truncated_and_foreign_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture()).unwrap();
+    let cut = dir.path().join("cut.h5ad");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let text = dir.path().join("text.h5ad");
+    std::fs::write(&text, "cell,x\n1,2\n").unwrap();
+    for p in [cut, text] {
+        let e = AnnData::open(&p)
+            .and_then(|f| f.matrix(&Key::X))
+            .err()
+            .unwrap_or_else(|| panic!("{} was read", p.display()));
+        assert!(e.contains("not a readable HDF5"), "{e}");
+    }
+    let e = AnnData::open(&dir.path().join("none.h5ad")).err().unwrap();
+    assert_eq!(e, "does not exist");
+}
+
+/// A copy of the fixture with `edit` applied through the HDF5 library.
+fn edited(dir: &Path, edit: impl Fn(&File)) -> PathBuf {
+    let p = dir.join("edited.h5ad");
+    std::fs::copy(fixture(), &p).unwrap();
+    edit(&File::open_rw(&p).unwrap());
+    p
+}
+
+#[test]
+fn malformed_contents_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = edited(dir.path(), |f| {
+        let g = f.group("X").unwrap();
+        g.unlink("indptr").unwrap();
+        g.new_dataset_builder()
+            .with_data(&[0i32, 3, 2, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40])
+            .create("indptr")
+            .unwrap();
+        f.group("obsm")
+            .unwrap()
+            .new_dataset_builder()
+            .with_data(&Array2::<f32>::zeros((10, 2)))
+            .create("short")
+            .unwrap();
+    });
+    let f = AnnData::open(&p).unwrap();
+    let e = f.matrix(&Key::X).unwrap_err();
+    assert!(
+        e.contains("malformed sparse matrix") && e.contains("indptr[1..2]"),
+        "{e}"
+    );
+    let e = f.matrix(&Key::Obsm("short".into())).unwrap_err();
+    assert!(e.contains("10 rows but obs has 12 cells"), "{e}");
+}
+
+#[test]
+fn legacy_tables_of_scanpy_pbmc68k_reduced() {
+    let f = AnnData::open(&shared("original/10x_pbmc68k_reduced.h5ad")).unwrap();
+    assert_eq!(f.n_obs().unwrap(), 700);
+    let pca: Array2<f32> = ndarray_npy::read_npy(shared("pca50_pkg.npy")).unwrap();
+    assert_eq!(
+        f.matrix(&Key::Obsm("X_pca".into())).unwrap(),
+        pca.mapv(f64::from)
+    );
+    let x: Array2<f32> = ndarray_npy::read_npy(shared("X_scaled.npy")).unwrap();
+    assert_eq!(f.matrix(&Key::X).unwrap(), x.mapv(f64::from));
+    let mut obs = csv::Reader::from_path(shared("obs.csv")).unwrap();
+    let header = obs.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = obs.records().map(|r| r.unwrap()).collect();
+    for column in ["bulk_labels", "phase", "louvain", "n_genes"] {
+        let c = header.iter().position(|h| h == column).unwrap();
+        let want: Vec<String> = records.iter().map(|r| r[c].to_string()).collect();
+        assert_eq!(
+            f.obs_column(column).unwrap().labels(column).unwrap(),
+            want,
+            "{column}"
+        );
+    }
+    let e = f.matrix(&Key::Obsm("X_tsne".into())).unwrap_err();
+    assert!(e.contains("X_pca, X_umap"), "{e}");
+}
+
+fn predictions(n: usize) -> Predictions {
+    Predictions {
+        obsm: vec![
+            (
+                "X_genot".into(),
+                Array2::from_shape_fn((n, 2), |(i, j)| (i * 2 + j) as f32).into_dyn(),
+            ),
+            (
+                "X_genot_samples".into(),
+                Array3::from_shape_fn((n, 3, 2), |(i, k, j)| (i + k + j) as f32).into_dyn(),
+            ),
+        ],
+        obs: vec![("X_genot_weight".into(), Array1::from_elem(n, 0.5))],
+    }
+}
+
+#[test]
+fn predictions_go_into_a_copy_and_the_input_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.h5ad");
+    std::fs::copy(fixture(), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let out = dir.path().join("out.h5ad");
+    write_copy(&input, &out, &predictions(12)).unwrap();
+    // Twice: an entry that exists is replaced, the column listed once.
+    write_copy(
+        &out.clone(),
+        &dir.path().join("again.h5ad"),
+        &predictions(12),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    let again = dir.path().join("again.h5ad");
+    let f = AnnData::open(&again).unwrap();
+    let m = f.matrix(&Key::Obsm("X_genot".into())).unwrap();
+    assert_eq!(m[[5, 1]], 11.0);
+    let s = File::open(&again).unwrap();
+    let samples: Vec<f32> = s
+        .dataset("obsm/X_genot_samples")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    assert_eq!(
+        s.dataset("obsm/X_genot_samples").unwrap().shape(),
+        [12, 3, 2]
+    );
+    assert_eq!(samples[(4 * 3 + 2) * 2 + 1], 7.0);
+    assert_eq!(
+        f.obs_column("X_genot_weight").unwrap().labels("w").unwrap()[0],
+        "0.5"
+    );
+    let order: Vec<String> = s
+        .group("obs")
+        .unwrap()
+        .attr("column-order")
+        .unwrap()
+        .read_raw::<VarLenUnicode>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(order.iter().filter(|c| *c == "X_genot_weight").count(), 1);
+    assert_eq!(order[0], "condition");
+    let ds = s.dataset("obsm/X_genot").unwrap();
+    assert_eq!(string_attr(&ds, "encoding-type").as_deref(), Some("array"));
+    // The original data is still there.
+    assert_eq!(f.matrix(&Key::X).unwrap(), expected_x());
+    assert!(!dir.path().read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".tmp")));
+}
+
+#[test]
+fn writing_refuses_the_input_wrong_rows_and_legacy_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.h5ad");
+    std::fs::copy(fixture(), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let e = write_copy(&input, &input, &predictions(12)).unwrap_err();
+    assert!(e.contains("is the input file"), "{e}");
+    let out = dir.path().join("out.h5ad");
+    let e = write_copy(&input, &out, &predictions(11)).unwrap_err();
+    assert!(e.contains("11 rows but the file has 12 cells"), "{e}");
+    assert!(!out.exists());
+    let e = write_copy(
+        &shared("original/10x_pbmc68k_reduced.h5ad"),
+        &out,
+        &predictions(700),
+    )
+    .unwrap_err();
+    assert!(e.contains("anndata < 0.7"), "{e}");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    assert_eq!(
+        dir.path().read_dir().unwrap().count(),
+        1,
+        "only the input remains"
+    );
+}
