@@ -70,7 +70,7 @@ pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
         .group("obs")
         .map_err(|_| "has no obs table: it is not an AnnData file".to_string())?;
     let index = string_attr(&obs, "_index");
-    if !obs.link_exists(name) || index.as_deref() == Some(name) {
+    if !obs.link_exists(name) || index.as_deref() == Some(name) || name == "__categories" {
         let columns: Vec<String> = obs
             .member_names()
             .unwrap_or_default()

@@ -153,6 +153,45 @@ fn malformed_contents_are_named() {
 }
 
 #[test]
+fn anndata_0_7_categoricals_keep_their_categories_apart() {
+    // anndata 0.7 wrote the codes as an obs dataset with a `categories` attribute and the
+    // names in obs/__categories/NAME.
+    let dir = tempfile::tempdir().unwrap();
+    let p = edited(dir.path(), |f| {
+        let obs = f.group("obs").unwrap();
+        let codes = obs
+            .new_dataset_builder()
+            .with_data(&(0..12).map(|k| (k % 3) as i8 - 1).collect::<Vec<i8>>())
+            .create("old")
+            .unwrap();
+        codes
+            .new_attr::<i32>()
+            .create("categories")
+            .unwrap()
+            .write_scalar(&0)
+            .unwrap();
+        let names: Vec<VarLenUnicode> = ["x", "y"].iter().map(|s| s.parse().unwrap()).collect();
+        obs.create_group("__categories")
+            .unwrap()
+            .new_dataset_builder()
+            .with_data(&names)
+            .create("old")
+            .unwrap();
+    });
+    let f = AnnData::open(&p).unwrap();
+    let want: Vec<Option<String>> = (0..12)
+        .map(|k| ["", "x", "y"][k % 3].to_string())
+        .map(|s| (!s.is_empty()).then_some(s))
+        .collect();
+    assert_eq!(f.obs_column("old").unwrap(), Column::Text(want));
+    let e = f.obs_column("__categories").unwrap_err();
+    assert!(
+        e.contains("no obs column") && !e.contains("__categories,"),
+        "{e}"
+    );
+}
+
+#[test]
 fn legacy_tables_of_scanpy_pbmc68k_reduced() {
     let f = AnnData::open(&shared("original/10x_pbmc68k_reduced.h5ad")).unwrap();
     assert_eq!(f.n_obs().unwrap(), 700);
