@@ -1,6 +1,6 @@
 //! PNG figures with plotters: the training loss curve, and a scatter of source points,
-//! target points and predictions (the first two principal components when there are more
-//! than two features) with lines from a few source points to their samples. Source and
+//! target points and predictions, flat or in 3-D (the leading principal components when
+//! there are more features than axes), with lines from a few source points to their samples. Source and
 //! target in different spaces get one panel each, the followed points in matching colours.
 //! Text uses the bundled DejaVu Sans, so no system fonts are needed. Files are written
 //! atomically.
@@ -8,6 +8,7 @@
 use crate::error::CliError;
 use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+use plotters::coord::ranged3d::Cartesian3d;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -114,30 +115,32 @@ pub fn loss_curve(losses: &[f32], path: &Path) -> Result<(), CliError> {
     })
 }
 
-/// A projection onto two axes: the first two principal components of `fit_on` (the
-/// coordinates themselves for two features, the one feature and zero for one).
+/// A projection onto `dims` (2 or 3) axes: the leading principal components of `fit_on`
+/// (the coordinates themselves when there are no more features than axes; missing axes
+/// are zero).
 struct Projection {
     mean: Vec<f64>,
-    axes: Vec<[f64; 2]>,
-    names: [&'static str; 2],
+    /// `d x dims`.
+    axes: Vec<Vec<f64>>,
+    names: Vec<&'static str>,
 }
 
 impl Projection {
-    fn new(fit_on: ArrayView2<f32>) -> Self {
+    fn new(fit_on: ArrayView2<f32>, dims: usize) -> Self {
         let (n, d) = fit_on.dim();
-        let mean: Vec<f64> = (0..d)
-            .map(|j| fit_on.column(j).iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64)
-            .collect();
-        if d <= 2 {
+        if d <= dims {
             let axes = (0..d)
-                .map(|j| if j == 0 { [1.0, 0.0] } else { [0.0, 1.0] })
+                .map(|j| (0..dims).map(|a| if a == j { 1.0 } else { 0.0 }).collect())
                 .collect();
             return Projection {
                 mean: vec![0.0; d],
                 axes,
-                names: ["x1", "x2"],
+                names: ["x1", "x2", "x3"][..dims].to_vec(),
             };
         }
+        let mean: Vec<f64> = (0..d)
+            .map(|j| fit_on.column(j).iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64)
+            .collect();
         let mut cov = DMatrix::<f64>::zeros(d, d);
         for row in fit_on.outer_iter() {
             let c: Vec<f64> = row.iter().zip(&mean).map(|(&v, m)| v as f64 - m).collect();
@@ -151,43 +154,43 @@ impl Projection {
         let mut order: Vec<usize> = (0..d).collect();
         order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
         let axes = (0..d)
-            .map(|j| {
-                [
-                    eig.eigenvectors[(j, order[0])],
-                    eig.eigenvectors[(j, order[1])],
-                ]
-            })
+            .map(|j| (0..dims).map(|a| eig.eigenvectors[(j, order[a])]).collect())
             .collect();
         Projection {
             mean,
             axes,
-            names: ["PC1", "PC2"],
+            names: ["PC1", "PC2", "PC3"][..dims].to_vec(),
         }
     }
 
-    fn point(&self, p: ndarray::ArrayView1<f32>) -> (f64, f64) {
-        p.iter()
-            .zip(&self.mean)
-            .zip(&self.axes)
-            .fold((0.0, 0.0), |(x, y), ((&v, m), a)| {
-                let c = v as f64 - m;
-                (x + c * a[0], y + c * a[1])
-            })
+    fn point(&self, p: ndarray::ArrayView1<f32>) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for ((&v, m), a) in p.iter().zip(&self.mean).zip(&self.axes) {
+            for (o, w) in out.iter_mut().zip(a) {
+                *o += (v as f64 - m) * w;
+            }
+        }
+        out
     }
 
-    fn points(&self, a: ArrayView2<f32>) -> Vec<(f64, f64)> {
+    fn points(&self, a: ArrayView2<f32>) -> Vec<[f64; 3]> {
         a.outer_iter().map(|p| self.point(p)).collect()
     }
 }
 
-fn bounds(sets: &[&[(f64, f64)]]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in sets.iter().flat_map(|s| s.iter()) {
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-    }
-    let px = ((x1 - x0) * 0.05).max(1e-3);
-    let py = ((y1 - y0) * 0.05).max(1e-3);
-    ((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+/// The range of each axis over `sets`, padded by 5%.
+fn bounds(sets: &[&[[f64; 3]]]) -> [std::ops::Range<f64>; 3] {
+    std::array::from_fn(|a| {
+        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+        for p in sets.iter().flat_map(|s| s.iter()) {
+            (lo, hi) = (lo.min(p[a]), hi.max(p[a]));
+        }
+        if lo > hi {
+            (lo, hi) = (0.0, 0.0);
+        }
+        let pad = ((hi - lo) * 0.05).max(1e-3);
+        (lo - pad)..(hi + pad)
+    })
 }
 
 /// What a scatter shows.
@@ -198,40 +201,147 @@ pub struct Scatter<'a> {
     pub target: Option<ArrayView2<'a, f32>>,
     /// Source points whose samples are followed (lines, or colours across panels).
     pub links: usize,
+    /// 2 (a flat scatter) or 3 (a 3-D view of the first three components).
+    pub dims: usize,
 }
 
-type Panel<'a, 'b> = ChartContext<
-    'a,
-    BitMapBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
+type Range = plotters::coord::types::RangedCoordf64;
 
-fn panel<'a, 'b>(
-    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
-    title: &str,
-    proj: &Projection,
-    sets: &[&[(f64, f64)]],
-) -> Result<Panel<'a, 'b>, CliError> {
-    let (xr, yr) = bounds(sets);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(35)
-        .y_label_area_size(50)
-        .build_cartesian_2d(xr, yr)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(proj.names[0])
-        .y_desc(proj.names[1])
-        .light_line_style(WHITE)
-        .draw()
-        .map_err(plot_err)?;
-    Ok(chart)
+/// One panel of a scatter, flat or in 3-D; points are given with three coordinates (the
+/// third is ignored when flat).
+enum Panel<'a, 'b> {
+    Flat(ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Range, Range>>),
+    Cube(ChartContext<'a, BitMapBackend<'b>, Cartesian3d<Range, Range, Range>>),
 }
 
-/// The legend box in the upper right corner.
-fn legend<'a, 'b: 'a>(chart: &mut Panel<'a, 'b>) -> Result<(), CliError> {
+impl<'a, 'b: 'a> Panel<'a, 'b> {
+    fn new(
+        area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+        title: &str,
+        proj: &Projection,
+        sets: &[&[[f64; 3]]],
+    ) -> Result<Self, CliError> {
+        let [xr, yr, zr] = bounds(sets);
+        let mut builder = ChartBuilder::on(area);
+        builder.margin(12);
+        if proj.names.len() == 2 {
+            builder.caption(title, ("sans-serif", 20));
+            let mut chart = builder
+                .x_label_area_size(35)
+                .y_label_area_size(50)
+                .build_cartesian_2d(xr, yr)
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .x_desc(proj.names[0])
+                .y_desc(proj.names[1])
+                .light_line_style(WHITE)
+                .draw()
+                .map_err(plot_err)?;
+            return Ok(Panel::Flat(chart));
+        }
+        let names = format!(
+            "{title}: {} (x), {} (up), {} (depth)",
+            proj.names[0], proj.names[1], proj.names[2]
+        );
+        builder.caption(names, ("sans-serif", 18));
+        let mut chart = builder.build_cartesian_3d(xr, yr, zr).map_err(plot_err)?;
+        chart.with_projection(|mut p| {
+            p.yaw = 0.6;
+            p.pitch = 0.35;
+            p.scale = 0.8;
+            p.into_matrix()
+        });
+        chart
+            .configure_axes()
+            .light_grid_style(GREY.mix(0.15))
+            .max_light_lines(3)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(Panel::Cube(chart))
+    }
+
+    /// Draws `elements` made from points by `make` (flat or 3-D coordinates).
+    fn circles(&mut self, pts: &[[f64; 3]], size: i32, color: RGBAColor) -> Result<(), CliError> {
+        match self {
+            Panel::Flat(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1]), size, color.filled())),
+                )
+                .map(|_| ()),
+            Panel::Cube(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1], p[2]), size, color.filled())),
+                )
+                .map(|_| ()),
+        }
+        .map_err(plot_err)
+    }
+
+    /// Small dots with a legend entry.
+    fn dots(&mut self, pts: &[[f64; 3]], color: RGBAColor, label: &str) -> Result<(), CliError> {
+        let legend = move |(x, y): (i32, i32)| Circle::new((x + 8, y), 4, color.filled());
+        match self {
+            Panel::Flat(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1]), 2, color.filled())),
+                )
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+            Panel::Cube(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1], p[2]), 2, color.filled())),
+                )
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+        }
+        .map_err(plot_err)
+    }
+
+    /// A line from `a` to each of `bs`.
+    fn lines(&mut self, a: [f64; 3], bs: &[[f64; 3]], color: RGBAColor) -> Result<(), CliError> {
+        match self {
+            Panel::Flat(c) => c
+                .draw_series(
+                    bs.iter()
+                        .map(|b| PathElement::new(vec![(a[0], a[1]), (b[0], b[1])], color)),
+                )
+                .map(|_| ()),
+            Panel::Cube(c) => c
+                .draw_series(
+                    bs.iter().map(|b| {
+                        PathElement::new(vec![(a[0], a[1], a[2]), (b[0], b[1], b[2])], color)
+                    }),
+                )
+                .map(|_| ()),
+        }
+        .map_err(plot_err)
+    }
+
+    /// The legend box in the upper right corner.
+    fn legend(&mut self) -> Result<(), CliError> {
+        match self {
+            Panel::Flat(c) => legend(c),
+            Panel::Cube(c) => c
+                .configure_series_labels()
+                .border_style(GREY)
+                .background_style(WHITE.mix(0.8))
+                .draw()
+                .map_err(plot_err),
+        }
+    }
+}
+
+/// The legend box in the upper right corner of a 2-D chart.
+fn legend<'a, 'b: 'a>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Range, Range>>,
+) -> Result<(), CliError> {
     chart
         .configure_series_labels()
         .border_style(GREY)
@@ -240,21 +350,8 @@ fn legend<'a, 'b: 'a>(chart: &mut Panel<'a, 'b>) -> Result<(), CliError> {
         .map_err(plot_err)
 }
 
-fn dots(
-    chart: &mut Panel,
-    pts: &[(f64, f64)],
-    color: RGBAColor,
-    label: &str,
-) -> Result<(), CliError> {
-    chart
-        .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))
-        .map_err(plot_err)?
-        .label(label)
-        .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-    Ok(())
-}
-
-/// Source, target and predictions in one panel (same space) or two (different spaces).
+/// Source, target and predictions in one panel (same space) or two (different spaces),
+/// flat (`dims` 2) or in 3-D (`dims` 3).
 pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
     let (n, k, q) = s.pred.dim();
     if s.source.nrows() != n {
@@ -269,6 +366,12 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             t.ncols()
         )));
     }
+    if !(2..=3).contains(&s.dims) {
+        return Err(CliError::Input(format!(
+            "a scatter has 2 or 3 dimensions, not {}",
+            s.dims
+        )));
+    }
     let flat: Array2<f32> = s
         .pred
         .to_owned()
@@ -278,7 +381,7 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
     if let Some(t) = s.target {
         fit_on.append(Axis(0), t).expect("same width");
     }
-    let tproj = Projection::new(fit_on.view());
+    let tproj = Projection::new(fit_on.view(), s.dims);
     let pred = tproj.points(flat.view());
     let target = s.target.map(|t| tproj.points(t)).unwrap_or_default();
     let followed: Vec<usize> = (0..s.links.min(n))
@@ -294,61 +397,49 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             let (l, r) = root.split_horizontally(700);
             (l, Some(r))
         };
-        let sproj = if same {
-            None
-        } else {
-            Some(Projection::new(s.source))
-        };
+        let sproj = (!same).then(|| Projection::new(s.source, s.dims));
         let source = sproj.as_ref().unwrap_or(&tproj).points(s.source);
         // Left panel: the source (and, in one space, everything).
         let mut chart = if same {
-            panel(
+            Panel::new(
                 &left,
                 "source, target and predictions",
                 &tproj,
                 &[&source, &target, &pred],
             )?
         } else {
-            panel(
+            Panel::new(
                 &left,
                 "source",
                 sproj.as_ref().expect("two spaces"),
                 &[&source],
             )?
         };
-        dots(&mut chart, &source, GREY.mix(0.5), "source")?;
+        chart.dots(&source, GREY.mix(0.5), "source")?;
         if same {
             if !target.is_empty() {
-                dots(&mut chart, &target, BLUE.mix(0.4), "target")?;
+                chart.dots(&target, BLUE.mix(0.4), "target")?;
             }
-            dots(&mut chart, &pred, ORANGE.mix(0.5), "predictions")?;
+            chart.dots(&pred, ORANGE.mix(0.5), "predictions")?;
             for (c, &i) in followed.iter().enumerate() {
-                let lines =
-                    (0..k).map(|j| PathElement::new(vec![source[i], pred[i * k + j]], palette(c)));
-                chart.draw_series(lines).map_err(plot_err)?;
+                chart.lines(source[i], &pred[i * k..(i + 1) * k], palette(c))?;
             }
         }
         for (c, &i) in followed.iter().enumerate() {
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    source[i],
-                    5,
-                    palette(c).filled(),
-                )))
-                .map_err(plot_err)?;
+            chart.circles(&source[i..=i], 5, palette(c))?;
         }
-        legend(&mut chart)?;
+        chart.legend()?;
         if let Some(right) = right {
-            let mut chart = panel(&right, "target and predictions", &tproj, &[&target, &pred])?;
+            let mut chart =
+                Panel::new(&right, "target and predictions", &tproj, &[&target, &pred])?;
             if !target.is_empty() {
-                dots(&mut chart, &target, BLUE.mix(0.4), "target")?;
+                chart.dots(&target, BLUE.mix(0.4), "target")?;
             }
-            dots(&mut chart, &pred, ORANGE.mix(0.5), "predictions")?;
+            chart.dots(&pred, ORANGE.mix(0.5), "predictions")?;
             for (c, &i) in followed.iter().enumerate() {
-                let pts = (0..k).map(|j| Circle::new(pred[i * k + j], 5, palette(c).filled()));
-                chart.draw_series(pts).map_err(plot_err)?;
+                chart.circles(&pred[i * k..(i + 1) * k], 5, palette(c))?;
             }
-            legend(&mut chart)?;
+            chart.legend()?;
         }
         Ok(())
     })
@@ -375,6 +466,10 @@ pub struct PlotArgs {
     /// Source points whose samples are followed by lines (or colours).
     #[arg(long, default_value_t = 8)]
     pub links: usize,
+    /// 2: a flat scatter; 3: a 3-D view (the first three principal components beyond three
+    /// features).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub dims: u8,
 }
 
 /// The JSON report of `genot plot`.
@@ -414,6 +509,7 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
                 pred: pred.view(),
                 target: target.as_ref().map(|t| t.view()),
                 links: args.links,
+                dims: args.dims.into(),
             },
             &args.out,
         )?;
@@ -421,4 +517,40 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
     Ok(PlotReport {
         figure: args.out.display().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_finds_the_leading_directions() {
+        // Spread 3, 2 and 1 along features 2, 4 and 0 of five (the others constant).
+        let x = Array2::from_shape_fn((64, 5), |(i, j)| {
+            let (a, b, c) = ((i % 4) as f32, ((i / 4) % 4) as f32, (i / 16) as f32);
+            match j {
+                2 => 3.0 * (a - 1.5) + 7.0,
+                4 => 2.0 * (b - 1.5),
+                0 => c - 1.5,
+                _ => 5.0,
+            }
+        });
+        let p = Projection::new(x.view(), 3);
+        assert_eq!(p.names, ["PC1", "PC2", "PC3"]);
+        for (axis, feature) in [(0, 2), (1, 4), (2, 0)] {
+            assert!((p.axes[feature][axis].abs() - 1.0).abs() < 1e-9, "{axis}");
+        }
+        let flat = Projection::new(x.view(), 2);
+        assert_eq!(flat.axes[2].len(), 2);
+        // The projected spread of PC1 is that of feature 2: 3 * 1.5 from the mean.
+        let pts = p.points(x.view());
+        let max = pts.iter().map(|q| q[0].abs()).fold(0.0, f64::max);
+        assert!((max - 4.5).abs() < 1e-5, "{max}");
+        // Few features: the coordinates themselves, the missing axis zero.
+        let two = Projection::new(x.slice(ndarray::s![.., ..2]), 3);
+        assert_eq!(
+            two.point(x.row(5).slice(ndarray::s![..2])),
+            [x[[5, 0]] as f64, x[[5, 1]] as f64, 0.0]
+        );
+    }
 }

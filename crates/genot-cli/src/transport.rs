@@ -76,6 +76,9 @@ pub struct TransportArgs {
     /// With --plot: observed target points to draw under the samples.
     #[arg(long, requires = "plot")]
     pub plot_target: Option<PathBuf>,
+    /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
+    #[arg(long, requires = "plot", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub plot_dims: u8,
     /// Where to run: cpu, or wgpu in builds with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -181,6 +184,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
                 pred: out.samples.view(),
                 target: target.as_ref().map(|t| t.view()),
                 links: 8,
+                dims: args.plot_dims.into(),
             },
             p,
         )?;

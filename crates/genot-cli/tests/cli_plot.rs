@@ -79,6 +79,26 @@ fn plot_draws_losses_and_scatters_and_checks_its_inputs() {
         .concat(),
     ));
     assert!(is_png(&p("sc.png")));
+    // The same in 3-D: another picture.
+    ok_json(genot(
+        &[
+            &args[..],
+            &[
+                "--target",
+                s(&p("t.npy")),
+                "--dims",
+                "3",
+                "--out",
+                s(&p("sc3.png")),
+            ],
+        ]
+        .concat(),
+    ));
+    assert!(is_png(&p("sc3.png")));
+    assert_ne!(
+        std::fs::read(p("sc.png")).unwrap(),
+        std::fs::read(p("sc3.png")).unwrap()
+    );
     // Errors: predictions for other points, targets in another space; nothing written.
     write_npy(p("few.npy"), &x.slice(ndarray::s![..10, ..]).to_owned()).unwrap();
     let bad = genot(&[
