@@ -73,7 +73,8 @@ pub struct TransportArgs {
     /// components beyond two features).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// With --plot: observed target points to draw under the samples.
+    /// With --plot: observed target points to draw under the samples (for a fused model:
+    /// the target's own features, without the shared ones).
     #[arg(long, requires = "plot")]
     pub plot_target: Option<PathBuf>,
     /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
@@ -181,7 +182,10 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         crate::plot::scatter(
             &crate::plot::Scatter {
                 source,
-                pred: out.samples.view(),
+                // Fused: the target's own features (after its shared ones), as in --plot-target.
+                pred: out
+                    .samples
+                    .slice(ndarray::s![.., .., model.config.target_shared_dim..]),
                 target: target.as_ref().map(|t| t.view()),
                 links: 8,
                 dims: args.plot_dims.into(),

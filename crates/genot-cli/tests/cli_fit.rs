@@ -266,3 +266,53 @@ fn transport_writes_csv_as_well_as_npy() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains(".npy or .csv"));
     assert!(!dir.path().join("p.txt").exists());
 }
+
+#[test]
+fn fused_models_generate_shared_then_own_features_and_plot_the_own_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f);
+    // Source: 3 own + 2 shared features; target: 2 own + 2 shared.
+    for (name, a) in [
+        ("x.npy", cloud(120, 3, 0.0)),
+        ("xs.npy", cloud(120, 2, 1.0)),
+        ("y.npy", cloud(120, 2, 2.0)),
+        ("ys.npy", cloud(120, 2, 1.5)),
+    ] {
+        write_npy(p(name), &a).unwrap();
+    }
+    let model = p("model");
+    let report = ok_json(fit_small(
+        &p("x.npy"),
+        &p("y.npy"),
+        &model,
+        "30",
+        &[
+            "--kind",
+            "fused",
+            "--source-shared",
+            s(&p("xs.npy")),
+            "--target-shared",
+            s(&p("ys.npy")),
+            "--warmup-iterations",
+            "10",
+        ],
+    ));
+    assert_eq!(report["target_dim"], 4);
+    let out = ok_json(transport(
+        &model,
+        &p("x.npy"),
+        &p("pred.npy"),
+        &[
+            "--source-shared",
+            s(&p("xs.npy")),
+            "--plot",
+            s(&p("fig.png")),
+            "--plot-target",
+            s(&p("y.npy")),
+        ],
+    ));
+    assert_eq!(out["shape"], serde_json::json!([120, 4]));
+    let pred: Array2<f32> = read_npy(p("pred.npy")).unwrap();
+    assert_eq!(pred.dim(), (120, 4));
+    assert!(p("fig.png").exists());
+}
