@@ -1,4 +1,4 @@
-"""scGEM reprogramming: methylation -> expression with GENOT-Q (protocol in
+"""scGEM reprogramming: methylation -> expression with GENOT-Q and GENOT-F (protocol in
 ../cross_modality.py). Run after `bash setup.sh`:
     .venv/bin/python examples/scgem_reprogramming/run.py"""
 

@@ -1,4 +1,5 @@
-"""SNARE-seq cell-line mixture: ATAC -> RNA with GENOT-Q (protocol in ../cross_modality.py).
+"""SNARE-seq cell-line mixture: ATAC -> RNA with GENOT-Q and GENOT-F (protocol in
+../cross_modality.py).
 Run from anywhere after `bash setup.sh`:  .venv/bin/python examples/snareseq_cellmix/run.py"""
 
 import pathlib
