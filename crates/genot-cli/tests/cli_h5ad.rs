@@ -51,6 +51,21 @@ fn fit(dir: &Path, extra: &[&str]) -> Output {
     genot(&args)
 }
 
+/// `genot transport` of `source` through `model` into `out`, with extra flags.
+fn transport(model: &Path, source: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "transport",
+        "--model",
+        model.to_str().unwrap(),
+        "--source",
+        source,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    genot(&args)
+}
+
 /// The error text of a run that must fail with exit code 2.
 fn input_error(out: Output) -> String {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -76,21 +91,8 @@ fn fit_on_filtered_cells_and_transport_into_a_copy() {
     let npy = dir.path().join("samples.npy");
     let mean = dir.path().join("mean.npy");
     let run = |out: &str, extra: &[&str]| {
-        let mut args = vec![
-            "transport",
-            "--model",
-            model.to_str().unwrap(),
-            "--source",
-            &data,
-            "--conditions",
-            "obs/batch",
-            "--samples",
-            "3",
-            "--out",
-            out,
-        ];
-        args.extend_from_slice(extra);
-        ok_json(genot(&args))
+        let flags = [&["--conditions", "obs/batch", "--samples", "3"], extra].concat();
+        ok_json(transport(&model, &data, out, &flags))
     };
     let r = run(&spec(&copy, "obsm/X_pred"), &[]);
     assert_eq!(r["shape"], serde_json::json!([12, 3, 3]));
@@ -325,20 +327,14 @@ fn h5ad_output_refuses_the_input_filters_and_non_h5ad_sources() {
     std::fs::copy(fixture(), &input).unwrap();
     let before = std::fs::read(&input).unwrap();
     let data = spec(&input, "obsm/X_pca");
+    let conditions = ["--conditions", "obs/batch"];
     let run = |source: &str, out: &str, extra: &[&str]| {
-        let mut args = vec![
-            "transport",
-            "--model",
-            model.to_str().unwrap(),
-            "--source",
+        input_error(transport(
+            &model,
             source,
-            "--conditions",
-            "obs/batch",
-            "--out",
             out,
-        ];
-        args.extend_from_slice(extra);
-        input_error(genot(&args))
+            &[&conditions[..], extra].concat(),
+        ))
     };
     let e = run(&data, &spec(&input, "obsm/X_genot"), &[]);
     assert!(e.contains("is the input file"), "{e}");
@@ -358,30 +354,17 @@ fn h5ad_output_refuses_the_input_filters_and_non_h5ad_sources() {
     assert!(e.contains("COPY.h5ad:obsm/KEY"), "{e}");
     let npy = dir.path().join("x.npy");
     write_npy(&npy, &Array2::<f32>::ones((12, 3))).unwrap();
-    let e = input_error(genot(&[
-        "transport",
-        "--model",
-        model.to_str().unwrap(),
-        "--source",
+    let e = input_error(transport(
+        &model,
         npy.to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-    ]));
+        &[],
+    ));
     assert!(e.contains("--source must be an .h5ad file"), "{e}");
     assert!(!out.exists());
     assert_eq!(std::fs::read(&input).unwrap(), before);
     // With the default key, the copy holds obsm/X_genot.
-    ok_json(genot(&[
-        "transport",
-        "--model",
-        model.to_str().unwrap(),
-        "--source",
-        &data,
-        "--conditions",
-        "obs/batch",
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    ok_json(transport(&model, &data, out.to_str().unwrap(), &conditions));
     let e = ok_json(genot(&[
         "eval",
         "--pred",

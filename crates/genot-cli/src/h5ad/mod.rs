@@ -98,21 +98,14 @@ impl AnnData {
     /// The matrix at `key` as `n_obs x d` float64 (a 1-D array is one column).
     pub fn matrix(&self, key: &Key) -> Result<Array2<f64>, String> {
         let m = match key {
-            Key::X => self.dense_or_sparse("X", "X")?,
-            Key::Layer(name) => {
-                let layers = self
-                    .file
-                    .group("layers")
-                    .map_err(|_| format!("has no layers (asked for {key})"))?;
-                if !layers.link_exists(name) {
-                    return Err(format!(
-                        "has no {key} (layers: {})",
-                        listing(layers.member_names().unwrap_or_default())
-                    ));
+            Key::X => self.dense_or_sparse("X")?,
+            Key::Layer(name) => self.entry("layers", name, "")?,
+            Key::Obsm(name) => match self.file.dataset("obsm") {
+                Ok(table) => {
+                    legacy::matrix_field(&table, name).map_err(|e| format!("obsm/{name}: {e}"))?
                 }
-                self.dense_or_sparse(&format!("layers/{name}"), &key.to_string())?
-            }
-            Key::Obsm(name) => self.obsm(name)?,
+                Err(_) => self.entry("obsm", name, "; use X or layers/NAME for the others")?,
+            },
         };
         let n = self.n_obs()?;
         if m.nrows() != n {
@@ -124,33 +117,33 @@ impl AnnData {
         Ok(m)
     }
 
-    fn obsm(&self, name: &str) -> Result<Array2<f64>, String> {
-        if let Ok(table) = self.file.dataset("obsm") {
-            return legacy::matrix_field(&table, name).map_err(|e| format!("obsm/{name}: {e}"));
-        }
-        let obsm = self
+    /// The matrix `name` of the group `group` (`obsm`, `layers`); a missing one is an error
+    /// that lists the group's entries (and ends with `hint`).
+    fn entry(&self, group: &str, name: &str, hint: &str) -> Result<Array2<f64>, String> {
+        let path = format!("{group}/{name}");
+        let g = self
             .file
-            .group("obsm")
-            .map_err(|_| format!("has no obsm (asked for obsm/{name})"))?;
-        if !obsm.link_exists(name) {
+            .group(group)
+            .map_err(|_| format!("has no {group} (asked for {path})"))?;
+        if !g.link_exists(name) {
             return Err(format!(
-                "has no obsm/{name} (obsm: {}; use X or layers/NAME for the others)",
-                listing(obsm.member_names().unwrap_or_default())
+                "has no {path} ({group}: {}{hint})",
+                listing(g.member_names().unwrap_or_default())
             ));
         }
-        self.dense_or_sparse(&format!("obsm/{name}"), &format!("obsm/{name}"))
+        self.dense_or_sparse(&path)
     }
 
     /// A dense dataset, or a CSR/CSC group, at `path`.
-    fn dense_or_sparse(&self, path: &str, shown: &str) -> Result<Array2<f64>, String> {
+    fn dense_or_sparse(&self, path: &str) -> Result<Array2<f64>, String> {
         if let Ok(ds) = self.file.dataset(path) {
-            return dense(&ds).map_err(|e| format!("{shown}: {e}"));
+            return dense(&ds).map_err(|e| format!("{path}: {e}"));
         }
         let g = self
             .file
             .group(path)
-            .map_err(|_| format!("has no {shown}"))?;
-        sparse(&g).map_err(|e| format!("{shown}: {e}"))
+            .map_err(|_| format!("has no {path}"))?;
+        sparse(&g).map_err(|e| format!("{path}: {e}"))
     }
 
     /// The `obs` column `name` (numeric, boolean, string or categorical).

@@ -89,13 +89,7 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
         }
     };
     for (key, a) in &p.obsm {
-        replace(&obsm, key)?;
-        let ds = obsm
-            .new_dataset_builder()
-            .with_data(a)
-            .create(key.as_str())
-            .map_err(h5)?;
-        encoding(&ds, "array", "0.2.0")?;
+        put(&obsm, key, a.view())?;
     }
     let obs = file.group("obs").map_err(h5)?;
     let mut order: Vec<String> = obs
@@ -109,13 +103,7 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
                 "obs/{key} is the cell index; choose another --out key"
             ));
         }
-        replace(&obs, key)?;
-        let ds = obs
-            .new_dataset_builder()
-            .with_data(a)
-            .create(key.as_str())
-            .map_err(h5)?;
-        encoding(&ds, "array", "0.2.0")?;
+        put(&obs, key, a.view())?;
         if !order.contains(key) {
             order.push(key.clone());
         }
@@ -137,12 +125,22 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes `name` from `g` if present.
-fn replace(g: &Group, name: &str) -> Result<(), String> {
+/// Writes `a` as the array `name` of `g`, replacing what was there.
+fn put<D: ndarray::Dimension>(
+    g: &Group,
+    name: &str,
+    a: ndarray::ArrayView<f32, D>,
+) -> Result<(), String> {
+    let h5 = |e: hdf5::Error| e.to_string();
     if g.link_exists(name) {
-        g.unlink(name).map_err(|e| e.to_string())?;
+        g.unlink(name).map_err(h5)?;
     }
-    Ok(())
+    let ds = g
+        .new_dataset_builder()
+        .with_data(a)
+        .create(name)
+        .map_err(h5)?;
+    encoding(&ds, "array", "0.2.0")
 }
 
 /// The `encoding-type` and `encoding-version` attributes anndata reads.
