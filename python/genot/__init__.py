@@ -56,6 +56,8 @@ class GENOT:
     - ``k_samples`` (with ``latent_matching``), ``joint``, ``fused_penalty``,
       ``warmup_iterations``: matching options (see the README).
     - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras.
+    - ``normalize``: scaling of the network's input and output, ``"per-feature"`` (mean 0,
+      std 1 per feature), ``"isotropic"`` (centred, one scale per side) or ``"none"``.
     - ``seed``: one seed for weights, batches, noise; the same seed gives the same model
       as ``genot fit --seed`` on the same machine.
     - ``engine``: ``"native"`` (hand-written CPU kernels, the fastest) or ``"burn"``.
@@ -83,6 +85,7 @@ class GENOT:
         weight_decay: float = 1e-10,
         ema: Optional[float] = None,
         grad_clip: Optional[float] = None,
+        normalize: str = "per-feature",
         seed: int = 0,
         engine: str = "native",
     ):
@@ -108,6 +111,7 @@ class GENOT:
             "weight_decay": number(weight_decay, "weight_decay"),
             "ema": number(ema, "ema", optional=True),
             "grad_clip": number(grad_clip, "grad_clip", positive=True, optional=True),
+            "normalize": choice(normalize, "normalize", ("per-feature", "isotropic", "none")),
             "seed": integer(seed, "seed"),
             "engine": choice(engine, "engine", ("native", "burn")),
         }

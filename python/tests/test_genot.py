@@ -77,6 +77,18 @@ def test_save_then_load_predicts_the_same(shifted, tmp_path):
     assert loaded.config["format_version"] == 1 and loaded.config["target_dim"] == 2
 
 
+def test_normalize_is_recorded_and_survives_save_load(tmp_path):
+    x, y = cloud(64, 2), cloud(64, 2, shift=3.0, seed=1)
+    model = genot.GENOT(**SMALL, normalize="isotropic").fit(x, y, iterations=3, batch_size=32, progress=False)
+    norm = model.config["normalization"]
+    assert model.config["training"]["normalize"] == "isotropic"
+    assert norm["target_std"][0] == norm["target_std"][1]
+    model.save(tmp_path / "m")
+    assert genot.GENOT.load(tmp_path / "m").settings["normalize"] == "isotropic"
+    with pytest.raises(ValueError, match="normalize"):
+        genot.GENOT(normalize="unit")
+
+
 def test_solvers_agree(shifted):
     x, _, model = shifted
     ref = model.transport(x[:30], solver="dopri5", rtol=1e-6, atol=1e-6)

@@ -117,6 +117,11 @@ pub struct FitArgs {
     /// Clip each parameter's gradient to this norm.
     #[arg(long)]
     pub grad_clip: Option<f64>,
+    /// Scaling of the network's input and output, fitted on the training data: per-feature
+    /// (mean 0, std 1 per feature), isotropic (centred, one scale per side: keeps each
+    /// space's geometry) or none.
+    #[arg(long, default_value = "per-feature", value_parser = ["per-feature", "isotropic", "none"])]
+    pub normalize: String,
     /// Write a checkpoint every this many iterations (0: only at the end).
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: usize,
@@ -198,6 +203,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         warmup_iterations: args.warmup_iterations,
         ema: args.ema,
         grad_clip: args.grad_clip,
+        normalize: args.normalize.parse().map_err(CliError::Input)?,
         checkpoint_every: args.checkpoint_every,
         seed: args.seed,
         engine: args.engine.clone(),

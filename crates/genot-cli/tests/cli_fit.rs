@@ -316,3 +316,27 @@ fn fused_models_generate_shared_then_own_features_and_plot_the_own_ones() {
     assert_eq!(pred.dim(), (120, 4));
     assert!(p("fig.png").exists());
 }
+
+#[test]
+fn normalize_sets_the_scaling_recorded_in_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, model) = clouds_in(dir.path(), 64, 3.0);
+    for (mode, same_scale) in [("isotropic", true), ("none", true), ("per-feature", false)] {
+        ok_json(fit_small(&x, &y, &model, "3", &["--normalize", mode]));
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["training"]["normalize"], mode);
+        let std = config["normalization"]["source_std"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(std[0] == std[1], same_scale, "{mode}: {std:?}");
+        if mode == "none" {
+            assert_eq!(std[0], 1.0);
+            assert_eq!(config["normalization"]["target_mean"][0], 0.0);
+        }
+    }
+    let bad = fit_small(&x, &y, &model, "3", &["--normalize", "unit"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

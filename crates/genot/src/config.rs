@@ -148,6 +148,35 @@ fn check_cost(c: &str) -> Result<(), String> {
     parse_cost::<f32>(c).map(|_| ()).map_err(|e| e.to_string())
 }
 
+/// How the network's source input and target output are scaled (fitted on the training
+/// data, stored in [`Normalization`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalize {
+    /// Each feature to mean 0 and standard deviation 1 (the default).
+    #[default]
+    PerFeature,
+    /// Centred, and one scale for all the features of a side (the root mean square of their
+    /// standard deviations): the geometry of each space is kept.
+    Isotropic,
+    /// The data as it is.
+    None,
+}
+
+impl std::str::FromStr for Normalize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "per-feature" => Ok(Normalize::PerFeature),
+            "isotropic" => Ok(Normalize::Isotropic),
+            "none" => Ok(Normalize::None),
+            _ => Err(format!(
+                "unknown normalisation {s:?}: expected per-feature, isotropic or none"
+            )),
+        }
+    }
+}
+
 /// Optimisation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -167,6 +196,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Write a checkpoint every this many iterations (0: only at the end).
     pub checkpoint_every: usize,
+    /// Scaling of the network's input and output (model directories written before this
+    /// setting existed used per-feature scaling).
+    #[serde(default)]
+    pub normalize: Normalize,
 }
 
 impl Default for TrainConfig {
@@ -181,6 +214,7 @@ impl Default for TrainConfig {
             grad_clip: None,
             seed: 0,
             checkpoint_every: 1000,
+            normalize: Normalize::PerFeature,
         }
     }
 }

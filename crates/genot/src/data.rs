@@ -1,6 +1,6 @@
 //! Training data: source and target point clouds, shared features, condition labels.
 
-use crate::config::Normalization;
+use crate::config::{Normalization, Normalize};
 use crate::error::{GenotError, Result};
 use ndarray::{Array2, ArrayView2, Axis};
 use std::collections::BTreeMap;
@@ -157,10 +157,28 @@ impl TrainingData {
             .collect()
     }
 
-    /// Per-feature mean and standard deviation (a constant feature gets std 1).
-    pub fn normalization(&self) -> Normalization {
-        let (source_mean, source_std) = moments(self.source.view());
-        let (target_mean, target_std) = moments(self.target.view());
+    /// The scaling `mode` fitted on the data: per-feature mean and standard deviation (a
+    /// constant feature gets std 1), the means and one common scale per side, or identity.
+    pub fn normalization(&self, mode: Normalize) -> Normalization {
+        let side = |x: ArrayView2<f32>| -> (Vec<f32>, Vec<f32>) {
+            let (mean, std) = moments(x);
+            match mode {
+                Normalize::PerFeature => (mean, std),
+                Normalize::Isotropic => {
+                    let ms = std.iter().map(|&s| (s as f64).powi(2)).sum::<f64>()
+                        / std.len().max(1) as f64;
+                    let scale = if ms.sqrt() > 1e-12 {
+                        ms.sqrt() as f32
+                    } else {
+                        1.0
+                    };
+                    (mean, vec![scale; std.len()])
+                }
+                Normalize::None => (vec![0.0; mean.len()], vec![1.0; std.len()]),
+            }
+        };
+        let (source_mean, source_std) = side(self.source.view());
+        let (target_mean, target_std) = side(self.target.view());
         Normalization {
             source_mean,
             source_std,

@@ -9,7 +9,7 @@
 //! assert!(serde_json::from_str::<FitSettings>(r#"{"iteration": 10}"#).is_err()); // typo
 //! ```
 
-use crate::config::{GenotConfig, Kind, MatchingConfig, RescalingConfig, TrainConfig};
+use crate::config::{GenotConfig, Kind, MatchingConfig, Normalize, RescalingConfig, TrainConfig};
 use crate::data::TrainingData;
 use crate::engine::Engine;
 use crate::error::{GenotError, Result};
@@ -43,6 +43,8 @@ pub struct FitSettings {
     pub warmup_iterations: usize,
     pub ema: Option<f64>,
     pub grad_clip: Option<f64>,
+    /// `per-feature`, `isotropic` or `none`: the scaling of the network's input and output.
+    pub normalize: Normalize,
     pub checkpoint_every: usize,
     pub seed: u64,
     /// `native` (the CPU engine, used on the CPU) or `burn`.
@@ -94,6 +96,7 @@ impl FitSettings {
             grad_clip: self.grad_clip,
             seed: self.seed,
             checkpoint_every: self.checkpoint_every,
+            normalize: self.normalize,
             ..TrainConfig::default()
         }
     }
@@ -163,6 +166,7 @@ impl FitSettings {
             warmup_iterations: m.warmup_iterations,
             ema: t.ema,
             grad_clip: t.grad_clip,
+            normalize: t.normalize,
             checkpoint_every: t.checkpoint_every,
             seed: t.seed,
             engine: "native".into(),
@@ -213,6 +217,7 @@ mod tests {
             warmup_iterations: 5,
             ema: Some(0.99),
             grad_clip: Some(2.0),
+            normalize: Normalize::Isotropic,
             checkpoint_every: 7,
             seed: 11,
             engine: "burn".into(),
@@ -220,6 +225,47 @@ mod tests {
         };
         let config = s.config(&data).unwrap();
         assert_eq!(FitSettings::from_config(&config, "burn"), s);
+    }
+
+    #[test]
+    fn normalization_modes_scale_as_documented() {
+        use ndarray::Array2;
+        // Source features with std 1 and 3 around means 2 and -1; target std 2 and 2.
+        let x = Array2::from_shape_fn((4, 2), |(i, j)| {
+            let s = if i % 2 == 0 { 1.0 } else { -1.0 };
+            [2.0 + s, -1.0 + 3.0 * s][j]
+        });
+        let y = Array2::from_shape_fn((4, 2), |(i, _)| if i < 2 { 2.0 } else { -2.0 });
+        let data = TrainingData::new(x, y);
+        let norm = |mode: &str| {
+            let s = FitSettings {
+                normalize: mode.parse().unwrap(),
+                batch_size: 4,
+                ..FitSettings::default()
+            };
+            s.config(&data).unwrap().normalization
+        };
+        let per = norm("per-feature");
+        assert_eq!(
+            (per.source_mean, per.source_std),
+            (vec![2.0, -1.0], vec![1.0, 3.0])
+        );
+        let iso = norm("isotropic");
+        assert_eq!(iso.source_mean, vec![2.0, -1.0]);
+        assert_eq!(iso.source_std, vec![5f32.sqrt(); 2]); // sqrt((1 + 9) / 2)
+        assert_eq!(iso.target_std, vec![2.0; 2]);
+        let none = norm("none");
+        assert_eq!(
+            (none.source_mean, none.source_std),
+            (vec![0.0; 2], vec![1.0; 2])
+        );
+        assert!("unit".parse::<Normalize>().is_err());
+        // Model directories written before the setting existed read as per-feature.
+        let old: TrainConfig = serde_json::from_str(
+            r#"{"iterations": 1, "batch_size": 2, "lr": 1e-3, "weight_decay": 0, "adam_epsilon": 1e-8, "ema": null, "grad_clip": null, "seed": 0, "checkpoint_every": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.normalize, Normalize::PerFeature);
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub fn make_config(
         conditions,
         velocity,
         rescaling,
-        normalization: data.normalization(),
+        normalization: data.normalization(training.normalize),
         matching,
         training,
     })
