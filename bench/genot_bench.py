@@ -15,6 +15,7 @@ rtol = atol = 1e-5, and fixed-step), and the debiased Sinkhorn divergence (eps 0
 
 Usage (after bash bench/setup.sh):
     bench/.venv/bin/python bench/genot_bench.py [--iterations 5000] [--tasks rel,abs,gw] [--seed 0]
+        [--genot-flags '--normalize none --ema 0.99']
 """
 import argparse
 import functools
@@ -73,7 +74,7 @@ def divergence(pred, target, eps):
     return json.loads(out)["sinkhorn_divergence"]
 
 
-def genot_side(task, x, y, xtest, iters, seed):
+def genot_side(task, x, y, xtest, iters, seed, flags=()):
     model = os.path.join(OUT, f"model-{task}")
     args = [GENOT, "fit", "--source", save(f"{task}-x.npy", x), "--target", save(f"{task}-y.npy", y),
             "--out", model, "--iterations", str(iters), "--batch-size", "256", "--lr", "1e-3",
@@ -85,6 +86,7 @@ def genot_side(task, x, y, xtest, iters, seed):
         args += ["--epsilon", "0.1", "--scale-cost", "none"]
     else:
         args += ["--kind", "quadratic", "--epsilon", "5e-3", "--scale-cost", "max"]
+    args += list(flags)
     t = time.perf_counter()
     rep = json.loads(run(args))
     fit_s = time.perf_counter() - t
@@ -151,6 +153,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=5000)
     ap.add_argument("--tasks", default="rel,abs,gw")
     ap.add_argument("--seed", type=int, default=0, help="training seed of both sides")
+    ap.add_argument("--genot-flags", default="", help="extra `genot fit` flags, e.g. '--normalize none --ema 0.99'")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     rows = {}
@@ -160,7 +163,7 @@ def main():
             ytest = xtest @ EMBED.T  # fresh spiral samples in 3-D
         eps = 0.01 if task == "gw" else 0.1
         fresh = save(f"{task}-fresh.npy", ytest)
-        g = genot_side(task, x, y, xtest, a.iterations, a.seed)
+        g = genot_side(task, x, y, xtest, a.iterations, a.seed, a.genot_flags.split())
         o = ott_side(task, x, y, xtest, a.iterations, a.seed)
         for r in (g, o):
             for k in [k for k in r if k.startswith("pred_")]:
@@ -168,6 +171,7 @@ def main():
         rows[task] = {"genot": g, "ott": o, "iter_speedup": o["ms_per_iter"] / g["ms_per_iter"],
                       "sample_speedup": o["sample_adaptive_s"] / g["sample_adaptive_s"]}
         print(json.dumps({task: rows[task]}, indent=1), flush=True)
+    rows["genot_flags"] = a.genot_flags
     with open(os.path.join(OUT, f"results-seed{a.seed}.json"), "w") as f:
         json.dump(rows, f, indent=1)
 
