@@ -194,27 +194,14 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         )?;
     }
     let (n, k, q) = out.samples.dim();
-    if let Some((file, key)) = &h5ad_out {
-        write_h5ad(args, file, key, &out)?;
-    }
-    let shape = if h5ad_out.is_some() {
-        if k == 1 {
-            vec![n, q]
-        } else {
-            vec![n, k, q]
+    let shape = if k == 1 { vec![n, q] } else { vec![n, k, q] };
+    match &h5ad_out {
+        Some((file, key)) => write_h5ad(args, file, key, &out)?,
+        None if k == 1 => {
+            write_points_atomic(&args.out, &out.samples.index_axis(ndarray::Axis(1), 0))?
         }
-    } else if k == 1 {
-        let flat = out
-            .samples
-            .clone()
-            .into_shape_with_order((n, q))
-            .expect("k = 1");
-        write_points_atomic(&args.out, &flat)?;
-        vec![n, q]
-    } else {
-        write_points_atomic(&args.out, &out.samples)?;
-        vec![n, k, q]
-    };
+        None => write_points_atomic(&args.out, &out.samples)?,
+    }
     if let Some(p) = &args.mean_out {
         write_points_atomic(p, &out.mean)?;
     }
