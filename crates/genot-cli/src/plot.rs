@@ -261,7 +261,7 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
         Ok(Panel::Cube(chart))
     }
 
-    /// Draws `elements` made from points by `make` (flat or 3-D coordinates).
+    /// Circles of radius `size` at the points, without a legend entry.
     fn circles(&mut self, pts: &[[f64; 3]], size: i32, color: RGBAColor) -> Result<(), CliError> {
         match self {
             Panel::Flat(c) => c
@@ -328,19 +328,14 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
     fn legend(&mut self) -> Result<(), CliError> {
         match self {
             Panel::Flat(c) => legend(c),
-            Panel::Cube(c) => c
-                .configure_series_labels()
-                .border_style(GREY)
-                .background_style(WHITE.mix(0.8))
-                .draw()
-                .map_err(plot_err),
+            Panel::Cube(c) => legend(c),
         }
     }
 }
 
-/// The legend box in the upper right corner of a 2-D chart.
-fn legend<'a, 'b: 'a>(
-    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Range, Range>>,
+/// The legend box in the upper right corner.
+fn legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, CT>,
 ) -> Result<(), CliError> {
     chart
         .configure_series_labels()

@@ -59,11 +59,12 @@ fn read_field(
 }
 
 /// `name`'s field description, or an error listing the fields.
-fn field(table: &Dataset, name: &str, what: &str) -> Result<CompoundField, String> {
+fn field(table: &Dataset, name: &str, what: (&str, &str)) -> Result<CompoundField, String> {
+    let (one, many) = what;
     let all = fields(table)?;
     all.iter().find(|f| f.name == name).cloned().ok_or_else(|| {
         format!(
-            "has no {what} '{name}' ({what}s: {})",
+            "has no {one} '{name}' ({many}: {})",
             listing(all.iter().map(|f| f.name.clone()).collect())
         )
     })
@@ -79,7 +80,7 @@ fn as_f64(bytes: &[u8]) -> Vec<f64> {
 
 /// The `obsm` table's field `name` (a fixed-size numeric array per cell) as a matrix.
 pub(super) fn matrix_field(table: &Dataset, name: &str) -> Result<Array2<f64>, String> {
-    let f = field(table, name, "field").map_err(|e| e.replace("field", "entry"))?;
+    let f = field(table, name, ("entry", "entries"))?;
     let d = match &f.ty {
         TypeDescriptor::FixedArray(_, d) => *d,
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => 1,
@@ -94,7 +95,7 @@ pub(super) fn matrix_field(table: &Dataset, name: &str) -> Result<Array2<f64>, S
 /// The `obs` table's field `name`: numbers, booleans, fixed-length strings, or codes with
 /// their categories in `uns/NAME_categories`.
 pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Column, String> {
-    let f = field(table, name, "obs column")?;
+    let f = field(table, name, ("obs column", "columns"))?;
     let shown = |e: String| format!("obs column '{name}' {e}");
     match f.ty {
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)
