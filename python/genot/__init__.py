@@ -34,7 +34,7 @@ __all__ = ["GENOT", "ot", "metrics", "__version__"]
 __version__: str = _genot.__version__
 
 KINDS = ("linear", "quadratic", "fused")
-SOLVERS = ("dopri5", "euler", "midpoint", "rk4")
+SOLVERS = ("dopri5", "tsit5", "euler", "midpoint", "rk4")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -226,8 +226,8 @@ class GENOT:
         the samples, then the mean over samples ``(n, q)``, then U-GENOT's ``eta(x)``
         ``(n,)``, then the per-point uncertainty ``(n,)``, each only when asked for.
 
-        ``solver``: ``"dopri5"`` (adaptive, ``rtol``/``atol``) or ``"euler"``,
-        ``"midpoint"``, ``"rk4"`` with ``steps`` fixed steps. ``conditions``: one label
+        ``solver``: ``"dopri5"`` or ``"tsit5"`` (adaptive, ``rtol``/``atol``, one step
+        size per point) or ``"euler"``, ``"midpoint"``, ``"rk4"`` with ``steps`` fixed steps. ``conditions``: one label
         per row for conditional models. ``source_shared``: a fused model's shared
         features. The GIL is released while integrating.
         """

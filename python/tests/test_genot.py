@@ -92,6 +92,8 @@ def test_normalize_is_recorded_and_survives_save_load(tmp_path):
 def test_solvers_agree(shifted):
     x, _, model = shifted
     ref = model.transport(x[:30], solver="dopri5", rtol=1e-6, atol=1e-6)
+    tsit5 = model.transport(x[:30], solver="tsit5", rtol=1e-6, atol=1e-6)
+    assert np.abs(tsit5 - ref).max() < 1e-3
     for solver in ("euler", "midpoint", "rk4"):
         y = model.transport(x[:30], solver=solver, steps=50)
         assert np.abs(y - ref).max() < 0.1, solver

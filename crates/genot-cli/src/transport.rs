@@ -55,16 +55,17 @@ pub struct TransportArgs {
     /// per-feature variance of the samples.
     #[arg(long)]
     pub uncertainty_out: Option<PathBuf>,
-    /// ODE solver: dopri5 (adaptive), euler, midpoint, rk4 (fixed steps).
-    #[arg(long, default_value = "dopri5", value_parser = ["dopri5", "euler", "midpoint", "rk4"])]
+    /// ODE solver: dopri5 or tsit5 (adaptive, one step size per point), euler, midpoint,
+    /// rk4 (fixed steps).
+    #[arg(long, default_value = "dopri5", value_parser = Solver::NAMES)]
     pub solver: String,
     /// Steps of a fixed-step solver.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// Relative tolerance of dopri5.
+    /// Relative tolerance of the adaptive solvers.
     #[arg(long, default_value_t = 1e-3)]
     pub rtol: f64,
-    /// Absolute tolerance of dopri5.
+    /// Absolute tolerance of the adaptive solvers.
     #[arg(long, default_value_t = 1e-6)]
     pub atol: f64,
     #[arg(long, default_value_t = 0)]

@@ -120,6 +120,18 @@ fn fit_then_transport_writes_model_and_samples() {
     assert_eq!(report["shape"], serde_json::json!([300, 2]));
     let o: Array2<f32> = read_npy(&one).unwrap();
     assert_eq!(o.dim(), (300, 2));
+    // The two adaptive pairs agree at a tight tolerance.
+    let tight = |solver: &str| {
+        let out = dir.path().join(format!("{solver}.npy"));
+        let flags = ["--solver", solver, "--rtol", "1e-6", "--atol", "1e-6"];
+        let report = ok_json(transport(&model, &x, &out, &flags));
+        assert_eq!(report["solver"], solver);
+        read_npy::<_, Array2<f32>>(&out).unwrap()
+    };
+    let gap = (&tight("tsit5") - &tight("dopri5"))
+        .mapv(f32::abs)
+        .fold(0.0f32, |m, &v| m.max(v));
+    assert!(gap < 1e-3, "tsit5 and dopri5 differ by {gap}");
     // Resume to more iterations continues from the checkpoint.
     let report = ok_json(fit_small(&x, &y, &model, "320", &["--resume"]));
     assert_eq!(report["resumed_from"], 300);

@@ -9,7 +9,7 @@ use crate::config::{GenotConfig, FORMAT_VERSION};
 use crate::data::check_points;
 use crate::error::{GenotError, Result};
 use crate::native::NativeField;
-use crate::ode::{dopri5_rows, integrate, Solver};
+use crate::ode::{adaptive_rows, integrate, Solver};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
 use crate::velocity::VelocityField;
@@ -284,22 +284,26 @@ impl Genot {
     }
 
     /// Integrates from latent noise `z` to samples of `y | x` (normalised units), for
-    /// prepared condition inputs. Dopri5 adapts one step size per row.
+    /// prepared condition inputs. The adaptive solvers adapt one step size per row.
     pub fn integrate_normalized(
         &self,
         z: Array2<f32>,
         cond: &Array2<f32>,
         solver: Solver,
     ) -> Result<(Array2<f32>, usize)> {
-        let (y, stats) = match solver {
-            Solver::Dopri5 { rtol, atol } if self.native.is_some() => {
-                let native = self.native.as_ref().expect("checked");
-                // The condition branch is constant along each trajectory: compute it once.
-                let hidden = native.condition_hidden(cond.view());
-                dopri5_rows(
+        let (y, stats) = match (solver.adaptive(), &self.native) {
+            (Some((tableau, rtol, atol)), Some(native)) => {
+                // The condition's share is constant along each trajectory: compute it once.
+                let part = native.condition_part(cond.view());
+                adaptive_rows(
+                    tableau,
                     |rows, t, x| {
                         let times: Vec<f32> = t.iter().map(|&v| v as f32).collect();
-                        native.forward_hidden(&times, x.view(), hidden.select(Axis(0), rows).view())
+                        native.forward_with_condition(
+                            &times,
+                            x.view(),
+                            part.select(Axis(0), rows).view(),
+                        )
                     },
                     z,
                     0.0,
@@ -308,7 +312,8 @@ impl Genot {
                     atol,
                 )?
             }
-            Solver::Dopri5 { rtol, atol } => dopri5_rows(
+            (Some((tableau, rtol, atol)), None) => adaptive_rows(
+                tableau,
                 |rows, t, x| self.velocity_rows(t, x, &cond.select(Axis(0), rows)),
                 z,
                 0.0,
@@ -316,7 +321,7 @@ impl Genot {
                 rtol,
                 atol,
             )?,
-            _ => integrate(
+            (None, _) => integrate(
                 |t, x| self.velocity_rows(&vec![t; x.nrows()], x, cond),
                 z,
                 0.0,

@@ -111,10 +111,14 @@ fn forward_and_gradients_match_burn_autodiff() {
         .mapv(f32::abs)
         .fold(0.0f32, |m, &v| m.max(v));
     assert!(diff < 1e-5, "forward differs by {diff}");
-    // The transport path (condition branch computed once) gives the same velocities.
-    let hidden = native.condition_hidden(b.cond.view());
-    let via_hidden = native.forward_hidden(&b.t, b.xt.view(), hidden.view());
-    assert_eq!(via_hidden, native_v);
+    // The transport path (the condition's share computed once) gives the same velocities
+    // up to rounding.
+    let part = native.condition_part(b.cond.view());
+    let via_part = native.forward_with_condition(&b.t, b.xt.view(), part.view());
+    let diff = (&via_part - &native_v)
+        .mapv(f32::abs)
+        .fold(0.0f32, |m, &v| m.max(v));
+    assert!(diff < 1e-6, "the transport path differs by {diff}");
 
     let loss = burn_loss(&field, &b, &device);
     let burn_l: f32 = loss.clone().into_scalar();

@@ -1,7 +1,7 @@
 //! The ODE solvers against closed-form solutions: orders of convergence of the fixed-step
 //! methods, tolerance of the adaptive one, batching, and failures.
 
-use genot::ode::{integrate, OdeError, Solver};
+use genot::ode::{adaptive_rows, integrate, OdeError, Solver, Tableau, DOPRI5, TSIT5};
 use ndarray::{array, Array2};
 
 /// dx/dt = cos(t) x, x(t) = x(0) exp(sin t): non-autonomous, per-row initial values.
@@ -35,18 +35,21 @@ fn fixed_step_methods_converge_at_their_order() {
     }
 }
 
+/// The adaptive pair named `name` at tolerance `tol`.
+fn adaptive(name: &str, tol: f64) -> Solver {
+    Solver::from_name(name, 0, tol, tol).unwrap()
+}
+
 #[test]
-fn dopri5_meets_its_tolerance_and_adapts() {
-    let tight = Solver::Dopri5 {
-        rtol: 1e-9,
-        atol: 1e-9,
-    };
-    let loose = Solver::Dopri5 {
-        rtol: 1e-3,
-        atol: 1e-3,
-    };
-    assert!(error(tight) < 1e-7, "{}", error(tight));
-    assert!(error(loose) < 1e-2, "{}", error(loose));
+fn adaptive_solvers_meet_their_tolerance_and_adapt() {
+    for name in ["dopri5", "tsit5"] {
+        adaptive_case(adaptive(name, 1e-9), adaptive(name, 1e-3));
+    }
+}
+
+fn adaptive_case(tight: Solver, loose: Solver) {
+    assert!(error(tight) < 1e-7, "{tight:?}: {}", error(tight));
+    assert!(error(loose) < 1e-2, "{loose:?}: {}", error(loose));
     let x0 = array![[1.0]];
     let (_, s_tight) = integrate(field, x0.clone(), 0.0, 2.0, tight).unwrap();
     let (_, s_loose) = integrate(field, x0, 0.0, 2.0, loose).unwrap();
@@ -70,10 +73,8 @@ fn batched_rows_are_independent_and_accurate() {
     };
     for solver in [
         Solver::Rk4 { steps: 200 },
-        Solver::Dopri5 {
-            rtol: 1e-8,
-            atol: 1e-8,
-        },
+        adaptive("dopri5", 1e-8),
+        adaptive("tsit5", 1e-8),
     ] {
         let (x, _) = integrate(rot, x0.clone(), 0.0, 2.0 * std::f64::consts::PI, solver).unwrap();
         let worst = x
@@ -160,15 +161,22 @@ fn failures_are_reported() {
     .is_err());
 }
 
-/// Per-row Dopri5: each row follows its own clock (dx/dt = cos(w_i t), x = sin(w_i t) / w_i),
-/// meets the tolerance, and smooth rows are not dragged along by the fast one.
+/// Per-row adaptive solves: each row follows its own clock (dx/dt = cos(w_i t),
+/// x = sin(w_i t) / w_i), meets the tolerance, and smooth rows are not dragged along by the
+/// fast one. Both pairs.
 #[test]
-fn per_row_dopri5_meets_tolerance_with_row_times() {
-    use genot::ode::dopri5_rows;
+fn per_row_adaptive_meets_tolerance_with_row_times() {
+    for tableau in [&DOPRI5, &TSIT5] {
+        per_row_case(tableau);
+    }
+}
+
+fn per_row_case(tableau: &Tableau) {
     let w = [0.5f64, 1.0, 3.0, 40.0];
     let x0 = ndarray::Array2::<f64>::zeros((4, 1));
     let mut calls_per_row = [0usize; 4];
-    let (x, stats) = dopri5_rows(
+    let (x, stats) = adaptive_rows(
+        tableau,
         |rows, t, _x| {
             ndarray::Array2::from_shape_fn((rows.len(), 1), |(r, _)| {
                 calls_per_row[rows[r]] += 1;
@@ -186,11 +194,16 @@ fn per_row_dopri5_meets_tolerance_with_row_times() {
         let exact = wi.sin() / wi;
         assert!(
             (x[[i, 0]] - exact).abs() < 1e-5,
-            "row {i}: {} vs {exact}",
+            "{}, row {i}: {} vs {exact}",
+            tableau.name,
             x[[i, 0]]
         );
     }
     assert!(stats.steps > 0 && stats.evaluations > 0);
     // The slow rows needed far fewer evaluations than the fast one.
-    assert!(calls_per_row[0] * 3 < calls_per_row[3], "{calls_per_row:?}");
+    assert!(
+        calls_per_row[0] * 3 < calls_per_row[3],
+        "{}: {calls_per_row:?}",
+        tableau.name
+    );
 }
