@@ -222,7 +222,10 @@ def test_the_gil_is_released_while_transporting(shifted):
 
 
 CTRL_C = """
-import sys, numpy as np, genot
+import faulthandler, sys, numpy as np, genot
+# If the interrupt is ever missed, print where every thread is and exit, rather than hang
+# until the test's timeout (a CI run under heavy load once timed out here).
+faulthandler.dump_traceback_later(45, exit=True)
 x = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
 m = genot.GENOT(hidden=32, layers=2, time_frequencies=8)
 print("started", flush=True)
