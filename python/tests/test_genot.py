@@ -222,9 +222,13 @@ def test_the_gil_is_released_while_transporting(shifted):
 
 
 CTRL_C = """
-import faulthandler, sys, numpy as np, genot
+import faulthandler, signal, sys, numpy as np, genot
+# A shell that starts a job in the background without job control (`cmd &` in a script)
+# makes it ignore SIGINT, and Python then installs no KeyboardInterrupt handler: restore
+# Python's own, which is what a user at a terminal has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # If the interrupt is ever missed, print where every thread is and exit, rather than hang
-# until the test's timeout (a CI run under heavy load once timed out here).
+# until the test's timeout.
 faulthandler.dump_traceback_later(45, exit=True)
 x = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
 m = genot.GENOT(hidden=32, layers=2, time_frequencies=8)
