@@ -96,8 +96,35 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 )))
             }
         };
-        inserted.push(flag.into());
-        inserted.push(text);
+        // The value is checked by the flag's own parser (type, range, choices) here, where
+        // the message can name the file and the key.
+        let probe = Command::new("fit").no_binary_name(true).arg(
+            clap::Arg::new("value")
+                .long("value")
+                .value_name("V")
+                .value_parser(arg.get_value_parser().clone())
+                .action(ArgAction::Set),
+        );
+        let mut probed = OsString::from("--value=");
+        probed.push(&text);
+        if let Err(e) = probe.try_get_matches_from([probed]) {
+            let text = e.to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("").trim_start_matches("error: ");
+            let choices = lines.find(|l| l.starts_with("[possible values"));
+            let why = format!(
+                "{}{}",
+                first.replace("'--value <V>'", &format!("'{flag}'")),
+                choices.map(|c| format!(" {c}")).unwrap_or_default()
+            );
+            return Err(CliError::Input(format!(
+                "config file '{shown}', key '{key}' = {value}: {why}"
+            )));
+        }
+        // `--flag=value`: a value that starts with '-' is still a value.
+        let mut joined = OsString::from(format!("{flag}="));
+        joined.push(&text);
+        inserted.push(joined);
     }
     let mut out = argv[..2].to_vec();
     out.extend(inserted);
@@ -162,22 +189,20 @@ mod tests {
         let text: Vec<String> = out.iter().map(|s| s.to_string_lossy().into()).collect();
         let x = dir.path().join("x.npy").display().to_string();
         // toml tables are sorted by key
+        let source = format!("--source={x}");
         assert_eq!(
-            text[..9],
+            text[..6],
             [
                 "genot",
                 "fit",
-                "--iterations",
-                "7",
-                "--lr",
-                "0.001",
+                "--iterations=7",
+                "--lr=0.001",
                 "--relative-epsilon",
-                "--source",
-                x.as_str()
+                source.as_str()
             ]
         );
         assert_eq!(
-            text[9..],
+            text[6..],
             ["--config", file.to_str().unwrap(), "--lr", "0.01"]
         );
     }
@@ -191,6 +216,14 @@ mod tests {
             ("joint = 1", "'joint' is a switch"),
             ("lr = [1, 2]", "'lr' must be a string"),
             ("lr = ", "not valid TOML"),
+            (
+                "iterations = -5",
+                "key 'iterations' = -5: invalid value '-5'",
+            ),
+            (
+                "kind = \"cubic\"",
+                "key 'kind' = \"cubic\": invalid value 'cubic'",
+            ),
         ] {
             std::fs::write(&file, body).unwrap();
             let argv = os(&["genot", "fit", "--config", file.to_str().unwrap()]);

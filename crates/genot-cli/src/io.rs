@@ -2,9 +2,10 @@
 
 use crate::error::CliError;
 use crate::h5ad;
+use crate::npy;
 use genot_ot::real::Real;
-use ndarray::{Array, Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
-use ndarray_npy::{ReadNpyError, WritableElement, WriteNpyExt};
+use ndarray::{Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
+use ndarray_npy::{WritableElement, WriteNpyExt};
 use std::path::{Path, PathBuf};
 
 /// Splits `file.csv:colA,colB` into the path and the selected columns.
@@ -181,21 +182,28 @@ fn read_points_in<F: Real>(
             x.ncols()
         )));
     }
+    // Squared distances between points (costs, variances) must stay finite in F: with d
+    // columns, |x| up to sqrt(MAX / (4 d)) is safe.
+    let limit = (F::max_value().to_f64().unwrap_or(f64::MAX) / (4.0 * x.ncols() as f64)).sqrt();
+    let file_row = |r: usize| subset.map_or(r, |s| s.rows[r]);
     let mut out = Array2::<F>::zeros(x.dim());
     for ((r, c), &v) in x.indexed_iter() {
         if !v.is_finite() {
             return Err(CliError::Input(format!(
-                "{what} file '{shown}' has a non-finite value ({v}) at row {r}, column {c}"
+                "{what} file '{shown}' has a non-finite value ({v}) at row {}, column {c}",
+                file_row(r)
             )));
         }
-        let cast = F::from_f64(v).unwrap_or(F::nan());
-        if !cast.is_finite() {
+        if v.abs() > limit {
             return Err(CliError::Input(format!(
-                "{what} file '{shown}': the value {v:e} at row {r}, column {c} does not fit in {} (use --f64)",
-                F::NAME
+                "{what} file '{shown}': the value {v:e} at row {}, column {c} is too large: squared distances between {}-D points overflow {} beyond |x| = {limit:.1e}; rescale the data{}",
+                file_row(r),
+                x.ncols(),
+                F::NAME,
+                if F::NAME == "float32" { " (or use --f64 where the command has it)" } else { "" }
             )));
         }
-        out[[r, c]] = cast;
+        out[[r, c]] = F::from_f64(v).unwrap_or(F::nan());
     }
     Ok(out)
 }
@@ -212,6 +220,7 @@ fn read_csv_f64(path: &Path, selection: Option<&[String]>) -> Result<Array2<f64>
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    check_header(&header)?;
     let columns: Vec<usize> = match selection {
         None => (0..header.len()).collect(),
         Some(names) => names
@@ -250,6 +259,33 @@ fn read_csv_f64(path: &Path, selection: Option<&[String]>) -> Result<Array2<f64>
         rows += 1;
     }
     Array2::from_shape_vec((rows, columns.len()), data).map_err(|e| format!("cannot be read: {e}"))
+}
+
+/// Checks the header row of a CSV input: it names its columns (a first line of numbers
+/// is data, not a header), each name once. The error completes "<what> file '<path>' ...".
+fn check_header(header: &[String]) -> Result<(), String> {
+    if !header.is_empty() && header.iter().all(|h| h.parse::<f64>().is_ok()) {
+        return Err(format!(
+            "has no header row: its first line ({}) holds numbers; the first line of a CSV input names the columns (e.g. x0,x1)",
+            header.join(",")
+        ));
+    }
+    if let Some(empty) = header.iter().position(|h| h.is_empty()) {
+        return Err(format!(
+            "has an empty column name in its header row (column {})",
+            empty + 1
+        ));
+    }
+    for (k, h) in header.iter().enumerate() {
+        if let Some(j) = header[..k].iter().position(|o| o == h) {
+            return Err(format!(
+                "has the column name '{h}' twice in its header row (columns {} and {})",
+                j + 1,
+                k + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `obs/COLUMN` alone names a column of the `.h5ad` file of `data`: the spec
@@ -304,6 +340,7 @@ pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    check_header(&header).map_err(fail)?;
     let col = match selection.as_deref() {
         Some([name]) => header.iter().position(|h| h == name).ok_or_else(|| {
             fail(format!(
@@ -332,41 +369,18 @@ pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
         .collect()
 }
 
-/// What went wrong reading a .npy file; the text completes "<what> file '<path>' ...".
-fn describe(e: ReadNpyError) -> String {
-    match e {
-        ReadNpyError::WrongDescriptor(d) => {
-            let d = d.to_string();
-            if d.contains('O') {
-                format!("holds Python objects (dtype {d}, e.g. a ragged list); expected a rectangular float32 or float64 array")
-            } else {
-                format!("has dtype {d}; expected float32 or float64")
-            }
-        }
-        ReadNpyError::WrongNdim(_, k) => {
-            format!("holds a {k}-D array; expected a 2-D array of points (rows) by dimensions (columns)")
-        }
-        ReadNpyError::MissingData => {
-            "is truncated (the data is shorter than its header says)".into()
-        }
-        ReadNpyError::ExtraBytes(n) => format!("has {n} unexpected bytes after the data"),
-        ReadNpyError::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
-        ReadNpyError::Io(io) => format!("cannot be read: {io}"),
-        other => format!("cannot be read: {other}"),
-    }
-}
-
 /// Reads a float32 or float64 array of one or two dimensions as f64; the error text
 /// completes "<what> file '<path>' ...".
 fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
-    match read_float::<Ix2>(path) {
-        Err(ReadNpyError::WrongNdim(_, 1)) => read_float::<Ix1>(path).map(|v| {
+    let bytes = npy::read_bytes(path).map_err(|e| e.to_string())?;
+    match npy::decode::<Ix2>(&bytes) {
+        Err(npy::NpyError::Ndim { got: 1, .. }) => npy::decode::<Ix1>(&bytes).map(|v| {
             let n = v.len();
             v.into_shape_with_order((n, 1)).expect("n x 1")
         }),
         r => r,
     }
-    .map_err(describe)
+    .map_err(|e| e.to_string())
 }
 
 /// Reads predictions: an `n x K x q` .npy array (K samples per point), or `n x q` points
@@ -374,7 +388,9 @@ fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
 pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError> {
     let shown = spec.display();
     if spec.extension().is_some_and(|e| e == "npy") && spec.exists() {
-        match read_float::<Ix3>(spec) {
+        let fail = |e: npy::NpyError| CliError::Input(format!("{what} file '{shown}' {e}"));
+        let bytes = npy::read_bytes(spec).map_err(fail)?;
+        match npy::decode::<Ix3>(&bytes) {
             Ok(a) => {
                 if let Some(((i, k, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
                     return Err(CliError::Input(format!(
@@ -383,28 +399,13 @@ pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError
                 }
                 return Ok(a.mapv(|v| v as f32));
             }
-            Err(ReadNpyError::WrongNdim(..)) => {}
-            Err(e) => {
-                return Err(CliError::Input(format!(
-                    "{what} file '{shown}' {}",
-                    describe(e)
-                )))
-            }
+            Err(npy::NpyError::Ndim { .. }) => {}
+            Err(e) => return Err(fail(e)),
         }
     }
     let p = read_points::<f32>(spec, what)?;
     let (n, q) = p.dim();
     Ok(p.into_shape_with_order((n, 1, q)).expect("n x 1 x q"))
-}
-
-/// Reads a float64 array, or a float32 one converted to float64.
-fn read_float<D: Dimension>(path: &Path) -> Result<Array<f64, D>, ReadNpyError> {
-    match ndarray_npy::read_npy::<_, Array<f64, D>>(path) {
-        Err(ReadNpyError::WrongDescriptor(_)) => {
-            ndarray_npy::read_npy::<_, Array<f32, D>>(path).map(|a| a.mapv(f64::from))
-        }
-        r => r,
-    }
 }
 
 /// Writes an array to `path` as .npy through a temporary file in the same directory and a
@@ -485,5 +486,85 @@ pub fn check_output_dir(p: &Path) -> Result<(), CliError> {
             d.display()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The file a data spec names: `cells.csv:a,b` and `cells.h5ad:obsm/X` name `cells.csv`
+/// and `cells.h5ad`.
+pub fn spec_file(spec: &Path) -> PathBuf {
+    match h5ad::split_spec(spec) {
+        Some((path, _)) => path,
+        None => split_selection(spec).0,
+    }
+}
+
+/// A path in a form that two spellings of one file share: the canonical folder and the file
+/// name (the file itself need not exist yet).
+fn identity(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let parent = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(parent), p.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
+    }
+}
+
+/// Checks, before any work, that no output of a command is one of its inputs (which it
+/// would destroy) and that no two outputs share a path (the last one would win). Each
+/// entry is a flag and the path (or data spec) given to it.
+pub fn check_distinct_paths(
+    inputs: &[(&str, &Path)],
+    outputs: &[(&str, &Path)],
+) -> Result<(), CliError> {
+    let outs: Vec<(&str, PathBuf)> = outputs
+        .iter()
+        .map(|(f, p)| (*f, identity(&spec_file(p))))
+        .collect();
+    for (k, (flag, out)) in outs.iter().enumerate() {
+        for (in_flag, input) in inputs {
+            if identity(&spec_file(input)) == *out {
+                return Err(CliError::Input(format!(
+                    "{flag} '{}' is the file given to {in_flag}: an output never overwrites an input; write it elsewhere",
+                    out.display()
+                )));
+            }
+        }
+        if let Some((other, _)) = outs[..k].iter().find(|(_, o)| o == out) {
+            return Err(CliError::Input(format!(
+                "{other} and {flag} both write '{}': give each output its own path",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_onto_inputs_or_each_other_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.npy");
+        std::fs::write(&a, b"x").unwrap();
+        let other = dir.path().join("sub/../a.npy");
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let spec = PathBuf::from(format!("{}:x,y", dir.path().join("c.csv").display()));
+        let csv = dir.path().join("c.csv");
+        let b = dir.path().join("b.npy");
+        let e = check_distinct_paths(&[("--source", &a)], &[("--out", &other)]).unwrap_err();
+        assert!(e.to_string().contains("--source"), "{e}");
+        let e = check_distinct_paths(&[("--source", &spec)], &[("--out", &csv)]).unwrap_err();
+        assert!(e.to_string().contains("--source"), "{e}");
+        let e = check_distinct_paths(&[("--source", &a)], &[("--out", &b), ("--mean-out", &b)])
+            .unwrap_err();
+        assert!(e.to_string().contains("--out and --mean-out"), "{e}");
+        check_distinct_paths(&[("--source", &a)], &[("--out", &b), ("--mean-out", &csv)]).unwrap();
     }
 }

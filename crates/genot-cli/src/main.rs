@@ -4,20 +4,9 @@
 //! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
 //! observed points), `plot` (figures), `demo` (all of it on a built-in task).
 
-mod config_file;
-mod demo;
-mod device;
-mod error;
-mod eval;
-mod fit;
-mod h5ad;
-mod io;
-mod plot;
-mod solve;
-mod transport;
-
 use clap::{Parser, Subcommand};
-use error::CliError;
+use genot_cli::error::CliError;
+use genot_cli::{config_file, demo, eval, fit, plot, solve, transport};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +17,11 @@ use error::CliError;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory a command may plan to use (16G, 512M, or bytes; default: the memory
+    /// available now, or GENOT_MAX_MEMORY). Work estimated to need more is refused before
+    /// it starts, with the setting to change.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = genot::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +63,7 @@ fn main() {
         }
     };
     let cli = Cli::parse_from(argv);
+    genot::resources::set_memory_limit(cli.max_memory);
     let result: Result<String, CliError> = match &cli.command {
         Command::Solve(args) => solve::run(args).and_then(|r| to_json(&r)),
         Command::Eval(args) => eval::run(args).and_then(|r| {

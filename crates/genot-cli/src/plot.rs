@@ -489,6 +489,15 @@ pub fn model_losses(model: &Path) -> Result<Vec<f32>, CliError> {
 /// Runs `genot plot`.
 pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
     crate::io::check_output_dir(&args.out)?;
+    let inputs: Vec<(&str, &std::path::Path)> = [
+        ("--source", &args.source),
+        ("--pred", &args.pred),
+        ("--target", &args.target),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+    .collect();
+    crate::io::check_distinct_paths(&inputs, &[("--out", &args.out)])?;
     if let Some(model) = &args.model {
         loss_curve(&model_losses(model)?, &args.out)?;
     } else if let (Some(source), Some(pred)) = (&args.source, &args.pred) {

@@ -176,6 +176,31 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
     if let Some(p) = &args.plan_out {
         check_output_dir(p)?;
     }
+    let potentials = args
+        .potentials_out
+        .as_ref()
+        .map(|d| [d.join("f.npy"), d.join("g.npy")]);
+    let inputs: Vec<(&str, &Path)> = [
+        Some(("--source", args.source.as_path())),
+        Some(("--target", args.target.as_path())),
+        args.source_shared
+            .as_deref()
+            .map(|p| ("--source-shared", p)),
+        args.target_shared
+            .as_deref()
+            .map(|p| ("--target-shared", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut outputs: Vec<(&str, &Path)> = vec![];
+    if let Some(p) = &args.plan_out {
+        outputs.push(("--plan-out", p));
+    }
+    for p in potentials.iter().flatten() {
+        outputs.push(("--potentials-out", p));
+    }
+    crate::io::check_distinct_paths(&inputs, &outputs)?;
     if args.quadratic {
         if args.relative_epsilon.is_some() {
             return Err(input(
@@ -238,6 +263,16 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
     let bar = progress_bar();
+    if args.quadratic {
+        for (what, p, a) in [("source", &args.source, &x), ("target", &args.target, &y)] {
+            if a.nrows() < 2 {
+                return Err(CliError::Input(format!(
+                    "{what} file '{}' has a single point: a quadratic (Gromov-Wasserstein) problem compares the distances within each space, which needs at least 2 points on each side",
+                    p.display()
+                )));
+            }
+        }
+    }
     let solved = if args.quadratic {
         quadratic(args, &c, cost, x, y, &bar)
     } else {

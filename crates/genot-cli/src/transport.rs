@@ -120,6 +120,36 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     if let Some(p) = &args.plot {
         crate::io::check_output_dir(p)?;
     }
+    let model_files = [
+        args.model.join(genot::model::CONFIG_FILE),
+        args.model.join(genot::model::WEIGHTS_FILE),
+    ];
+    let inputs: Vec<(&str, &Path)> = [
+        Some(("--source", args.source.as_path())),
+        args.source_shared
+            .as_deref()
+            .map(|p| ("--source-shared", p)),
+        args.conditions.as_deref().map(|p| ("--conditions", p)),
+        args.plot_target.as_deref().map(|p| ("--plot-target", p)),
+        Some(("--model", model_files[0].as_path())),
+        Some(("--model", model_files[1].as_path())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let outputs: Vec<(&str, &Path)> = [
+        Some(("--out", args.out.as_path())),
+        args.mean_out.as_deref().map(|p| ("--mean-out", p)),
+        args.weights_out.as_deref().map(|p| ("--weights-out", p)),
+        args.uncertainty_out
+            .as_deref()
+            .map(|p| ("--uncertainty-out", p)),
+        args.plot.as_deref().map(|p| ("--plot", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    crate::io::check_distinct_paths(&inputs, &outputs)?;
     if !args.model.is_dir() {
         return Err(CliError::Input(format!(
             "model directory '{}' does not exist",

@@ -70,8 +70,19 @@ impl ScaleCost {
             })?,
         };
         if !(s > 0.0 && s.is_finite()) {
+            let by = match self {
+                ScaleCost::Mean => "its mean",
+                ScaleCost::Max => "its maximum",
+                ScaleCost::Median => "its median",
+                ScaleCost::None | ScaleCost::Value(_) => "the given factor",
+            };
+            let why = if s.is_finite() && s.abs() < 1e-6 {
+                "the costs are all zero up to rounding: every point is the same, or a side has a single point"
+            } else {
+                "it must be a positive finite number"
+            };
             return Err(OtError::InvalidParameter(format!(
-                "cannot rescale the cost by {self:?}: the scale factor is {s} (it must be positive; are all costs zero?)"
+                "cannot scale the cost by {by}, which is {s:e}: {why}; scale by none or by a number instead"
             )));
         }
         Ok(s)
@@ -376,8 +387,21 @@ impl<F: Real> Geometry<F> {
             }
         };
         if !(eps > 0.0 && eps.is_finite()) {
+            let from = match epsilon {
+                Epsilon::Absolute(_) => String::new(),
+                Epsilon::Relative { factor, to } => {
+                    let (stat, value) = match to {
+                        RelativeTo::Mean => ("mean", stats.mean / s),
+                        RelativeTo::Std => ("standard deviation", stats.std / s),
+                    };
+                    format!(
+                        " ({factor} times the {stat} of the scaled cost, which is {value:e}{}); give an absolute epsilon",
+                        if value == 0.0 { ": all costs are equal" } else { "" }
+                    )
+                }
+            };
             return Err(OtError::InvalidParameter(format!(
-                "epsilon must be > 0, got {eps} (from {epsilon:?})"
+                "epsilon must be > 0, got {eps}{from}"
             )));
         }
         self.inv_scale = F::c(1.0 / s);

@@ -176,9 +176,35 @@ fn listing(names: Vec<String>) -> String {
     }
 }
 
+/// Refuses to read a dataset whose declared size, as elements of `bytes_each` bytes (or a
+/// dense matrix of `elements` values), exceeds the memory limit: an HDF5 file can declare
+/// sizes far beyond its own length (unwritten chunks read as fill values).
+pub(crate) fn guard(elements: u128, bytes_each: usize, what: &str) -> Result<(), String> {
+    let need = genot::resources::Need::new(&format!("reading {what}")).term(
+        what,
+        elements.saturating_mul(bytes_each as u128),
+        &[],
+    );
+    genot::resources::check(&need).map_err(|e| {
+        format!(
+            "declares {what} of {} values, {} in memory: more than {} ({}); the file is damaged or too large for this machine (raise the limit with --max-memory or GENOT_MAX_MEMORY)",
+            elements,
+            genot::resources::human(need.total()),
+            genot::resources::human(e.limit as u128),
+            e.source_of_limit
+        )
+    })
+}
+
+/// [`guard`] for a dataset read as `T`.
+pub(crate) fn guard_dataset<T>(ds: &Dataset, what: &str) -> Result<(), String> {
+    guard(ds.size() as u128, std::mem::size_of::<T>().max(1), what)
+}
+
 /// A 1-D or 2-D numeric dataset as a matrix.
 fn dense(ds: &Dataset) -> Result<Array2<f64>, String> {
     let shape = ds.shape();
+    guard_dataset::<f64>(ds, "a matrix")?;
     let values: Vec<f64> = ds
         .read_raw::<f64>()
         .map_err(|e| format!("is not numeric ({e})"))?;
@@ -213,21 +239,43 @@ fn sparse(g: &Group) -> Result<Array2<f64>, String> {
     let [n, d] = shape[..] else {
         return Err(format!("has shape {shape:?}; expected two dimensions"));
     };
-    let (n, d) = (n.max(0) as usize, d.max(0) as usize);
+    if n < 0 || d < 0 {
+        return Err(format!("is a sparse matrix of negative shape ({n}, {d})"));
+    }
+    let (n, d) = (n as usize, d as usize);
     let read = |name: &str| {
         g.dataset(name)
             .map_err(|_| format!("is a sparse matrix without '{name}'"))
     };
-    let data: Vec<f64> = read("data")?
+    let (major, minor) = if by_row { (n, d) } else { (d, n) };
+    let indptr_ds = read("indptr")?;
+    if indptr_ds.size() as u128 != major as u128 + 1 {
+        return Err(format!(
+            "is a malformed sparse matrix: indptr has {} entries, expected {} for its shape ({n}, {d})",
+            indptr_ds.size(),
+            major as u128 + 1
+        ));
+    }
+    // The dense matrix the reader builds: refused before anything is allocated when the
+    // shape attribute claims more than the memory holds.
+    guard(
+        genot::resources::product(&[n, d]),
+        8,
+        &format!("a sparse matrix of shape ({n}, {d}), read densely,"),
+    )?;
+    let data_ds = read("data")?;
+    let indices_ds = read("indices")?;
+    guard_dataset::<f64>(&data_ds, "sparse values")?;
+    guard_dataset::<i64>(&indices_ds, "sparse indices")?;
+    let data: Vec<f64> = data_ds
         .read_raw::<f64>()
         .map_err(|e| format!("data is not numeric ({e})"))?;
-    let indices: Vec<i64> = read("indices")?
+    let indices: Vec<i64> = indices_ds
         .read_raw::<i64>()
         .map_err(|e| format!("indices are not integers ({e})"))?;
-    let indptr: Vec<i64> = read("indptr")?
+    let indptr: Vec<i64> = indptr_ds
         .read_raw::<i64>()
         .map_err(|e| format!("indptr is not integers ({e})"))?;
-    let (major, minor) = if by_row { (n, d) } else { (d, n) };
     if indptr.len() != major + 1 {
         return Err(format!(
             "is a malformed sparse matrix: indptr has {} entries, expected {}",
@@ -283,6 +331,7 @@ fn string_attr(loc: &Location, name: &str) -> Option<String> {
 
 /// A 1-D array of strings (variable or fixed length, UTF-8 or ASCII).
 fn strings(ds: &Dataset) -> Result<Vec<String>, String> {
+    guard_dataset::<FixedUnicode<1024>>(ds, "strings")?;
     ds.read_raw::<VarLenUnicode>()
         .map(|v| v.iter().map(|s| s.to_string()).collect())
         .or_else(|_| {

@@ -124,6 +124,7 @@ fn member(g: &Group, name: &str) -> Result<Dataset, String> {
 
 /// A numeric, boolean or string dataset.
 fn plain(ds: &Dataset) -> Result<Column, String> {
+    super::guard_dataset::<f64>(ds, "a column")?;
     let ty = ds
         .dtype()
         .and_then(|t| t.to_descriptor())
@@ -147,6 +148,7 @@ fn plain(ds: &Dataset) -> Result<Column, String> {
 }
 
 fn codes(ds: &Dataset) -> Result<Vec<i64>, String> {
+    super::guard_dataset::<i64>(ds, "category codes")?;
     ds.read_raw::<i64>()
         .map_err(|e| format!("has unreadable codes ({e})"))
 }

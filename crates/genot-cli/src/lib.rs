@@ -1,0 +1,17 @@
+//! The `genot` command line as a library: each subcommand's arguments and `run` function,
+//! and the readers and writers of the data files (`.npy`, `.csv`, `.h5ad`). The binary
+//! (`src/main.rs`) parses the command line and calls these; the fuzz targets (`fuzz/`) call
+//! the readers directly.
+
+pub mod config_file;
+pub mod demo;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod fit;
+pub mod h5ad;
+pub mod io;
+pub mod npy;
+pub mod plot;
+pub mod solve;
+pub mod transport;
