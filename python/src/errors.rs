@@ -1,18 +1,22 @@
 //! Rust errors as Python exceptions: bad input is a `ValueError`, files an `OSError`,
 //! numerical trouble a `FloatingPointError` or `RuntimeError`, an interrupted fit a
-//! `KeyboardInterrupt`.
+//! `KeyboardInterrupt`, work too large for the memory a `MemoryError`.
 
 use genot::GenotError;
 use genot_ot::error::OtError;
 use pyo3::exceptions::{
-    PyFloatingPointError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError,
+    PyFloatingPointError, PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError,
+    PyValueError,
 };
 use pyo3::PyErr;
 
 pub fn genot_err(e: GenotError) -> PyErr {
     let msg = e.to_string();
     match e {
-        GenotError::Invalid(_) | GenotError::Ot(_) => PyValueError::new_err(msg),
+        GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
+            PyValueError::new_err(msg)
+        }
+        GenotError::TooLarge(_) => PyMemoryError::new_err(msg),
         GenotError::File { .. } => PyOSError::new_err(msg),
         GenotError::NonFiniteLoss { .. } => PyFloatingPointError::new_err(msg),
         GenotError::Stopped(_) => PyKeyboardInterrupt::new_err(msg),

@@ -32,3 +32,19 @@ impl From<genot_ot::error::OtError> for CliError {
         }
     }
 }
+
+/// The message of a refused estimate with the settings named as the CLI's flags
+/// (`k_samples` as `--k-samples`).
+pub fn too_large(t: &genot::resources::TooLarge) -> String {
+    let names = t.dominant.settings.join(" or ");
+    let flags: Vec<String> = t
+        .dominant
+        .settings
+        .iter()
+        .map(|s| format!("--{}", s.replace('_', "-")))
+        .collect();
+    t.to_string().replace(
+        &format!("lower {names}"),
+        &format!("lower {}", flags.join(" or ")),
+    )
+}

@@ -4,7 +4,9 @@ use crate::error::CliError;
 use crate::io::Side;
 use clap::Args;
 use genot::config::Kind;
-use genot::train::{fit, save_fitted, FitOptions, Progress};
+use genot::model::write_model_files;
+use genot::model_dir::Staging;
+use genot::train::{fit, FitOptions, Progress};
 use genot::{FitSettings, GenotError, TrainingData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -166,7 +168,10 @@ pub struct FitReport {
 
 pub(crate) fn genot_error(e: GenotError) -> CliError {
     match e {
-        GenotError::Invalid(_) | GenotError::Ot(_) => CliError::Input(e.to_string()),
+        GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
+            CliError::Input(e.to_string())
+        }
+        GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),
         _ => CliError::Run(e.to_string()),
     }
 }
@@ -238,17 +243,52 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         );
     }
     let config = settings.config(&data).map_err(genot_error)?;
-    if args.resume && !args.out.join(genot::train::CHECKPOINT).is_dir() {
+    genot::resources::check(&genot::resources::fit_need(&config))
+        .map_err(|e| genot_error(e.into()))?;
+    // Everything of this run goes to a staging directory beside OUT, swapped in for OUT
+    // at the end: a failed or interrupted fit leaves the previous model as it was.
+    let staging = Staging::begin(&args.out, args.resume).map_err(genot_error)?;
+    if args.resume && !staging.prepare_resume().map_err(genot_error)? {
+        staging.abandon();
         return Err(CliError::Input(format!(
-            "--resume: no checkpoint in '{}'",
+            "--resume: no checkpoint of an interrupted run beside '{}' and none in it",
             args.out.display()
         )));
     }
+    let mut interrupted = false;
+    let result = train_into(
+        args,
+        &staging,
+        &data,
+        config,
+        &device,
+        &settings,
+        &mut interrupted,
+    );
+    match &result {
+        // Ctrl-C: the staging directory keeps the checkpoint for --resume; and a failed
+        // attempt to resume (other settings, say) keeps the interrupted run it found.
+        Err(_) if interrupted || staging.is_interrupted_run() => {}
+        Err(_) => staging.abandon(),
+        Ok(_) => staging.commit().map_err(genot_error)?,
+    }
+    result
+}
 
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::Run(format!("cannot create '{}': {e}", args.out.display())))?;
+/// Trains into the staging directory (settings, checkpoints, model files, figure); the
+/// caller swaps it in.
+fn train_into(
+    args: &FitArgs,
+    staging: &Staging,
+    data: &TrainingData,
+    config: genot::GenotConfig,
+    device: &burn::tensor::Device,
+    settings: &FitSettings,
+    interrupted: &mut bool,
+) -> Result<FitReport, CliError> {
+    let dir = staging.path();
     genot::model::write_atomic(
-        &args.out.join("fit.toml"),
+        &dir.join("fit.toml"),
         crate::config_file::effective(args)?.as_bytes(),
     )
     .map_err(genot_error)?;
@@ -278,16 +318,13 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
             bar.set_message(format!("{s:.4}"));
         }
     };
-    let parameters = {
-        use burn::module::Module;
-        config.velocity.init(&device).num_params()
-    };
+    let parameters = config.velocity.num_params_estimate() as usize;
     let result = fit(
-        &data,
+        data,
         config,
-        &device,
+        device,
         FitOptions {
-            checkpoint_dir: Some(args.out.clone()),
+            checkpoint_dir: Some(dir.to_path_buf()),
             resume: args.resume,
             progress: Some(&mut hook),
             stop: Some(stop),
@@ -297,16 +334,17 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     bar.finish_and_clear();
     let (model, report) = match result {
         Err(GenotError::Stopped(it)) => {
+            *interrupted = true;
             return Err(CliError::Run(format!(
-                "interrupted at iteration {it}; a checkpoint is in '{}': continue with --resume",
-                args.out.join(genot::train::CHECKPOINT).display()
-            )))
+                "interrupted at iteration {it}; a checkpoint is in '{}' (the model directory is unchanged): continue with --resume",
+                dir.join(genot::train::CHECKPOINT).display()
+            )));
         }
         r => r.map_err(genot_error)?,
     };
-    save_fitted(&args.out, &model, &report).map_err(genot_error)?;
+    write_model_files(dir, &model.config, &model.weights(), Some(&report)).map_err(genot_error)?;
     if args.plot {
-        crate::plot::loss_curve(&report.losses, &args.out.join("loss.png"))?;
+        crate::plot::loss_curve(&report.losses, &dir.join("loss.png"))?;
     }
     let c = &model.config;
     let tail = &report.losses[report.losses.len().saturating_sub(100)..];

@@ -28,6 +28,12 @@ pub enum GenotError {
     /// Reading or writing a model directory or checkpoint.
     #[error("{path}: {message}")]
     File { path: String, message: String },
+    /// The work would need more memory than the limit allows (nothing was allocated).
+    #[error(transparent)]
+    TooLarge(#[from] crate::resources::TooLarge),
+    /// A checkpoint cannot be resumed with these data or settings.
+    #[error("{0}")]
+    Resume(String),
     /// Training was stopped by the caller (for example Ctrl-C); a checkpoint was written.
     #[error("training stopped at iteration {0}")]
     Stopped(usize),

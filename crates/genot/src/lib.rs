@@ -12,6 +12,8 @@
 //! - [`settings`]: the flat, named settings of a run (CLI flags, Python arguments);
 //! - [`train`]: the training loop, checkpoints and resume;
 //! - [`ode`], [`model`]: transport of new points, save and load;
+//! - [`model_dir`]: the model directory as one atomic unit (staging, swap, manifest);
+//! - [`resources`]: memory estimates and the guard that refuses what cannot fit;
 //! - [`params`]: named weights, safetensors, EMA.
 //!
 //! The compute device is chosen at run time (`burn::tensor::Device`): `Device::flex()` on
@@ -25,10 +27,12 @@ pub mod error;
 pub mod flow;
 pub mod matching;
 pub mod model;
+pub mod model_dir;
 pub mod native;
 pub mod ode;
 pub mod params;
 pub mod rescaling;
+pub mod resources;
 pub mod settings;
 pub mod train;
 pub mod velocity;

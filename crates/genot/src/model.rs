@@ -344,6 +344,12 @@ impl Genot {
         if opts.samples == 0 {
             return Err(GenotError::Invalid("samples must be at least 1".into()));
         }
+        crate::resources::check(&crate::resources::transport_need(
+            &self.config,
+            x.nrows(),
+            opts.samples,
+            opts.chunk,
+        ))?;
         let cidx = self.condition_indices(conditions, x.nrows())?;
         let norm = &self.config.normalization;
         let (n, k, q) = (x.nrows(), opts.samples, self.config.target_dim);
@@ -435,6 +441,7 @@ impl Genot {
 
     /// Reads a model directory written by [`Genot::save`] (or by the CLI or Python).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        crate::model_dir::verify(dir)?;
         let cpath = dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&cpath).map_err(|e| {
             GenotError::file(&cpath, format!("cannot read the model configuration: {e}"))
@@ -444,18 +451,55 @@ impl Genot {
         })?;
         let wpath = dir.join(WEIGHTS_FILE);
         let weights = params::read_safetensors(&wpath).map_err(|e| GenotError::file(&wpath, e))?;
+        // The network is built from config.json: check its size against the weights first,
+        // so that a damaged or foreign config cannot make us allocate a huge network.
+        let velocity = config.velocity.num_params_estimate();
+        let stored: u128 = weights
+            .iter()
+            .filter(|(k, _)| k.starts_with("velocity."))
+            .map(|(_, a)| a.values.len() as u128)
+            .sum();
+        if velocity != stored {
+            return Err(GenotError::file(
+                dir,
+                format!("{CONFIG_FILE} describes a velocity field of {velocity} parameters but {WEIGHTS_FILE} holds {stored}: the two files do not belong together"),
+            ));
+        }
         Self::from_config(config, Some(&weights), device).map_err(|e| GenotError::file(dir, e))
     }
 }
 
-/// Writes a model directory atomically file by file.
-pub fn save_model(dir: &Path, config: &GenotConfig, weights: &Weights) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| GenotError::file(dir, format!("cannot create the model directory: {e}")))?;
+/// Writes `config.json`, `model.safetensors` and, when given, the training history into
+/// the folder `dir` (each file atomically; the folder as a whole is made atomic by
+/// [`crate::model_dir::Staging`]).
+pub fn write_model_files(
+    dir: &Path,
+    config: &GenotConfig,
+    weights: &Weights,
+    history: Option<&crate::train::TrainReport>,
+) -> Result<()> {
     let bytes = params::to_safetensors(weights).map_err(|e| GenotError::file(dir, e))?;
     write_atomic(&dir.join(WEIGHTS_FILE), &bytes)?;
+    crate::model_dir::crash_point("model-files");
     let json = serde_json::to_string_pretty(config).expect("config serialises");
-    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
+    write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())?;
+    if let Some(report) = history {
+        write_atomic(
+            &dir.join(crate::train::HISTORY_FILE),
+            serde_json::to_string(report)
+                .expect("serialises")
+                .as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a model directory as one unit: a complete new directory swapped in for the
+/// old one ([`crate::model_dir`]), with a manifest that [`Genot::load`] checks.
+pub fn save_model(dir: &Path, config: &GenotConfig, weights: &Weights) -> Result<()> {
+    let staging = crate::model_dir::Staging::begin(dir, false)?;
+    write_model_files(staging.path(), config, weights, None)?;
+    staging.commit()
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.

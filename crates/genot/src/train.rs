@@ -18,7 +18,7 @@ use crate::engine::{burn_optimizer, Engine, FieldTrainer};
 use crate::error::{GenotError, Result};
 use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
 use crate::matching::{match_latents_per_source, pairs_from_plan};
-use crate::model::{one_hot_append, save_model, to_tensor, write_atomic, Genot};
+use crate::model::{one_hot_append, to_tensor, write_atomic, write_model_files, Genot};
 use crate::ode::{integrate, Solver};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
@@ -192,6 +192,7 @@ pub fn fit(
     mut options: FitOptions,
 ) -> Result<(Genot, TrainReport)> {
     let started = Instant::now();
+    crate::resources::check(&crate::resources::fit_need(&config))?;
     let ad = device.clone().autodiff();
     let fresh = Genot::from_config(config.clone(), None, &ad)?;
     let tc = config.training.clone();
@@ -471,7 +472,7 @@ fn io_err(path: &Path) -> impl Fn(String) -> GenotError + '_ {
     move |e| GenotError::file(path, e)
 }
 
-/// Writes `dir` (the checkpoint folder) atomically: a fresh folder beside it, renamed over it.
+/// Writes `dir` (the checkpoint folder) atomically: a fresh folder beside it, exchanged with it.
 fn save_checkpoint(
     dir: &Path,
     iteration: usize,
@@ -514,15 +515,10 @@ fn save_checkpoint(
             .as_bytes(),
     )?;
     let kept = tmp.keep();
-    let old = parent.join(".checkpoint-old");
-    let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
-        std::fs::rename(dir, &old)
-            .map_err(|e| GenotError::file(dir, format!("cannot replace the checkpoint: {e}")))?;
-    }
-    std::fs::rename(&kept, dir)
-        .map_err(|e| GenotError::file(dir, format!("cannot write the checkpoint: {e}")))?;
-    let _ = std::fs::remove_dir_all(&old);
+    crate::model_dir::crash_point("checkpoint");
+    // One atomic exchange of the two folders: `dir` is always a whole checkpoint.
+    crate::model_dir::swap_in(&kept, dir)?;
+    let _ = std::fs::remove_dir_all(&kept);
     Ok(())
 }
 
@@ -540,7 +536,7 @@ fn load_checkpoint(
     saved.training.iterations = config.training.iterations;
     saved.training.checkpoint_every = config.training.checkpoint_every;
     if &saved != config {
-        return Err(GenotError::file(dir, "the checkpoint was made with other data or settings (only --iterations may change on resume)"));
+        return Err(GenotError::Resume(format!("{}: the checkpoint was made with other data or settings (only the number of iterations may change on resume)", dir.display())));
     }
     let load = |name: &str| {
         ModuleRecord::load(dir.join(name))
@@ -584,13 +580,14 @@ pub const HISTORY_FILE: &str = "history.json";
 
 /// Saves a fitted model (see [`Genot::save`]) and the training report ([`HISTORY_FILE`]).
 pub fn save_fitted(dir: &Path, model: &Genot, report: &TrainReport) -> Result<()> {
-    save_model(dir, &model.config, &model.weights())?;
-    write_atomic(
-        &dir.join(HISTORY_FILE),
-        serde_json::to_string(report)
-            .expect("serialises")
-            .as_bytes(),
-    )
+    let staging = crate::model_dir::Staging::begin(dir, false)?;
+    write_model_files(
+        staging.path(),
+        &model.config,
+        &model.weights(),
+        Some(report),
+    )?;
+    staging.commit()
 }
 
 /// Reads the training report that [`save_fitted`] wrote into `dir`; `None` when `dir` has
