@@ -15,10 +15,9 @@
 # (PYTHON=path picks another interpreter).
 # The CUDA build also downloads a prebuilt LLVM from github.com/tracel-ai/tracel-llvm the
 # first time (burn's CUDA runtime links it; cached in ~/.local/share/tracel); at run time it
-# needs the NVIDIA driver (libcuda.so) and NVRTC (libnvrtc.so, from the CUDA toolkit or the
-# nvidia-cuda-nvrtc wheel on LD_LIBRARY_PATH), no nvcc. GENOT_BIN=path skips the build and
-# uses that binary. The GPU binary goes to target/gpu-<device>/ so the CPU build in
-# target/release is not rebuilt.
+# needs only the NVIDIA driver (libcuda.so): kernels go to PTX through that LLVM, no CUDA
+# toolkit. GENOT_BIN=path skips the build and uses that binary. The GPU binary goes to
+# target/gpu-<feature>/, so the CPU build in target/release is not rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -32,7 +31,7 @@ while [ $# -gt 0 ]; do
     --device=*) device="${1#*=}"; shift ;;
     --cpu-only) cpu_only=1; pass+=(--cpu-only); shift ;;
     --iterations|--tasks|--seed|--out) pass+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '/^set -euo/q; 2,$p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -61,7 +61,12 @@ pub fn parse_device(name: &str) -> Result<Device, CliError> {
 fn gpu(kind: &str, index: usize) -> Result<Device, CliError> {
     #[cfg(feature = "cuda")]
     if kind == "cuda" {
-        let found = Device::enumerate(burn::tensor::DeviceType::Cuda).len();
+        let found =
+            quietly(|| Device::enumerate(burn::tensor::DeviceType::Cuda).len()).map_err(|why| {
+                CliError::Device(format!(
+                    "--device cuda: listing the CUDA devices failed: {why}"
+                ))
+            })?;
         if index >= found {
             return Err(CliError::Device(if found == 0 {
                 "--device cuda: no CUDA device found (no NVIDIA driver library libcuda.so, or it reports no GPU)".to_string()
@@ -73,7 +78,11 @@ fn gpu(kind: &str, index: usize) -> Result<Device, CliError> {
     }
     #[cfg(feature = "wgpu")]
     if kind == "wgpu" {
-        if Device::enumerate(burn::tensor::DeviceType::Wgpu).is_empty() {
+        let found =
+            quietly(|| Device::enumerate(burn::tensor::DeviceType::Wgpu).len()).map_err(|why| {
+                CliError::Device(format!("--device wgpu: listing the adapters failed: {why}"))
+            })?;
+        if found == 0 {
             return Err(CliError::Device(
                 "--device wgpu: no wgpu adapter found (no Vulkan, Metal or DX12 driver that wgpu can use)".into(),
             ));
@@ -86,40 +95,42 @@ fn gpu(kind: &str, index: usize) -> Result<Device, CliError> {
 }
 
 /// One small operation on `device`, so that a device that is listed but cannot run (a
-/// driver too old for the runtime, a missing NVRTC, a failed kernel compilation) is an
-/// error here rather than a panic inside training. burn reports these by panicking; the
-/// panic is caught and its message kept.
+/// driver too old for the runtime, a failed kernel compilation) is an error here rather
+/// than a panic inside training. burn reports these by panicking; the panic is caught and
+/// its message kept.
 fn probe(device: &Device, name: &str) -> Result<(), CliError> {
     use burn::tensor::{Tensor, TensorData};
-    let quiet = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let v: f32 = quietly(|| {
         let t = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0], [2]), device);
-        let v: f32 = (t * 2.0).sum().into_scalar();
-        v
-    }));
-    std::panic::set_hook(quiet);
-    match run {
-        Ok(v) => {
-            if v == 6.0 {
-                Ok(())
-            } else {
-                Err(CliError::Device(format!(
-                    "--device {name}: the device computed 2 * (1 + 2) = {v}"
-                )))
-            }
-        }
-        Err(panic) => {
-            let why = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("no message");
-            Err(CliError::Device(format!(
-                "--device {name}: the device failed its first operation: {why}"
-            )))
-        }
+        (t * 2.0).sum().into_scalar()
+    })
+    .map_err(|why| {
+        CliError::Device(format!(
+            "--device {name}: the device failed its first operation: {why}"
+        ))
+    })?;
+    if v == 6.0 {
+        Ok(())
+    } else {
+        Err(CliError::Device(format!(
+            "--device {name}: the device computed 2 * (1 + 2) = {v}"
+        )))
     }
+}
+
+/// `f()`, or the message of its panic (not printed: the default hook is off meanwhile).
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    run.map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into())
+    })
 }
 
 #[cfg(test)]
