@@ -153,5 +153,20 @@ mod tests {
         assert!(matches!(parse_device("wgpu"), Err(CliError::Device(_))));
         #[cfg(feature = "cuda")]
         assert!(matches!(parse_device("cuda:x"), Err(CliError::Input(_))));
+        // A GPU build on a machine with or without that GPU: a device or a Device error,
+        // never a panic.
+        for name in [
+            #[cfg(feature = "wgpu")]
+            "wgpu",
+            #[cfg(feature = "cuda")]
+            "cuda",
+            #[cfg(feature = "cuda")]
+            "cuda:4096",
+        ] {
+            match parse_device(name) {
+                Ok(_) | Err(CliError::Device(_)) => {}
+                Err(e) => panic!("--device {name}: {e}"),
+            }
+        }
     }
 }
