@@ -11,6 +11,10 @@ pub enum CliError {
     /// The computation or writing the output failed: exit code 1.
     #[error("{0}")]
     Run(String),
+    /// The `--device` asked for is not in this build, or not on this machine (no driver, no
+    /// GPU, or it failed its first operation): exit code 3, nothing written.
+    #[error("{0}")]
+    Device(String),
 }
 
 impl CliError {
@@ -19,6 +23,7 @@ impl CliError {
         match self {
             CliError::Input(_) => 2,
             CliError::Run(_) => 1,
+            CliError::Device(_) => 3,
         }
     }
 }

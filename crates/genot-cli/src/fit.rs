@@ -138,7 +138,8 @@ pub struct FitArgs {
     /// devices always use burn.
     #[arg(long, default_value = "native", value_parser = ["native", "burn"])]
     pub engine: String,
-    /// Where to train: cpu, or wgpu in builds with that feature (burn engine).
+    /// Where to train: cpu, or wgpu / cuda (cuda:N) in builds with that feature (burn engine;
+    /// the batch couplings stay on the CPU).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Also draw the training loss curve into OUT/loss.png.

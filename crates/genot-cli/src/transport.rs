@@ -81,7 +81,7 @@ pub struct TransportArgs {
     /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
     #[arg(long, requires = "plot", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub plot_dims: u8,
-    /// Where to run: cpu, or wgpu in builds with that feature.
+    /// Where to run: cpu, or wgpu / cuda (cuda:N) in builds with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
