@@ -235,8 +235,9 @@ pub fn cost_matrix<F: Real>(cost: &dyn Cost<F>, x: ArrayView2<F>, y: ArrayView2<
     let mut out = Array2::<F>::zeros((n, m));
     let (xa, ya) = (cost.aux(x), cost.aux(y));
     // Blocks of a few hundred rows: large enough for an efficient GEMM (the right-hand
-    // side is packed once per block), several per thread for load balance.
-    let rows_per_block = n.div_ceil(4 * rayon::current_num_threads()).clamp(16, 512);
+    // side is packed once per block), eight or more for load balance. The split depends on
+    // `n` only, not on the number of threads.
+    let rows_per_block = n.div_ceil(8).clamp(16, 512);
     if let Some(buf) = out.as_slice_mut() {
         buf.par_chunks_mut(rows_per_block * m.max(1))
             .enumerate()

@@ -455,11 +455,7 @@ impl<F: Real> Geometry<F> {
         match self.source {
             // Small enough to split the rows over the threads, large enough to amortise
             // the per-block column merges.
-            Source::Dense(_) => self
-                .n
-                .div_ceil(16)
-                .clamp(1, 64)
-                .min(((1usize << 18) / self.m).max(1)),
+            Source::Dense(_) => dense_block_rows(self.n, self.m),
             // Large blocks: the GEMM packs all of y once per block.
             Source::Online { .. } => (1usize << 20).div_ceil(self.m).clamp(16, 512),
         }
@@ -501,6 +497,18 @@ impl<F: Real> Geometry<F> {
     pub(crate) fn block_starts(&self) -> Vec<usize> {
         (0..self.n).step_by(self.block_rows()).collect()
     }
+}
+
+/// Rows per block of the parallel passes over a dense `n x m` matrix (Sinkhorn sweeps, plan
+/// statistics, GW marginals): at most 64 rows and about 256 K entries, and at least 16
+/// blocks where there are enough rows, so that the threads share the work. It depends on
+/// the shape only, never on the number of threads: the reductions combine one partial
+/// result per block in block order, so the same input gives the same bits whatever the
+/// pool size.
+pub(crate) fn dense_block_rows(n: usize, m: usize) -> usize {
+    n.div_ceil(16)
+        .clamp(1, 64)
+        .min(((1usize << 18) / m.max(1)).max(1))
 }
 
 fn check_pair<F: Real>(x: &Array2<F>, y: &Array2<F>) -> Result<()> {

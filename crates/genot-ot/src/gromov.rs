@@ -35,7 +35,7 @@
 //! `threshold`, after at least `min_iterations`.
 
 use crate::error::{OtError, Result};
-use crate::geometry::Geometry;
+use crate::geometry::{dense_block_rows, Geometry};
 use crate::intra::IntraGeometry;
 use crate::problem::{generalized_kl, rho, validate_weights, LinearProblem};
 use crate::real::{axpy, dot, sum, Real};
@@ -273,10 +273,9 @@ fn marginals<F: Real>(t: &Array2<F>) -> (Vec<F>, Vec<F>) {
     let m = t.ncols();
     let ts = t.as_slice().expect("standard layout");
     let rows = ts.par_chunks(m).map(sum).collect();
-    // Column sums per block of rows, added in block order (deterministic).
-    let rb = (ts.len() / m.max(1))
-        .div_ceil(rayon::current_num_threads())
-        .max(1);
+    // Column sums per block of rows (a fixed length), added in block order: the same bits
+    // whatever the scheduling and the number of threads.
+    let rb = dense_block_rows(ts.len() / m.max(1), m);
     let parts: Vec<Vec<F>> = ts
         .par_chunks(rb * m.max(1))
         .map(|blk| {

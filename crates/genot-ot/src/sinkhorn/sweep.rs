@@ -3,10 +3,10 @@
 //! Each row block is read once: first the new source potential (or scaling) of each of its
 //! rows is computed from the current target one, then, while the block is still in cache,
 //! the block's contribution to the column reduction that the next target update needs is
-//! accumulated. Blocks run in parallel; per-thread column accumulators are merged at the
-//! end. For online geometries this also means one cost recomputation per iteration.
+//! accumulated. Blocks run in parallel; their column partial sums are merged in block order
+//! at the end. For online geometries this also means one cost recomputation per iteration.
 
-use crate::geometry::Geometry;
+use crate::geometry::{dense_block_rows, Geometry};
 use crate::real::{axpy, col_max_update, col_sum_exp_update, dot, max_diff, sum_exp_diff, Real};
 use rayon::prelude::*;
 
@@ -57,8 +57,9 @@ pub(crate) fn log_sweep<F: Real>(
     let eps = F::c(geom.epsilon());
     let inv = F::one() / eps;
     let rb = geom.block_rows();
-    // One partial result per block, combined in block order: the rounding does not depend
-    // on how rayon schedules the blocks (runs repeat exactly for a given thread count).
+    // One partial result per block (blocks of a fixed length, `Geometry::block_rows`),
+    // combined in block order: the rounding depends neither on how rayon schedules the
+    // blocks nor on the number of threads.
     let parts: Vec<ColLse<F>> = f
         .par_chunks_mut(rb)
         .enumerate()
@@ -98,9 +99,9 @@ pub(crate) fn kernel_sweep<F: Real>(
     new_u: impl Fn(usize, F, F) -> F + Sync,
     ktu: &mut [F],
 ) {
-    let n = u.len();
-    let rb = n.div_ceil(rayon::current_num_threads()).max(8);
-    // Per-block partial sums added in block order (deterministic, see `log_sweep`).
+    let rb = dense_block_rows(u.len(), m);
+    // Per-block partial sums added in block order: blocks of a fixed length, so the
+    // rounding depends neither on the scheduling nor on the number of threads.
     let parts: Vec<Vec<F>> = u
         .par_chunks_mut(rb)
         .enumerate()
