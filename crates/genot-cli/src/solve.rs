@@ -106,7 +106,11 @@ pub struct SolveReport {
     pub epsilon: f64,
     pub tau_a: f64,
     pub tau_b: f64,
+    /// The mode that produced the result: `log` after a fallback from `auto`'s kernel mode.
     pub mode: String,
+    /// Why `auto` left kernel mode for log mode (an over- or underflow of the float type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     pub iterations: usize,
     pub converged: bool,
     pub marginal_error: f64,
@@ -362,6 +366,7 @@ fn linear<F: Real>(
             tau_a: args.tau_a,
             tau_b: args.tau_b,
             mode: format!("{:?}", out.mode).to_lowercase(),
+            fallback: out.fallback,
             iterations: out.iterations,
             converged: out.converged,
             marginal_error: out.marginal_error,
@@ -472,6 +477,7 @@ fn quadratic<F: Real>(
             tau_a: args.tau_a,
             tau_b: args.tau_b,
             mode: format!("{:?}", c.mode).to_lowercase(),
+            fallback: None,
             iterations: out.inner_iterations,
             converged: out.converged && out.inner_converged,
             marginal_error,

@@ -142,6 +142,36 @@ fn relative_epsilon_and_modes_agree() {
 }
 
 #[test]
+fn auto_mode_reports_its_fallback_to_log_mode() {
+    let c = Case::new();
+    // The case's points, phase-shifted: at epsilon 1e-10 the first kernel build overflows
+    // float32 (its entries used to be clamped and reported as kernel mode's plan).
+    let x = Array2::from_shape_fn((40, 3), |(i, j)| ((i * 3 + j) as f32 * 0.37 + 0.8).sin());
+    let y = Array2::from_shape_fn((30, 3), |(i, j)| {
+        ((i * 5 + j) as f32 * 0.21 + 0.8).cos() + 0.5
+    });
+    write_npy(c.path("xs.npy"), &x).unwrap();
+    write_npy(c.path("ys.npy"), &y).unwrap();
+    let out = c.solve("xs.npy", "ys.npy", &["--epsilon", "1e-10"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["mode"], "log");
+    let why = r["fallback"].as_str().expect("a fallback field");
+    assert!(why.contains("kernel entry overflows float32"), "{why}");
+    let plan: Array2<f32> = ndarray_npy::read_npy(c.path("plan.npy")).unwrap();
+    assert!(plan.iter().all(|v| v.is_finite() && *v <= 1.0));
+    // No fallback, no field.
+    let out = c.solve("x.npy", "y.npy", &["--epsilon", "0.05"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["mode"], "kernel");
+    assert!(r.get("fallback").is_none());
+}
+
+#[test]
 fn non_convergence_is_reported_on_stderr() {
     let c = Case::new();
     let out = genot(&[

@@ -39,6 +39,9 @@ pub trait Real:
     /// Threshold on |log u| above which the kernel-mode solver absorbs scalings into the
     /// potentials (the scalings then stay far from the overflow range of the type).
     const ABSORB_LOG_THRESHOLD: f64;
+    /// The largest argument [`Real::fast_exp`] takes (larger ones are clamped to it): an
+    /// exponent at or above it means that the exponential overflowed the type.
+    const EXP_MAX_ARG: f64;
     /// Exponential accurate to a few ulp, branchless, auto-vectorisable. Arguments below
     /// the underflow limit give the smallest normal number instead of 0.
     fn fast_exp(self) -> Self;
@@ -55,6 +58,7 @@ pub trait Real:
 impl Real for f32 {
     const NAME: &'static str = "float32";
     const ABSORB_LOG_THRESHOLD: f64 = 12.0;
+    const EXP_MAX_ARG: f64 = 88.376_26;
 
     #[inline(always)]
     fn fast_exp(self) -> f32 {
@@ -80,6 +84,7 @@ impl Real for f32 {
 impl Real for f64 {
     const NAME: &'static str = "float64";
     const ABSORB_LOG_THRESHOLD: f64 = 25.0;
+    const EXP_MAX_ARG: f64 = 709.0;
 
     #[inline(always)]
     fn fast_exp(self) -> f64 {
@@ -313,15 +318,39 @@ dispatch!(
 );
 
 #[inline(always)]
-fn kernel_row_body<F: Real, const FMA: bool>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) {
-    // out_j = exp((fi + g_j - c_j) * inv_eps)
-    for ((o, &gj), &cj) in out.iter_mut().zip(g).zip(c) {
-        *o = ((fi + gj - cj) * inv_eps).fast_exp();
+fn kernel_row_body<F: Real, const FMA: bool>(
+    fi: F,
+    g: &[F],
+    c: &[F],
+    inv_eps: F,
+    out: &mut [F],
+) -> F {
+    // out_j = exp(t_j), t_j = (fi + g_j - c_j) * inv_eps; returns max_j t_j.
+    let n = out.len().min(g.len()).min(c.len());
+    let (out, g, c) = (&mut out[..n], &g[..n], &c[..n]);
+    let mut mx = [F::neg_infinity(); LANES];
+    let full = n - n % LANES;
+    for s in (0..full).step_by(LANES) {
+        let (o, gs, cs) = (&mut out[s..s + LANES], &g[s..s + LANES], &c[s..s + LANES]);
+        for k in 0..LANES {
+            let t = (fi + gs[k] - cs[k]) * inv_eps;
+            mx[k] = if t > mx[k] { t } else { mx[k] };
+            o[k] = t.fast_exp();
+        }
     }
+    let mut m = mx.iter().fold(F::neg_infinity(), |a, &b| a.max(b));
+    for j in full..n {
+        let t = (fi + g[j] - c[j]) * inv_eps;
+        m = m.max(t);
+        out[j] = t.fast_exp();
+    }
+    m
 }
 dispatch!(
     /// `out_j = exp((f_i + g_j - c_j) / eps)`: one row of a plan or of a stabilised kernel.
-    pub fn kernel_row<F: Real>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) -> () => kernel_row_body
+    /// Returns the largest exponent, `max_j (f_i + g_j - c_j) / eps`: at or above
+    /// [`Real::EXP_MAX_ARG`] the exponential overflowed (and was clamped).
+    pub fn kernel_row<F: Real>(fi: F, g: &[F], c: &[F], inv_eps: F, out: &mut [F]) -> F => kernel_row_body
 );
 
 #[inline(always)]
@@ -448,7 +477,8 @@ mod tests {
             let mut y = g.clone();
             axpy(0.7, &c, &mut y);
             let mut k = vec![0.0f32; n];
-            kernel_row(0.1, &g, &c, 3.0, &mut k);
+            let top = kernel_row(0.1, &g, &c, 3.0, &mut k);
+            out.push(top);
             out.extend(m.into_iter().chain(s).chain(y).chain(k));
             WIDEST.with(|w| w.set(2));
             out

@@ -23,11 +23,33 @@ pub(crate) enum Outcome<F: Real> {
     },
 }
 
-fn build_kernel<F: Real>(c: &[F], m: usize, fh: &[F], gh: &[F], inv: F, k: &mut [F]) {
-    k.par_chunks_mut(m)
+/// Builds the stabilised kernel; `Err` names the overflow when an entry's exponent is at
+/// or above what the float type can hold (the entry would be clamped, not exact).
+fn build_kernel<F: Real>(
+    c: &[F],
+    m: usize,
+    fh: &[F],
+    gh: &[F],
+    inv: F,
+    k: &mut [F],
+) -> std::result::Result<(), String> {
+    let top = k
+        .par_chunks_mut(m)
         .zip(c.par_chunks(m))
         .zip(fh.par_iter())
-        .for_each(|((kr, cr), &fi)| kernel_row(fi, gh, cr, inv, kr));
+        .map(|((kr, cr), &fi)| kernel_row(fi, gh, cr, inv, kr))
+        .reduce(F::neg_infinity, F::max);
+    // NaN fails the comparison too.
+    if top < F::c(F::EXP_MAX_ARG) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a kernel entry overflows {}: exponent {:.3e} (epsilon {:.3e})",
+            F::NAME,
+            top.f64(),
+            (F::one() / inv).f64()
+        ))
+    }
 }
 
 pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Result<Outcome<F>> {
@@ -67,7 +89,9 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
 
     let (mut fh, mut gh) = (st.f.clone(), st.g.clone());
     let mut k = vec![F::zero(); n * m];
-    build_kernel(c, m, &fh, &gh, inv, &mut k);
+    if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
+        return Ok(breakdown(st, fh, gh, reason));
+    }
     let mut u = vec![F::one(); n];
     let mut v = vec![F::one(); m];
     let mut ktu = vec![F::zero(); m];
@@ -113,12 +137,12 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
             let err = ctx.col_error(col, &g);
             if !err.is_finite() {
                 // Overflow in the scalings: hand over to log mode from the last absorption.
-                st.f = fh;
-                st.g = gh;
-                return Ok(Outcome::Breakdown {
-                    state: st,
-                    reason: format!("the marginal error became {err}"),
-                });
+                return Ok(breakdown(
+                    st,
+                    fh,
+                    gh,
+                    format!("the marginal error became {err}"),
+                ));
             }
             if ctx.record(&mut st, err)? {
                 st.converged = true;
@@ -138,29 +162,42 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         }
         let bad = |s: &F| !(s.is_finite() && *s > F::zero());
         if u.iter().any(bad) || v.iter().any(bad) {
-            st.f = fh;
-            st.g = gh;
-            return Ok(Outcome::Breakdown {
-                state: st,
-                reason: "a scaling underflowed or overflowed".into(),
-            });
+            return Ok(breakdown(
+                st,
+                fh,
+                gh,
+                "a scaling underflowed or overflowed".into(),
+            ));
         }
         let out_of_range = |s: &F| *s > hi || *s < lo;
         if u.iter().any(out_of_range) || v.iter().any(out_of_range) {
             fh = potentials(&fh, &u);
             gh = potentials(&gh, &v);
-            build_kernel(c, m, &fh, &gh, inv, &mut k);
+            if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
+                return Ok(breakdown(st, fh, gh, reason));
+            }
             u.iter_mut().for_each(|x| *x = F::one());
             v.iter_mut().for_each(|x| *x = F::one());
         }
     }
-    st.f = potentials(&fh, &u);
-    st.g = potentials(&gh, &v);
+    let (f, g) = (potentials(&fh, &u), potentials(&gh, &v));
     let rows = PlanRows::Kernel {
         k: &k,
         u: &u,
         v: &v,
     };
-    let summary = summarize(ctx, &st.f, &st.g, rows, ctx.opts.store_plan);
+    let summary = summarize(ctx, &f, &g, rows, ctx.opts.store_plan);
+    if let Some(what) = summary.broken() {
+        return Ok(breakdown(st, fh, gh, what));
+    }
+    st.f = f;
+    st.g = g;
     Ok(Outcome::Done(st, summary))
+}
+
+/// Hands over to log mode from the last absorbed potentials `(fh, gh)`.
+fn breakdown<F: Real>(mut st: LoopState<F>, fh: Vec<F>, gh: Vec<F>, reason: String) -> Outcome<F> {
+    st.f = fh;
+    st.g = gh;
+    Outcome::Breakdown { state: st, reason }
 }

@@ -28,7 +28,8 @@
 //!   `K_ij = exp((f^_i + g^_j - C_ij) / eps)`, absorbing the scalings into `f^, g^` when
 //!   they leave `[e^-T, e^T]`: matrix-vector products instead of exponentials.
 //! - [`Mode::Auto`] (default): kernel mode, falling back to log mode (warm-started from the
-//!   last absorbed potentials) if a scaling underflows or overflows; log mode on an online
+//!   last absorbed potentials) if a kernel entry, a scaling or the plan over- or underflows
+//!   the float type ([`SinkhornOutput::fallback`] says why); log mode on an online
 //!   geometry. [`Mode::Online`] is log mode and is what online geometries always use.
 //!
 //! The regularised cost reported is the primal objective
@@ -182,6 +183,8 @@ pub struct SinkhornOutput<F: Real> {
     pub plan: Option<Array2<F>>,
     /// The mode that produced the result (`Log` after an automatic fallback).
     pub mode: Mode,
+    /// Why [`Mode::Auto`] left kernel mode for log mode (an over- or underflow), if it did.
+    pub fallback: Option<String>,
     /// The absolute epsilon used.
     pub epsilon: f64,
 }
@@ -365,6 +368,7 @@ impl Sinkhorn {
         let ctx = Ctx::new(prob, self);
         let online = prob.geom.is_online();
         let start = LoopState::start(f0, g0);
+        let mut fallback = None;
         let (state, mode, summary) = match (self.mode, online) {
             (Mode::Kernel, true) => return Err(OtError::Unsupported(
                 "kernel mode needs a dense geometry; use log or online mode for online geometries"
@@ -384,6 +388,7 @@ impl Sinkhorn {
                         )));
                     }
                     // Continue in log mode from the last absorbed potentials.
+                    fallback = Some(reason);
                     (log::run(&ctx, state)?, Mode::Log, None)
                 }
             },
@@ -396,20 +401,32 @@ impl Sinkhorn {
         }
         let summary = match summary {
             Some(s) => s,
-            None => plan::summarize(
-                &ctx,
-                &state.f,
-                &state.g,
-                PlanRows::Potentials,
-                self.store_plan,
-            ),
+            None => {
+                let s = plan::summarize(
+                    &ctx,
+                    &state.f,
+                    &state.g,
+                    PlanRows::Potentials,
+                    self.store_plan,
+                );
+                if let Some(what) = s.broken() {
+                    let after = fallback
+                        .as_deref()
+                        .map(|r| format!(" (after falling back from kernel mode: {r})"))
+                        .unwrap_or_default();
+                    return Err(OtError::Numerical(format!(
+                        "{what} in {} mode{after}: epsilon {} is too small for {}; use a larger epsilon or float64",
+                        format!("{mode:?}").to_lowercase(),
+                        ctx.eps,
+                        F::NAME
+                    )));
+                }
+                s
+            }
         };
-        Ok(SinkhornOutput::assemble(
-            state,
-            summary,
-            mode,
-            prob.geom.epsilon(),
-        ))
+        let mut out = SinkhornOutput::assemble(state, summary, mode, prob.geom.epsilon());
+        out.fallback = fallback;
+        Ok(out)
     }
 }
 
@@ -450,6 +467,7 @@ impl<F: Real> SinkhornOutput<F> {
             col_marginal: Array1::from(summary.col_marginal),
             plan: summary.plan,
             mode,
+            fallback: None,
             epsilon,
         }
     }

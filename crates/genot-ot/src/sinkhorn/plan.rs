@@ -17,6 +17,35 @@ pub struct PlanSummary<F: Real> {
     pub marginal_error: f64,
     pub mass: f64,
     pub plan: Option<Array2<F>>,
+    /// The largest exponent of a plan entry (from potentials), or `-inf` (from a kernel).
+    pub top_exponent: F,
+}
+
+impl<F: Real> PlanSummary<F> {
+    /// Why the plan cannot be trusted: an entry that overflowed the float type, or a
+    /// statistic that is not finite. `None` when it is sound.
+    pub fn broken(&self) -> Option<String> {
+        if self.top_exponent.is_nan() {
+            return Some("a plan entry is NaN".into());
+        }
+        if self.top_exponent >= F::c(F::EXP_MAX_ARG) {
+            return Some(format!(
+                "a plan entry overflows {} (exponent {:.3e})",
+                F::NAME,
+                self.top_exponent.f64()
+            ));
+        }
+        let stats = [
+            ("mass", self.mass),
+            ("transport cost", self.transport_cost),
+            ("regularised cost", self.reg_ot_cost),
+            ("marginal error", self.marginal_error),
+        ];
+        stats
+            .iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(what, v)| format!("the plan's {what} is {v}"))
+    }
 }
 
 /// How the rows of the plan are produced from a row of the scaled cost.
@@ -46,7 +75,7 @@ pub(crate) fn summarize<F: Real>(
     };
     let mut row = vec![F::zero(); n];
     // Per-row plan rows go either into the dense plan or into a scratch buffer.
-    let (pc, col) = {
+    let (pc, col, top_exponent) = {
         let mut dense: Vec<Option<&mut [F]>> = match plan.as_mut() {
             Some(p) => p
                 .as_slice_mut()
@@ -58,14 +87,15 @@ pub(crate) fn summarize<F: Real>(
         };
         // Per-block partial sums combined in block order (deterministic whatever the
         // scheduling).
-        let parts: Vec<(f64, Vec<F>)> = row
+        let parts: Vec<(f64, Vec<F>, F)> = row
             .par_chunks_mut(rb)
             .zip(dense.par_iter_mut())
             .enumerate()
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(buf, scratch), (b, (rows, out))| {
-                    let (mut pc, mut col) = (0.0f64, vec![F::zero(); m]);
+                    let (mut pc, mut col, mut top) =
+                        (0.0f64, vec![F::zero(); m], F::neg_infinity());
                     let s = b * rb;
                     let blk = geom.block(s, s + rows.len(), buf);
                     scratch.resize(m, F::zero());
@@ -76,7 +106,11 @@ pub(crate) fn summarize<F: Real>(
                         };
                         let i = s + k;
                         match rows_from {
-                            PlanRows::Potentials => kernel_row(f[i], g, c, inv, p),
+                            PlanRows::Potentials => {
+                                let t = kernel_row(f[i], g, c, inv, p);
+                                // NaN wins, so that it is reported.
+                                top = if t.is_nan() || t > top { t } else { top };
+                            }
                             PlanRows::Kernel { k: kk, u, v } => {
                                 let kr = &kk[i * m..(i + 1) * m];
                                 for ((pj, &kj), &vj) in p.iter_mut().zip(kr).zip(v) {
@@ -88,16 +122,17 @@ pub(crate) fn summarize<F: Real>(
                         pc += dot(p, c).f64();
                         axpy(F::one(), p, &mut col);
                     }
-                    (pc, col)
+                    (pc, col, top)
                 },
             )
             .collect();
-        parts
-            .into_iter()
-            .fold((0.0, vec![F::zero(); m]), |(p1, mut c1), (p2, c2)| {
+        parts.into_iter().fold(
+            (0.0, vec![F::zero(); m], F::neg_infinity()),
+            |(p1, mut c1, t1), (p2, c2, t2)| {
                 axpy(F::one(), &c2, &mut c1);
-                (p1 + p2, c1)
-            })
+                (p1 + p2, c1, if t2.is_nan() || t2 > t1 { t2 } else { t1 })
+            },
+        )
     };
     let eps = ctx.eps.f64();
     let mass: f64 = row.iter().map(|v| v.f64()).sum();
@@ -133,5 +168,6 @@ pub(crate) fn summarize<F: Real>(
         marginal_error,
         mass,
         plan,
+        top_exponent,
     }
 }
