@@ -2,21 +2,11 @@
 
 mod common;
 
-use common::{genot, ok_json};
+use common::{cloud, genot, ok_json, s};
 use ndarray::{Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn cloud(n: usize, d: usize, shift: f32) -> Array2<f32> {
-    Array2::from_shape_fn((n, d), |(i, j)| {
-        (((i * 7 + j * 13) % 17) as f32 / 17.0 - 0.5) * 2.0 + if j == 0 { shift } else { 0.0 }
-    })
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// `genot fit` with a small network.
 fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str]) -> Output {

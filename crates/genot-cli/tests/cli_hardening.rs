@@ -3,21 +3,11 @@
 
 mod common;
 
-use common::{genot, ok_json};
+use common::{cloud, genot, ok_json, s};
 use ndarray::Array2;
 use ndarray_npy::write_npy;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn cloud(n: usize, d: usize, shift: f32) -> Array2<f32> {
-    Array2::from_shape_fn((n, d), |(i, j)| {
-        (((i * 7 + j * 13) % 17) as f32 / 17.0 - 0.5) * 2.0 + if j == 0 { shift } else { 0.0 }
-    })
-}
 
 /// Fails unless the run exited with `code` and its stderr contains every one of `want`.
 fn fails_with(out: &Output, code: i32, want: &[&str]) {
@@ -268,29 +258,25 @@ fn a_model_whose_files_disagree_is_an_error() {
     // New weights with the old config: what an interrupted refit once left.
     std::fs::copy(b.join("model.safetensors"), a.join("model.safetensors")).unwrap();
     let p = dir.path().join("p.npy");
-    let out = genot(&[
-        "transport",
-        "--model",
-        s(&a),
-        "--source",
-        s(&x),
-        "--out",
-        s(&p),
-    ]);
+    let transport = || {
+        let args = [
+            "transport",
+            "--model",
+            s(&a),
+            "--source",
+            s(&x),
+            "--out",
+            s(&p),
+        ];
+        genot(&args)
+    };
+    let out = transport();
     fails_with(&out, 2, &["inconsistent", "model.safetensors"]);
     assert!(!p.exists());
     // Without a manifest (a model from before manifests), a config that does not fit the
     // weights is still an error, not a network built from the config alone.
     std::fs::remove_file(a.join("manifest.json")).unwrap();
-    let out = genot(&[
-        "transport",
-        "--model",
-        s(&a),
-        "--source",
-        s(&x),
-        "--out",
-        s(&p),
-    ]);
+    let out = transport();
     fails_with(&out, 2, &["do not belong together"]);
 }
 

@@ -242,7 +242,7 @@ fn bad_files_are_named() {
     c.expect_input_error(c.solve("short.npy", "y.npy", &[]), "truncated");
 
     std::fs::write(c.path("junk.npy"), b"not an npy file").unwrap();
-    c.expect_input_error(c.solve("junk.npy", "y.npy", &[]), "not a valid .npy file");
+    c.expect_input_error(c.solve("junk.npy", "y.npy", &[]), "is not an .npy file");
 
     std::fs::write(c.path("x.txt"), b"1 2 3\n").unwrap();
     c.expect_input_error(c.solve("x.txt", "y.npy", &[]), "unsupported format");
