@@ -159,7 +159,7 @@ fn fit_and_transport_errors_are_named_and_write_nothing() {
     assert!(fit_input_error(&[]).contains("--kind quadratic"));
     let err = fit_input_error(&["--kind", "quadratic", "--relative-epsilon"]);
     assert!(err.contains("relative epsilon"), "{err}");
-    assert!(fit_input_error(&["--device", "tpu"]).contains("available: cpu"));
+    assert!(fit_input_error(&["--device", "tpu"]).contains("available in this build: cpu"));
     let out = genot(&[
         "transport",
         "--model",

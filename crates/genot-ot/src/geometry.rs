@@ -681,7 +681,7 @@ mod tests {
             Epsilon::Absolute(1.0),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("all costs zero"), "{e}");
+        assert!(e.to_string().contains("the costs are all zero"), "{e}");
         let e = Geometry::from_points(
             x.clone(),
             x + 1.0,
