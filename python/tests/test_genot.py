@@ -69,7 +69,7 @@ def test_same_seed_same_model_other_seed_differs():
 def test_save_then_load_predicts_the_same(shifted, tmp_path):
     x, _, model = shifted
     model.save(tmp_path / "m")
-    assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "history.json", "model.safetensors"]
+    assert sorted(os.listdir(tmp_path / "m")) == ["config.json", "history.json", "manifest.json", "model.safetensors"]
     loaded = genot.GENOT.load(tmp_path / "m")
     assert np.array_equal(loaded.transport(x, seed=2), model.transport(x, seed=2))
     assert np.array_equal(loaded.losses, model.losses)
