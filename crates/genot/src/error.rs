@@ -30,7 +30,7 @@ pub enum GenotError {
     File { path: String, message: String },
     /// The work would need more memory than the limit allows (nothing was allocated).
     #[error(transparent)]
-    TooLarge(#[from] crate::resources::TooLarge),
+    TooLarge(Box<crate::resources::TooLarge>),
     /// A checkpoint cannot be resumed with these data or settings.
     #[error("{0}")]
     Resume(String),
@@ -40,6 +40,12 @@ pub enum GenotError {
 }
 
 pub type Result<T> = std::result::Result<T, GenotError>;
+
+impl From<Box<crate::resources::TooLarge>> for GenotError {
+    fn from(t: Box<crate::resources::TooLarge>) -> Self {
+        GenotError::TooLarge(t)
+    }
+}
 
 impl GenotError {
     pub(crate) fn file(path: &std::path::Path, message: impl std::fmt::Display) -> Self {

@@ -157,7 +157,7 @@ pub struct TooLarge {
 }
 
 /// Refuses `need` when it exceeds the memory limit.
-pub fn check(need: &Need) -> Result<(), TooLarge> {
+pub fn check(need: &Need) -> Result<(), Box<TooLarge>> {
     check_with(need, memory_limit())
 }
 
@@ -165,11 +165,11 @@ pub fn check(need: &Need) -> Result<(), TooLarge> {
 pub fn check_with(
     need: &Need,
     (limit, source_of_limit): (u64, &'static str),
-) -> Result<(), TooLarge> {
+) -> Result<(), Box<TooLarge>> {
     if need.total() <= limit as u128 {
         return Ok(());
     }
-    Err(TooLarge {
+    Err(Box::new(TooLarge {
         dominant: need
             .dominant()
             .cloned()
@@ -177,7 +177,7 @@ pub fn check_with(
         need: need.clone(),
         limit,
         source_of_limit,
-    })
+    }))
 }
 
 /// `a * b * ...` without overflow (saturating).

@@ -25,6 +25,11 @@ impl Column {
         }
     }
 
+    /// Whether the column has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The value of cell `r` as text (numbers as Rust prints them: `3`, `0.25`).
     fn text(&self, r: usize) -> Option<String> {
         match self {
