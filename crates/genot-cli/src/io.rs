@@ -521,13 +521,15 @@ pub fn check_distinct_paths(
     inputs: &[(&str, &Path)],
     outputs: &[(&str, &Path)],
 ) -> Result<(), CliError> {
-    let outs: Vec<(&str, PathBuf)> = outputs
-        .iter()
-        .map(|(f, p)| (*f, identity(&spec_file(p))))
-        .collect();
+    let resolve = |list: &[(&str, &Path)]| -> Vec<(String, PathBuf)> {
+        list.iter()
+            .map(|(f, p)| (f.to_string(), identity(&spec_file(p))))
+            .collect()
+    };
+    let (ins, outs) = (resolve(inputs), resolve(outputs));
     for (k, (flag, out)) in outs.iter().enumerate() {
-        for (in_flag, input) in inputs {
-            if identity(&spec_file(input)) == *out {
+        for (in_flag, input) in &ins {
+            if input == out {
                 return Err(CliError::Input(format!(
                     "{flag} '{}' is the file given to {in_flag}: an output never overwrites an input; write it elsewhere",
                     out.display()
