@@ -112,35 +112,22 @@ fn sibling(out: &Path, suffix: &str) -> Result<PathBuf> {
 /// (between the weights and the config of the final save), `before-swap` and
 /// `after-swap` (around the exchange of the directories).
 pub fn crash_point(name: &str) {
-    use std::sync::atomic::AtomicUsize;
-    static SEEN: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
-    static ANY: AtomicUsize = AtomicUsize::new(usize::MAX);
-    if ANY.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        return;
-    }
-    let Ok(want) = std::env::var("GENOT_CRASH_AT") else {
-        ANY.store(0, std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    static WANT: OnceLock<Option<(String, usize)>> = OnceLock::new();
+    // Only the named point is counted, so one counter serves.
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let want = WANT.get_or_init(|| {
+        let v = std::env::var("GENOT_CRASH_AT").ok()?;
+        Some(match v.split_once('#') {
+            Some((p, k)) => (p.to_string(), k.parse().unwrap_or(1)),
+            None => (v, 1),
+        })
+    });
+    let Some((point, k)) = want else {
         return;
     };
-    let (point, k) = match want.split_once('#') {
-        Some((p, k)) => (p.to_string(), k.parse::<usize>().unwrap_or(1)),
-        None => (want.clone(), 1),
-    };
-    if point != name {
-        return;
-    }
-    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    let count = match seen.iter_mut().find(|(n, _)| n == name) {
-        Some((_, c)) => {
-            *c += 1;
-            *c
-        }
-        None => {
-            seen.push((name.to_string(), 1));
-            1
-        }
-    };
-    if count == k {
+    if point == name && SEEN.fetch_add(1, Ordering::Relaxed) + 1 == *k {
         eprintln!("GENOT_CRASH_AT: aborting at {name} #{k}");
         std::process::abort();
     }
