@@ -15,6 +15,10 @@ use crate::velocity::VelocityFieldConfig;
 use genot_ot::real::Real;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 
+/// Rows per block of the gradient computation: fixed, so that the order of the sums (and so
+/// the rounding) does not depend on the number of threads.
+const GRAD_BLOCK_ROWS: usize = 64;
+
 /// `dst (+)= a b` with the `gemm` crate, any strides.
 fn matmul(
     mut dst: ArrayViewMut2<f32>,
@@ -492,10 +496,11 @@ impl NativeField {
         })
     }
 
-    /// The loss `mean((v - u)^2)` and its gradient with respect to every weight. With
-    /// `threads > 1` the batch is split into row blocks computed in parallel (one GEMM
-    /// thread each, which scales better than threading each small product) and the
-    /// gradients are summed in a fixed order, so results do not depend on scheduling.
+    /// The loss `mean((v - u)^2)` and its gradient with respect to every weight. The batch is
+    /// split into row blocks of [`GRAD_BLOCK_ROWS`] whatever the number of threads; with
+    /// `threads > 1` the blocks are computed in parallel (one GEMM thread each, which scales
+    /// better than threading each small product), and their gradients are always summed in
+    /// block order, so the result is the same, bit for bit, with any number of threads.
     fn loss_and_grads(
         &self,
         t: &[f32],
@@ -505,15 +510,8 @@ impl NativeField {
     ) -> (f32, Grads) {
         let n = xt.nrows();
         let count = (n * self.config.target_dim) as f32;
-        let blocks = if self.threads > 1 && n >= 64 {
-            self.threads.min(n / 32)
-        } else {
-            1
-        };
-        let size = n.div_ceil(blocks);
-        let ranges: Vec<(usize, usize)> = (0..blocks)
-            .map(|b| (b * size, ((b + 1) * size).min(n)))
-            .filter(|(a, e)| a < e)
+        let ranges: Vec<(usize, usize)> = (0..n.div_ceil(GRAD_BLOCK_ROWS).max(1))
+            .map(|b| (b * GRAD_BLOCK_ROWS, ((b + 1) * GRAD_BLOCK_ROWS).min(n)))
             .collect();
         let one = |&(a, e): &(usize, usize)| {
             self.block_grads(
@@ -524,7 +522,7 @@ impl NativeField {
                 count,
             )
         };
-        let parts: Vec<(f64, Grads)> = if ranges.len() == 1 {
+        let parts: Vec<(f64, Grads)> = if ranges.len() == 1 || self.threads <= 1 {
             ranges.iter().map(one).collect()
         } else {
             use rayon::prelude::*;
