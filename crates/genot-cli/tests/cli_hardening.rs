@@ -469,34 +469,93 @@ fn a_fit_killed_at_any_writing_point_leaves_the_old_or_the_new_model() {
     assert_eq!(trials, 12);
 }
 
-/// The same seed gives the same Sinkhorn plan, byte for byte, with 1, 2 and 4 threads.
-/// (Training weights still differ between thread counts: the velocity-field engine's
-/// products are not yet partitioned independently of the threads.)
+/// `genot ARGS` with `RAYON_NUM_THREADS=threads`; its JSON report.
+fn genot_threads(args: &[&str], threads: &str) -> serde_json::Value {
+    ok_json(
+        std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap(),
+    )
+}
+
+/// The same seed gives the same Sinkhorn plan, the same trained weights (linear and GW,
+/// with a batch of several gradient blocks) and the same transported samples, byte for
+/// byte, with 1, 2 and 4 threads.
 #[test]
-fn plans_do_not_depend_on_the_thread_count() {
+fn results_do_not_depend_on_the_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = clouds(dir.path());
-    let mut plans = vec![];
+    let y3 = dir.path().join("y3.npy");
+    write_npy(&y3, &cloud(200, 3, 1.0)).unwrap();
+    let mut runs: Vec<Vec<(String, Vec<u8>)>> = vec![];
     for threads in ["1", "2", "4"] {
-        let p = dir.path().join(format!("plan-{threads}.npy"));
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
-            .args([
+        let d = dir.path().join(format!("t{threads}"));
+        std::fs::create_dir(&d).unwrap();
+        let mut files = vec![];
+        let plan = d.join("plan.npy");
+        genot_threads(
+            &[
                 "solve",
                 "--source",
                 s(&x),
                 "--target",
                 s(&y),
                 "--plan-out",
-                s(&p),
-            ])
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap();
-        ok_json(out);
-        plans.push(std::fs::read(&p).unwrap());
+                s(&plan),
+            ],
+            threads,
+        );
+        files.push(("plan".to_string(), std::fs::read(&plan).unwrap()));
+        for (kind, target) in [("linear", &y), ("quadratic", &y3)] {
+            let m = d.join(kind);
+            let mut args = vec![
+                "fit",
+                "--kind",
+                kind,
+                "--source",
+                s(&x),
+                "--target",
+                s(target),
+                "--out",
+                s(&m),
+                "--iterations",
+                "25",
+                "--seed",
+                "5",
+            ];
+            args.extend_from_slice(&SMALL);
+            // 200 rows: four gradient blocks, the last one short.
+            args.extend_from_slice(&["--batch-size", "200"]);
+            genot_threads(&args, threads);
+            for (name, bytes) in model_bytes(&m) {
+                files.push((format!("{kind}/{name}"), bytes));
+            }
+            let p = d.join(format!("{kind}-samples.npy"));
+            genot_threads(
+                &[
+                    "transport",
+                    "--model",
+                    s(&m),
+                    "--source",
+                    s(&x),
+                    "--out",
+                    s(&p),
+                    "--samples",
+                    "3",
+                    "--seed",
+                    "2",
+                ],
+                threads,
+            );
+            files.push((format!("{kind}/samples"), std::fs::read(&p).unwrap()));
+        }
+        runs.push(files);
     }
-    assert!(
-        plans.iter().all(|p| p == &plans[0]),
-        "plans differ between thread counts"
-    );
+    for (run, threads) in runs.iter().zip(["1", "2", "4"]).skip(1) {
+        for ((name, a), (_, b)) in runs[0].iter().zip(run) {
+            assert!(a == b, "{name} differs between 1 and {threads} threads");
+        }
+    }
 }
