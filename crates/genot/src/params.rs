@@ -217,12 +217,19 @@ pub fn read_safetensors(path: &Path) -> Result<Weights, String> {
     from_safetensors(&buffer).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `ema <- decay ema + (1 - decay) current`, parameter by parameter.
-pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f32) {
+/// The bias-corrected exponential moving average after its `step`-th update (1-based),
+/// parameter by parameter: `ema <- ema + a (current - ema)` with
+/// `a = (1 - decay) / (1 - decay^step)`, which keeps `ema` equal to
+/// `sum_s (1 - decay) decay^(step - s) w_s / (1 - decay^step)` over the weights `w_1..w_step`
+/// seen so far (Adam's correction of its moments). The first update copies the weights, so
+/// the average never holds the random initial weights, which an uncorrected average started
+/// there keeps with weight `decay^step` (0.999^2000 = 14% after 2000 iterations).
+pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f64, step: usize) {
+    let a = ((1.0 - decay) / (1.0 - decay.powi(step.min(i32::MAX as usize) as i32))) as f32;
     for (k, e) in ema.iter_mut() {
         if let Some(c) = current.get(k) {
             for (ev, &cv) in e.values.iter_mut().zip(&c.values) {
-                *ev = decay * *ev + (1.0 - decay) * cv;
+                *ev += a * (cv - *ev);
             }
         }
     }
@@ -277,13 +284,31 @@ mod tests {
     }
 
     #[test]
-    fn ema_is_the_exponential_average() {
+    fn ema_is_the_bias_corrected_exponential_average() {
+        // Weights 1, 3, -2 with decay 0.5, by hand: the plain average started at zero is
+        // 0.5, 1.75, -0.125; divided by 1 - 0.5^t (0.5, 0.75, 0.875) that is 1, 7/3, -1/7.
+        let mut ema = Weights::from([("a".to_string(), w(&[100.0], &[1]))]);
+        for (step, (x, want)) in [(1.0, 1.0), (3.0, 7.0 / 3.0), (-2.0, -1.0 / 7.0)]
+            .into_iter()
+            .enumerate()
+        {
+            ema_update(
+                &mut ema,
+                &Weights::from([("a".into(), w(&[x], &[1]))]),
+                0.5,
+                step + 1,
+            );
+            assert!(
+                (ema["a"].values[0] - want).abs() < 1e-6,
+                "step {}",
+                step + 1
+            );
+        }
+        // Late in a run the correction vanishes: the classic update.
         let mut ema = Weights::from([("a".to_string(), w(&[1.0, 2.0], &[2]))]);
         let cur = Weights::from([("a".to_string(), w(&[3.0, -2.0], &[2]))]);
-        ema_update(&mut ema, &cur, 0.75);
+        ema_update(&mut ema, &cur, 0.75, 1000);
         assert_eq!(ema["a"].values, vec![1.5, 1.0]);
-        ema_update(&mut ema, &cur, 0.0);
-        assert_eq!(ema["a"].values, cur["a"].values);
     }
 
     #[test]
