@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -55,6 +56,13 @@ class GENOT:
     - ``hidden``, ``layers``, ``time_frequencies``: the velocity field's size.
     - ``k_samples`` (with ``latent_matching``), ``joint``, ``fused_penalty``,
       ``warmup_iterations``: matching options (see the README).
+    - ``sinkhorn_max_iterations``, ``sinkhorn_threshold``, ``gw_max_iterations``,
+      ``gw_threshold``: limits of each batch coupling's solve. A batch that reaches its
+      iteration limit is trained on as it stands; :meth:`fit` warns once and
+      ``unconverged_batches`` lists those iterations.
+    - ``orientation``: GW only, ``"pushforward"`` (the warm-up batch's plan in the
+      orientation of lowest GW objective among 8 candidate batches, then every solve from
+      the model's image) or ``"none"`` (every batch from the product init, as OTT).
     - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras.
     - ``normalize``: scaling of the network's input and output, ``"per-feature"`` (mean 0,
       std 1 per feature), ``"isotropic"`` (centred, one scale per side) or ``"none"``.
@@ -81,6 +89,11 @@ class GENOT:
         joint: bool = False,
         fused_penalty: float = 1.0,
         warmup_iterations: int = 100,
+        sinkhorn_max_iterations: int = 2000,
+        sinkhorn_threshold: float = 1e-3,
+        gw_max_iterations: int = 50,
+        gw_threshold: float = 1e-3,
+        orientation: str = "pushforward",
         lr: float = 1e-4,
         weight_decay: float = 1e-10,
         ema: Optional[float] = None,
@@ -107,6 +120,11 @@ class GENOT:
             "joint": flag(joint, "joint"),
             "fused_penalty": number(fused_penalty, "fused_penalty", positive=True),
             "warmup_iterations": integer(warmup_iterations, "warmup_iterations"),
+            "sinkhorn_max_iterations": integer(sinkhorn_max_iterations, "sinkhorn_max_iterations", minimum=1),
+            "sinkhorn_threshold": number(sinkhorn_threshold, "sinkhorn_threshold", positive=True),
+            "gw_max_iterations": integer(gw_max_iterations, "gw_max_iterations", minimum=1),
+            "gw_threshold": number(gw_threshold, "gw_threshold", positive=True),
+            "orientation": choice(orientation, "orientation", ("pushforward", "none")),
             "lr": number(lr, "lr", positive=True),
             "weight_decay": number(weight_decay, "weight_decay"),
             "ema": number(ema, "ema", optional=True),
@@ -200,6 +218,8 @@ class GENOT:
         finally:
             if close is not None:
                 close()
+        if self._model.fit_warning is not None:
+            warnings.warn(self._model.fit_warning, RuntimeWarning, stacklevel=2)
         return self
 
     # ------------------------------------------------------------------ inference
@@ -320,6 +340,13 @@ class GENOT:
         """The flow-matching loss per training iteration (None if unknown)."""
         losses = self._fitted().losses
         return None if losses is None else np.asarray(losses, dtype=np.float32)
+
+    @property
+    def unconverged_batches(self) -> Optional[list]:
+        """Iterations (1-based) of the last fit whose batch coupling stopped at its
+        iteration limit (trained on as it stood); ``None`` for a model saved without its
+        training history."""
+        return self._fitted().unconverged_batches
 
     @property
     def n_parameters(self) -> int:

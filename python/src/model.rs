@@ -21,6 +21,9 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 pub struct Model {
     inner: Genot,
     report: Option<TrainReport>,
+    /// The first warning of the run that trained it (a batch coupling that stopped at its
+    /// iteration limit), for `warnings.warn`.
+    warning: Option<String>,
 }
 
 /// The default settings of a run, as JSON (the keys `fit` accepts).
@@ -79,9 +82,13 @@ pub fn fit(
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut pending: Option<PyErr> = None;
+    let mut warning = None;
     let result = py.detach(|| {
         let mut last = Instant::now();
         let mut hook = |p: &Progress| {
+            if !p.batch_solve.converged && warning.is_none() {
+                warning = Some(p.unconverged_warning());
+            }
             if pending.is_some()
                 || (p.iteration < p.iterations && last.elapsed() < PROGRESS_INTERVAL)
             {
@@ -127,6 +134,7 @@ pub fn fit(
     Ok(Model {
         inner,
         report: Some(report),
+        warning,
     })
 }
 
@@ -156,6 +164,7 @@ impl Model {
         Ok(Model {
             inner,
             report: load_history(&path).map_err(|e| value_err(e.to_string()))?,
+            warning: None,
         })
     }
 
@@ -233,6 +242,18 @@ impl Model {
     }
 
     /// Seconds the last fit took (None when unknown).
+    /// Iterations (1-based) whose batch coupling stopped at its iteration limit.
+    #[getter]
+    fn unconverged_batches(&self) -> Option<Vec<usize>> {
+        self.report.as_ref().map(|r| r.unconverged_batches.clone())
+    }
+
+    /// The warning of the run that trained this model, if it had one.
+    #[getter]
+    fn fit_warning(&self) -> Option<String> {
+        self.warning.clone()
+    }
+
     #[getter]
     fn fit_seconds(&self) -> Option<f64> {
         self.report.as_ref().map(|r| r.seconds)

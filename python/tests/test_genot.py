@@ -282,3 +282,15 @@ def test_progress_bar_without_tqdm_prints_every_tenth(monkeypatch, capsys):
     close()
     lines = capsys.readouterr().err.strip().splitlines()  # stderr is not a terminal here
     assert len(lines) == 10 and lines[-1].startswith("fit 100/100 loss 0.0100")
+
+
+def test_an_unconverged_batch_coupling_warns_once_and_trains_on():
+    x, y = cloud(128, 2), cloud(128, 2, shift=4.0, seed=1)
+    model = genot.GENOT(**SMALL, epsilon=1e-3, sinkhorn_max_iterations=3, seed=0)
+    with pytest.warns(RuntimeWarning, match="stopped at its iteration limit") as caught:
+        model.fit(x, y, iterations=8, batch_size=64, progress=False)
+    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+    assert model.unconverged_batches == list(range(1, 9))
+    assert model.losses.shape == (8,)
+    with pytest.raises(ValueError, match="sinkhorn_max_iterations"):
+        genot.GENOT(sinkhorn_max_iterations=0)

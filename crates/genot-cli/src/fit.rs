@@ -106,6 +106,24 @@ pub struct FitArgs {
     /// GW: iterations on one fixed batch before GW solves start from the model's image.
     #[arg(long, default_value_t = 100)]
     pub warmup_iterations: usize,
+    /// GW orientation: pushforward (the warm-up batch's plan in the orientation of lowest
+    /// GW objective among 8 candidate batches, then solves from the model's image) or none
+    /// (every batch from the product of its marginals, no warm-up: OTT's behaviour).
+    #[arg(long, default_value = "pushforward", value_parser = ["pushforward", "none"])]
+    pub orientation: String,
+    /// Iteration limit of each batch Sinkhorn (linear batches and the inner solves of GW).
+    /// A batch that reaches it is trained on as it stands and counted in the report.
+    #[arg(long, default_value_t = 2000)]
+    pub sinkhorn_max_iterations: usize,
+    /// L1 marginal error at which each batch Sinkhorn stops.
+    #[arg(long, default_value_t = 1e-3)]
+    pub sinkhorn_threshold: f64,
+    /// GW: limit on the outer iterations of each batch solve.
+    #[arg(long, default_value_t = 50)]
+    pub gw_max_iterations: usize,
+    /// GW: relative change of the objective at which a batch solve stops.
+    #[arg(long, default_value_t = 1e-3)]
+    pub gw_threshold: f64,
     /// One condition label per source row: .csv with a header (the only column or
     /// file.csv:column), file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad.
     #[arg(long, requires = "target_conditions")]
@@ -113,7 +131,8 @@ pub struct FitArgs {
     /// One condition label per target row.
     #[arg(long, requires = "source_conditions")]
     pub target_conditions: Option<PathBuf>,
-    /// Exponential moving average of the weights with this decay (e.g. 0.999).
+    /// Exponential moving average of the weights with this decay (e.g. 0.999), bias-corrected
+    /// as Adam's moments are, so it never holds the initial weights.
     #[arg(long)]
     pub ema: Option<f64>,
     /// Clip each parameter's gradient to this norm.
@@ -165,6 +184,15 @@ pub struct FitReport {
     pub final_loss: f32,
     pub seconds: f64,
     pub ms_per_iteration: f64,
+    /// Batches whose coupling stopped at its iteration limit (trained on as they stood);
+    /// history.json lists their iterations.
+    pub unconverged_batches: usize,
+    /// Batches whose Sinkhorn was redone in the log domain after an over- or underflow.
+    pub log_domain_retries: usize,
+    /// GW: the orientation setting and, with pushforward, the candidate kept (0: the
+    /// warm-up batch's own product-init solve) and every candidate's GW objective.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<serde_json::Value>,
 }
 
 pub(crate) fn genot_error(e: GenotError) -> CliError {
@@ -207,6 +235,11 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         latent_matching: args.latent_matching,
         joint: args.joint,
         warmup_iterations: args.warmup_iterations,
+        sinkhorn_max_iterations: args.sinkhorn_max_iterations,
+        sinkhorn_threshold: args.sinkhorn_threshold,
+        gw_max_iterations: args.gw_max_iterations,
+        gw_threshold: args.gw_threshold,
+        orientation: args.orientation.parse().map_err(CliError::Input)?,
         ema: args.ema,
         grad_clip: args.grad_clip,
         normalize: args.normalize.parse().map_err(CliError::Input)?,
@@ -311,7 +344,12 @@ fn train_into(
         .expect("valid template"),
     );
     let mut smoothed: Option<f32> = None;
+    let mut warned = false;
     let mut hook = |p: &Progress| {
+        if !p.batch_solve.converged && !warned {
+            warned = true;
+            bar.suspend(|| eprintln!("warning: {}", p.unconverged_warning()));
+        }
         let s = smoothed.map_or(p.loss, |s| 0.98 * s + 0.02 * p.loss);
         smoothed = Some(s);
         bar.set_position(p.iteration as u64);
@@ -365,5 +403,14 @@ fn train_into(
         final_loss: tail.iter().sum::<f32>() / tail.len().max(1) as f32,
         seconds: report.seconds,
         ms_per_iteration: report.seconds * 1e3 / run_iterations.max(1) as f64,
+        unconverged_batches: report.unconverged_batches.len(),
+        log_domain_retries: report.log_domain_retries.len(),
+        orientation: (c.matching.kind != Kind::Linear).then(|| {
+            serde_json::json!({
+                "mode": c.matching.orientation,
+                "chosen": report.orientation.as_ref().map(|o| o.chosen),
+                "objectives": report.orientation.as_ref().map(|o| &o.objectives),
+            })
+        }),
     })
 }

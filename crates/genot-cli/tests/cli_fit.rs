@@ -342,3 +342,81 @@ fn normalize_sets_the_scaling_recorded_in_the_model() {
     let bad = fit_small(&x, &y, &model, "3", &["--normalize", "unit"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A batch coupling that stops at its iteration limit no longer aborts the fit: training
+/// goes on with the plan as it stood, warns once, and the report and history.json count
+/// such batches. (Before, `fit` exited 1 at iteration 1 with "the batch Sinkhorn did not
+/// converge".)
+#[test]
+fn an_unconverged_batch_coupling_trains_on_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, model) = clouds_in(dir.path(), 200, 4.0);
+    let limits = [
+        "--epsilon",
+        "1e-3",
+        "--sinkhorn-max-iterations",
+        "3",
+        "--batch-size",
+        "64",
+    ];
+    let out = fit_small(&x, &y, &model, "12", &limits);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = ok_json(out);
+    assert_eq!(report["iterations"], 12);
+    assert_eq!(report["unconverged_batches"], 12);
+    assert_eq!(
+        stderr.matches("warning: the batch coupling").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("sinkhorn_max_iterations"), "{stderr}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("history.json")).unwrap())
+            .unwrap();
+    let listed: Vec<u64> = (1..=12).collect();
+    assert_eq!(history["unconverged_batches"], serde_json::json!(listed));
+    // The same run with the default limits converges on every batch and says nothing.
+    let out = fit_small(&x, &y, &model, "12", &["--batch-size", "64"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(ok_json(out)["unconverged_batches"], 0);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // The limits are checked like every other setting.
+    let out = fit_small(&x, &y, &model, "12", &["--sinkhorn-threshold", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sinkhorn_threshold must be > 0"));
+}
+
+/// A GW fit reports how its orientation was fixed: the candidates' objectives and the one
+/// kept, or `none` (no warm-up, every batch from the product init).
+#[test]
+fn a_gw_fit_reports_its_orientation_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    write_npy(&x, &cloud(300, 2, 0.0)).unwrap();
+    write_npy(&y, &cloud(300, 3, 1.0)).unwrap();
+    let model = dir.path().join("model");
+    let gw = ["--kind", "quadratic", "--warmup-iterations", "3"];
+    let report = ok_json(fit_small(&x, &y, &model, "5", &gw));
+    let o = &report["orientation"];
+    assert_eq!(o["mode"], "pushforward", "{report}");
+    let objectives = o["objectives"].as_array().unwrap();
+    assert_eq!(objectives.len(), 9, "{o}");
+    let kept = objectives[o["chosen"].as_u64().unwrap() as usize]
+        .as_f64()
+        .unwrap();
+    assert!(
+        objectives.iter().all(|v| v.as_f64().unwrap() >= kept),
+        "{o}"
+    );
+    let mut none = gw.to_vec();
+    none.extend(["--orientation", "none"]);
+    let report = ok_json(fit_small(&x, &y, &model, "5", &none));
+    assert_eq!(report["orientation"]["mode"], "none");
+    assert!(report["orientation"]["chosen"].is_null());
+    // A linear fit has no orientation to report.
+    let y2 = dir.path().join("y2.npy");
+    write_npy(&y2, &cloud(300, 2, 1.0)).unwrap();
+    let report = ok_json(fit_small(&x, &y2, &model, "5", &[]));
+    assert!(report.get("orientation").is_none(), "{report}");
+}

@@ -65,6 +65,38 @@ pub struct MatchingConfig {
     /// GW orientation fix: iterations trained on one fixed batch before every GW solve is
     /// initialised from the model's push-forward (quadratic and fused only).
     pub warmup_iterations: usize,
+    /// Iteration limit of each batch Sinkhorn (linear batches and the inner solves of GW).
+    /// A batch that reaches it is trained on as it stands (as OTT does) and counted.
+    #[serde(default = "default_sinkhorn_max_iterations")]
+    pub sinkhorn_max_iterations: usize,
+    /// L1 marginal error at which each batch Sinkhorn stops.
+    #[serde(default = "default_sinkhorn_threshold")]
+    pub sinkhorn_threshold: f64,
+    /// GW: limit on the outer (linearisation) iterations of each batch solve.
+    #[serde(default = "default_gw_max_iterations")]
+    pub gw_max_iterations: usize,
+    /// GW: relative change of the objective at which a batch solve stops.
+    #[serde(default = "default_gw_threshold")]
+    pub gw_threshold: f64,
+    /// GW: how the orientation is fixed (models written before the setting existed used
+    /// the push-forward from a one-batch warm-up).
+    #[serde(default)]
+    pub orientation: Orientation,
+}
+
+/// OTT's defaults for the batch solves (`Sinkhorn()`: 2000 iterations, threshold 1e-3;
+/// `GromovWasserstein`: 50 outer iterations, threshold 1e-3 as in `match_quadratic`).
+fn default_sinkhorn_max_iterations() -> usize {
+    2000
+}
+fn default_sinkhorn_threshold() -> f64 {
+    1e-3
+}
+fn default_gw_max_iterations() -> usize {
+    50
+}
+fn default_gw_threshold() -> f64 {
+    1e-3
 }
 
 impl Default for MatchingConfig {
@@ -83,6 +115,11 @@ impl Default for MatchingConfig {
             joint: false,
             latent_matching: false,
             warmup_iterations: 100,
+            sinkhorn_max_iterations: default_sinkhorn_max_iterations(),
+            sinkhorn_threshold: default_sinkhorn_threshold(),
+            gw_max_iterations: default_gw_max_iterations(),
+            gw_threshold: default_gw_threshold(),
+            orientation: Orientation::Pushforward,
         }
     }
 }
@@ -120,6 +157,22 @@ impl MatchingConfig {
         if self.k_samples == 0 {
             return Err("k_samples must be at least 1".into());
         }
+        for (name, n) in [
+            ("sinkhorn_max_iterations", self.sinkhorn_max_iterations),
+            ("gw_max_iterations", self.gw_max_iterations),
+        ] {
+            if n == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, t) in [
+            ("sinkhorn_threshold", self.sinkhorn_threshold),
+            ("gw_threshold", self.gw_threshold),
+        ] {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(format!("{name} must be > 0, got {t}"));
+            }
+        }
         self.scale()?;
         check_cost(&self.cost)?;
         if self.kind == Kind::Fused {
@@ -146,6 +199,32 @@ fn check_cost(c: &str) -> Result<(), String> {
         };
     }
     parse_cost::<f32>(c).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// How a GW run (quadratic, fused) fixes its orientation (see [`crate::orientation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Orientation {
+    /// The warm-up trains on the evaluation batch in the orientation of lowest GW objective
+    /// among several candidate batches; afterwards every GW solve starts from the model's
+    /// image of its batch (the default).
+    #[default]
+    Pushforward,
+    /// Every batch solved from the product of its marginals, no warm-up (OTT's GENOT).
+    None,
+}
+
+impl std::str::FromStr for Orientation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pushforward" => Ok(Orientation::Pushforward),
+            "none" => Ok(Orientation::None),
+            _ => Err(format!(
+                "unknown orientation {s:?}: expected pushforward or none"
+            )),
+        }
+    }
 }
 
 /// How the network's source input and target output are scaled (fitted on the training

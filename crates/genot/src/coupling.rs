@@ -13,6 +13,22 @@ use genot_ot::prelude::*;
 use ndarray::{s, Array1, Array2};
 use std::sync::Arc;
 
+/// How a batch solve went. A solve that stops at its iteration limit still gives a plan
+/// that training uses (as OTT does); the training loop counts such batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchSolve {
+    /// Whether the solve met its threshold (for GW: the outer loop and every inner
+    /// Sinkhorn).
+    pub converged: bool,
+    /// Sinkhorn iterations (for GW: summed over the inner solves).
+    pub iterations: usize,
+    /// The plan's marginal error (linear), or the last relative change of the GW objective.
+    pub error: f64,
+    /// Whether the solve was redone in the log domain after the kernel path broke down
+    /// (over- or underflow) or gave a non-finite plan.
+    pub log_retry: bool,
+}
+
 /// A batch plan and its marginals, scaled so that a uniform marginal is 1 everywhere:
 /// `row_mass[i] = n (P 1)_i`, `col_mass[j] = m (P^T 1)_j` (the U-GENOT regression targets).
 #[derive(Debug, Clone)]
@@ -20,10 +36,14 @@ pub struct BatchPlan {
     pub plan: Array2<f32>,
     pub row_mass: Array1<f32>,
     pub col_mass: Array1<f32>,
+    pub solve: BatchSolve,
+    /// The objective the solve minimised, at the plan: the regularised OT cost (linear) or
+    /// the regularised (fused) GW objective `E(T)` (quadratic and fused).
+    pub objective: f64,
 }
 
 impl BatchPlan {
-    fn new(plan: Array2<f32>) -> Result<Self, OtError> {
+    fn new(plan: Array2<f32>, solve: BatchSolve, objective: f64) -> Result<Self, OtError> {
         if let Some(v) = plan.iter().find(|v| !v.is_finite()) {
             return Err(OtError::Numerical(format!(
                 "the batch plan has a non-finite entry ({v})"
@@ -36,6 +56,8 @@ impl BatchPlan {
             plan,
             row_mass,
             col_mass,
+            solve,
+            objective,
         })
     }
 }
@@ -51,11 +73,13 @@ pub struct Coupler {
     tau: (f64, f64),
     fused_penalty: f64,
     shared: (usize, usize),
+    /// The batch Sinkhorn (linear batches, and the inner solves of GW): its threshold is
+    /// 1e-3 by default for GW too (as OTT's `match_quadratic`); training only samples pairs
+    /// from the plan, and the standalone GW solver's 1e-5 made GENOT-Q iterations 1.6x
+    /// slower for the same loss.
     sinkhorn: Sinkhorn,
-    /// Marginal error at which each inner Sinkhorn of a batch GW solve stops: 1e-3 (as
-    /// OTT's `match_quadratic`); training only samples pairs from the plan, and the
-    /// standalone solver's 1e-5 made GENOT-Q iterations 1.6x slower for the same loss.
-    pub gw_inner_threshold: f64,
+    gw_max_iterations: usize,
+    gw_threshold: f64,
 }
 
 impl Coupler {
@@ -75,8 +99,11 @@ impl Coupler {
             tau: (config.tau_a, config.tau_b),
             fused_penalty: config.fused_penalty,
             shared: (source_shared, target_shared),
-            sinkhorn: Sinkhorn::default(),
-            gw_inner_threshold: 1e-3,
+            sinkhorn: Sinkhorn::default()
+                .with_threshold(config.sinkhorn_threshold)
+                .with_max_iterations(config.sinkhorn_max_iterations),
+            gw_max_iterations: config.gw_max_iterations,
+            gw_threshold: config.gw_threshold,
         })
     }
 
@@ -95,20 +122,13 @@ impl Coupler {
         push_forward: Option<&Array2<f32>>,
     ) -> Result<BatchPlan, OtError> {
         let (ta, tb) = self.tau;
-        let plan = match self.kind {
+        match self.kind {
             Kind::Linear => {
                 let geom = self
                     .cost
                     .linear(x.clone(), y.clone(), self.scale, self.epsilon)?;
                 let prob = LinearProblem::new(geom).with_tau(ta, tb)?;
-                let out = self.sinkhorn.clone().with_plan(true).solve(&prob, None)?;
-                if !out.converged {
-                    return Err(OtError::Numerical(format!(
-                        "the batch Sinkhorn did not converge in {} iterations (marginal error {:.2e}); raise epsilon",
-                        out.iterations, out.marginal_error
-                    )));
-                }
-                out.plan.expect("plan requested")
+                self.linear_plan(&prob)
             }
             Kind::Quadratic | Kind::Fused => {
                 let (ss, ts) = self.shared;
@@ -150,10 +170,130 @@ impl Coupler {
                     }
                 };
                 let mut gw = GromovWasserstein::new(eps);
-                gw.sinkhorn = gw.sinkhorn.with_threshold(self.gw_inner_threshold);
-                gw.solve(&prob, init)?.plan
+                gw.sinkhorn = self.sinkhorn.clone();
+                gw.max_iterations = self.gw_max_iterations;
+                gw.min_iterations = gw.min_iterations.min(self.gw_max_iterations);
+                gw.threshold = self.gw_threshold;
+                let out = gw.solve(&prob, init)?;
+                let error = match out.costs.as_slice() {
+                    [.., a, b] => ((b - a) / a.abs().max(f64::MIN_POSITIVE)).abs(),
+                    _ => 0.0,
+                };
+                let solve = BatchSolve {
+                    converged: out.converged && out.inner_converged,
+                    iterations: out.inner_iterations,
+                    error,
+                    log_retry: false,
+                };
+                BatchPlan::new(out.plan, solve, out.reg_gw_cost)
             }
+        }
+    }
+
+    /// The plan of a linear batch problem: in kernel mode first (dense batches), and again
+    /// in the log domain when the kernel path breaks down (over- or underflow: an error, a
+    /// non-finite plan, or, for a balanced problem, a plan whose mass is not 1, which a
+    /// scaling iteration cannot give in exact arithmetic). When the iteration limit is
+    /// reached first, the plan is used as it stands (`solve.converged` is false). Only a
+    /// log-domain failure is an error.
+    fn linear_plan(&self, prob: &LinearProblem<f32>) -> Result<BatchPlan, OtError> {
+        let solver = self.sinkhorn.clone().with_plan(true);
+        let kernel_first = solver.mode == Mode::Auto && !prob.geom.is_online();
+        let out = if kernel_first {
+            let first = solver.clone().with_mode(Mode::Kernel).solve(prob, None);
+            let broken = match &first {
+                Err(OtError::Numerical(why)) => Some(why.clone()),
+                Err(_) => None,
+                Ok(out) => breakdown(out, prob.is_balanced()),
+            };
+            match broken {
+                None => first?,
+                Some(why) => {
+                    let mut out = solver.with_mode(Mode::Log).solve(prob, None).map_err(|e| {
+                        OtError::Numerical(format!(
+                            "{e} (solved in the log domain after the kernel path failed: {why})"
+                        ))
+                    })?;
+                    if let Some(still) = breakdown(&out, prob.is_balanced()) {
+                        return Err(OtError::Numerical(format!(
+                            "{still} in the log domain too (epsilon {:e} is too small for float32 on this batch; the kernel path failed first: {why}); raise epsilon",
+                            out.epsilon
+                        )));
+                    }
+                    out.fallback = Some(why);
+                    out
+                }
+            }
+        } else {
+            solver.solve(prob, None)?
         };
-        BatchPlan::new(plan)
+        let solve = BatchSolve {
+            converged: out.converged,
+            iterations: out.iterations,
+            error: out.marginal_error,
+            log_retry: out.fallback.is_some(),
+        };
+        BatchPlan::new(out.plan.expect("plan requested"), solve, out.reg_ot_cost)
+    }
+}
+
+/// Why a finished solve is numerically broken, if it is: a non-finite plan entry, or, for a
+/// balanced problem, a plan whose mass is not 1 (which the scaling iterations cannot give
+/// in exact arithmetic: the kernel or the potentials under- or overflowed).
+fn breakdown(out: &SinkhornOutput<f32>, balanced: bool) -> Option<String> {
+    let mode = format!("{:?}", out.mode).to_lowercase();
+    let plan = out.plan.as_ref().expect("plan requested");
+    if let Some(v) = plan.iter().find(|v| !v.is_finite()) {
+        return Some(format!("the {mode}-mode plan has a non-finite entry ({v})"));
+    }
+    (balanced && (out.mass - 1.0).abs() > 1e-3).then(|| {
+        format!(
+            "the {mode}-mode plan has mass {:.4} instead of 1 (an under- or overflow)",
+            out.mass
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_plans_are_recognised() {
+        let x = Array2::from_shape_fn((5, 2), |(i, j)| (i + j) as f32);
+        let geom = CostChoice::<f32>::parse("sqeuclidean")
+            .unwrap()
+            .linear(x.clone(), x + 0.5, ScaleCost::Mean, Epsilon::Absolute(0.1))
+            .unwrap();
+        let balanced = LinearProblem::new(geom);
+        let mut out = Sinkhorn::default()
+            .with_plan(true)
+            .solve(&balanced, None)
+            .unwrap();
+        assert_eq!(breakdown(&out, true), None);
+        out.mass = 1.5;
+        let why = breakdown(&out, true).unwrap();
+        assert!(why.contains("mass 1.5000 instead of 1"), "{why}");
+        // An unbalanced plan may have any mass.
+        assert_eq!(breakdown(&out, false), None);
+        out.plan.as_mut().unwrap()[[2, 3]] = f32::INFINITY;
+        assert!(breakdown(&out, false)
+            .unwrap()
+            .contains("non-finite entry (inf)"));
+    }
+
+    #[test]
+    fn a_non_finite_plan_is_an_error() {
+        let solve = BatchSolve {
+            converged: true,
+            iterations: 1,
+            error: 0.0,
+            log_retry: false,
+        };
+        let mut plan = Array2::from_elem((2, 2), 0.25f32);
+        assert!(BatchPlan::new(plan.clone(), solve, 0.0).is_ok());
+        plan[[1, 0]] = f32::NAN;
+        let e = BatchPlan::new(plan, solve, 0.0).unwrap_err().to_string();
+        assert!(e.contains("non-finite"), "{e}");
     }
 }

@@ -30,6 +30,7 @@ pub mod model;
 pub mod model_dir;
 pub mod native;
 pub mod ode;
+pub mod orientation;
 pub mod params;
 pub mod rescaling;
 pub mod resources;

@@ -9,7 +9,9 @@
 //! assert!(serde_json::from_str::<FitSettings>(r#"{"iteration": 10}"#).is_err()); // typo
 //! ```
 
-use crate::config::{GenotConfig, Kind, MatchingConfig, Normalize, RescalingConfig, TrainConfig};
+use crate::config::{
+    GenotConfig, Kind, MatchingConfig, Normalize, Orientation, RescalingConfig, TrainConfig,
+};
 use crate::data::TrainingData;
 use crate::engine::Engine;
 use crate::error::{GenotError, Result};
@@ -41,6 +43,12 @@ pub struct FitSettings {
     pub latent_matching: bool,
     pub joint: bool,
     pub warmup_iterations: usize,
+    pub sinkhorn_max_iterations: usize,
+    pub sinkhorn_threshold: f64,
+    pub gw_max_iterations: usize,
+    pub gw_threshold: f64,
+    /// `pushforward` or `none` (GW only).
+    pub orientation: Orientation,
     pub ema: Option<f64>,
     pub grad_clip: Option<f64>,
     /// `per-feature`, `isotropic` or `none`: the scaling of the network's input and output.
@@ -82,6 +90,11 @@ impl FitSettings {
             joint: self.joint,
             latent_matching: self.latent_matching,
             warmup_iterations: self.warmup_iterations,
+            sinkhorn_max_iterations: self.sinkhorn_max_iterations,
+            sinkhorn_threshold: self.sinkhorn_threshold,
+            gw_max_iterations: self.gw_max_iterations,
+            gw_threshold: self.gw_threshold,
+            orientation: self.orientation,
             ..MatchingConfig::default()
         }
     }
@@ -164,6 +177,11 @@ impl FitSettings {
             latent_matching: m.latent_matching,
             joint: m.joint,
             warmup_iterations: m.warmup_iterations,
+            sinkhorn_max_iterations: m.sinkhorn_max_iterations,
+            sinkhorn_threshold: m.sinkhorn_threshold,
+            gw_max_iterations: m.gw_max_iterations,
+            gw_threshold: m.gw_threshold,
+            orientation: m.orientation,
             ema: t.ema,
             grad_clip: t.grad_clip,
             normalize: t.normalize,
@@ -215,6 +233,11 @@ mod tests {
             latent_matching: true,
             joint: true,
             warmup_iterations: 5,
+            sinkhorn_max_iterations: 321,
+            sinkhorn_threshold: 2e-4,
+            gw_max_iterations: 7,
+            gw_threshold: 5e-3,
+            orientation: Orientation::None,
             ema: Some(0.99),
             grad_clip: Some(2.0),
             normalize: Normalize::Isotropic,
@@ -280,5 +303,22 @@ mod tests {
             ..FitSettings::default()
         };
         assert!(s.validate().unwrap_err().to_string().contains("engine"));
+        for s in [
+            FitSettings {
+                sinkhorn_max_iterations: 0,
+                ..FitSettings::default()
+            },
+            FitSettings {
+                sinkhorn_threshold: -1.0,
+                ..FitSettings::default()
+            },
+            FitSettings {
+                gw_threshold: f64::NAN,
+                ..FitSettings::default()
+            },
+        ] {
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("sinkhorn_") || e.contains("gw_threshold"), "{e}");
+        }
     }
 }

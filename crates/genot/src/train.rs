@@ -5,14 +5,14 @@
 //! Randomness: iteration `i` draws its batch from the ChaCha stream `i + 1` of the seed and
 //! its pairs, latents and times from stream `i + 1` of a derived seed; the initial weights
 //! come from the seed alone. A run resumed from a checkpoint therefore continues exactly as
-//! the uninterrupted run would. Runs are identical for a given number of threads (the native
-//! engine sums its per-thread gradient blocks in a fixed order; other thread counts change
-//! the rounding, not the draws).
+//! the uninterrupted run would. Runs are bit-identical whatever the number of threads: the
+//! native engine sums gradient blocks of a fixed size in a fixed order, and the OT solvers
+//! reduce in blocks of a fixed length.
 
 use crate::config::{
-    GenotConfig, Kind, MatchingConfig, RescalingConfig, TrainConfig, FORMAT_VERSION,
+    GenotConfig, Kind, MatchingConfig, Orientation, RescalingConfig, TrainConfig, FORMAT_VERSION,
 };
-use crate::coupling::{BatchPlan, Coupler};
+use crate::coupling::{BatchPlan, BatchSolve, Coupler};
 use crate::data::{ConditionGroup, TrainingData};
 use crate::engine::{burn_optimizer, Engine, FieldTrainer};
 use crate::error::{GenotError, Result};
@@ -20,6 +20,7 @@ use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
 use crate::matching::{match_latents_per_source, pairs_from_plan};
 use crate::model::{one_hot_append, to_tensor, write_atomic, write_model_files, Genot};
 use crate::ode::{integrate, Solver};
+use crate::orientation::{self, OrientationChoice};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
 use crate::velocity::VelocityFieldConfig;
@@ -66,6 +67,22 @@ pub struct Progress {
     pub iterations: usize,
     pub loss: f32,
     pub seconds: f64,
+    /// How this iteration's batch coupling was solved.
+    pub batch_solve: BatchSolve,
+    /// Batches so far (this run and before a resume) whose solve reached its iteration limit.
+    pub unconverged_batches: usize,
+}
+
+impl Progress {
+    /// The warning for the first batch of a run whose coupling stopped at its iteration
+    /// limit (training goes on; later ones are only counted).
+    pub fn unconverged_warning(&self) -> String {
+        let b = &self.batch_solve;
+        format!(
+            "the batch coupling of iteration {} stopped at its iteration limit ({} Sinkhorn iterations, error {:.2e}); training goes on with that plan, and the report counts such batches (unconverged_batches). Raise sinkhorn_max_iterations (or gw_max_iterations for GW) or epsilon for converged plans",
+            self.iteration, b.iterations, b.error
+        )
+    }
 }
 
 /// Where checkpoints go and whether to start from one.
@@ -91,6 +108,17 @@ pub struct TrainReport {
     pub losses: Vec<f32>,
     /// U-GENOT: eta and xi regression losses per iteration.
     pub rescaling_losses: Vec<[f32; 2]>,
+    /// Iterations (1-based) whose batch solve stopped at its iteration limit; training used
+    /// the plan as it stood.
+    #[serde(default)]
+    pub unconverged_batches: Vec<usize>,
+    /// Iterations (1-based) whose batch Sinkhorn was redone in the log domain after the
+    /// kernel path over- or underflowed.
+    #[serde(default)]
+    pub log_domain_retries: Vec<usize>,
+    /// GW with the orientation fix: how the warm-up's orientation was chosen.
+    #[serde(default)]
+    pub orientation: Option<OrientationChoice>,
     /// Iteration the run resumed from (0 for a fresh run).
     pub resumed_from: usize,
     /// Seconds spent in this run.
@@ -206,6 +234,9 @@ pub fn fit(
     let mut report = TrainReport {
         losses: vec![],
         rescaling_losses: vec![],
+        unconverged_batches: vec![],
+        log_domain_retries: vec![],
+        orientation: None,
         resumed_from: 0,
         seconds: 0.0,
     };
@@ -240,11 +271,11 @@ pub fn fit(
     let m = &config.matching;
     let k = m.k_samples;
     let q = config.target_dim;
-    let warmup = if coupler.is_quadratic() {
-        m.warmup_iterations
-    } else {
-        0
-    };
+    // GW with the orientation fix: a warm-up on one batch in the orientation chosen from
+    // several (crate::orientation), then solves initialised from the model's image.
+    let orient = coupler.is_quadratic() && m.orientation == Orientation::Pushforward;
+    let warmup = if orient { m.warmup_iterations } else { 0 };
+    let mut warm_plan: Option<BatchPlan> = None;
 
     for it in report.losses.len()..tc.iterations {
         if options
@@ -269,7 +300,7 @@ pub fn fit(
         let cidx = label_index(&g.label);
         let x = data.source.select(Axis(0), &si);
         let y = data.target.select(Axis(0), &ti);
-        let push = if coupler.is_quadratic() && it >= warmup {
+        let push = if orient && it >= warmup {
             let cond = one_hot_append(
                 source_n.select(Axis(0), &si).view(),
                 &vec![cidx; si.len()],
@@ -287,13 +318,24 @@ pub fn fit(
         } else {
             None
         };
-        let plan: BatchPlan =
-            coupler
-                .plan(&x, &y, push.as_ref())
-                .map_err(|source| GenotError::Matching {
-                    iteration: it,
-                    source,
-                })?;
+        let matching_err = |source| GenotError::Matching {
+            iteration: it,
+            source,
+        };
+        let plan: BatchPlan = if it < warmup {
+            if warm_plan.is_none() {
+                let mut batches = vec![(x.clone(), y.clone())];
+                batches.extend(orientation_candidates(data, g, tc.batch_size, tc.seed));
+                let (plan, choice) =
+                    orientation::choose(&coupler, &batches, orientation::EVALUATIONS)
+                        .map_err(matching_err)?;
+                report.orientation = Some(choice);
+                warm_plan = Some(plan);
+            }
+            warm_plan.clone().expect("set above")
+        } else {
+            coupler.plan(&x, &y, push.as_ref()).map_err(matching_err)?
+        };
         let pairs = pairs_from_plan(
             plan.plan.view(),
             m.is_balanced(),
@@ -301,10 +343,7 @@ pub fn fit(
             m.joint,
             rng.next_u64(),
         )
-        .map_err(|source| GenotError::Matching {
-            iteration: it,
-            source,
-        })?;
+        .map_err(matching_err)?;
         let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
         let tgt_rows: Vec<usize> = pairs.target.iter().map(|&j| ti[j]).collect();
         let xs = source_n.select(Axis(0), &src_rows);
@@ -312,12 +351,7 @@ pub fn fit(
         let mut z: Array2<f32> = latents(ys.nrows(), q, &mut rng);
         if m.latent_matching && k > 1 && !m.joint {
             let lp =
-                match_latents_per_source(&z, &ys, k, 0.1, rng.next_u64()).map_err(|source| {
-                    GenotError::Matching {
-                        iteration: it,
-                        source,
-                    }
-                })?;
+                match_latents_per_source(&z, &ys, k, 0.1, rng.next_u64()).map_err(matching_err)?;
             z = z.select(Axis(0), &lp.source);
             ys = ys.select(Axis(0), &lp.target);
         }
@@ -369,16 +403,24 @@ pub fn fit(
             report.rescaling_losses.push([le, lx]);
         }
         if let (Some(e), Some(decay)) = (ema.as_mut(), tc.ema) {
-            params::ema_update(e, &nets.velocity.weights(), decay as f32);
+            params::ema_update(e, &nets.velocity.weights(), decay, it + 1);
         }
         report.losses.push(lv);
         let done = it + 1;
+        if !plan.solve.converged {
+            report.unconverged_batches.push(done);
+        }
+        if plan.solve.log_retry {
+            report.log_domain_retries.push(done);
+        }
         if let Some(p) = options.progress.as_mut() {
             p(&Progress {
                 iteration: done,
                 iterations: tc.iterations,
                 loss: lv,
                 seconds: started.elapsed().as_secs_f64(),
+                batch_solve: plan.solve,
+                unconverged_batches: report.unconverged_batches.len(),
             });
         }
         if let Some(dir) = &ckpt_dir {
@@ -435,6 +477,32 @@ fn rescaling_step(
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let net = opt.step(lr, net, grads);
     Ok((net, opt, lv))
+}
+
+/// The batches of the orientation choice besides the warm-up batch:
+/// [`orientation::CANDIDATES`] - 1 batches of the warm-up batch's group, from their own
+/// random streams; none when the group fits in one batch (every one would hold the same
+/// points).
+fn orientation_candidates(
+    data: &TrainingData,
+    g: &ConditionGroup,
+    batch: usize,
+    seed: u64,
+) -> Vec<(Array2<f32>, Array2<f32>)> {
+    if g.source.len() <= batch && g.target.len() <= batch {
+        return vec![];
+    }
+    (1..orientation::CANDIDATES as u64)
+        .map(|c| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0E1E_47A7);
+            rng.set_stream(c);
+            let (si, ti) = batch_indices(g, batch, &mut rng);
+            (
+                data.source.select(Axis(0), &si),
+                data.target.select(Axis(0), &ti),
+            )
+        })
+        .collect()
 }
 
 /// Index drawn with probability proportional to `w`.
