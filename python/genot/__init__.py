@@ -37,6 +37,8 @@ __version__: str = _genot.__version__
 KINDS = ("linear", "quadratic", "fused")
 SOLVERS = ("dopri5", "tsit5", "euler", "midpoint", "rk4")
 PathLike = Union[str, "os.PathLike[str]"]
+# Settings that are arguments of `fit`, not of the constructor.
+FIT_ARGUMENTS = ("iterations", "batch_size", "ot_batch_size", "checkpoint_every")
 
 
 class GENOT:
@@ -152,6 +154,7 @@ class GENOT:
         target_conditions: Any = None,
         iterations: int = 5000,
         batch_size: int = 256,
+        ot_batch_size: Optional[int] = None,
         progress: Union[bool, Callable[[int, int, float], None]] = True,
         checkpoint_dir: Optional[PathLike] = None,
         checkpoint_every: int = 1000,
@@ -163,6 +166,9 @@ class GENOT:
           and m rows, same width).
         - ``source_conditions``/``target_conditions``: one label per row (list, array or
           pandas Series); each batch is drawn within one label.
+        - ``ot_batch_size``: points of each side that each coupling is solved on (default
+          ``batch_size``); the network's ``batch_size`` sources are drawn from that larger
+          plan, which shrinks the coupling's minibatch bias.
         - ``progress``: ``True`` shows a bar (tqdm when installed), ``False`` nothing, a
           callable is called as ``progress(iteration, iterations, loss)``.
         - ``checkpoint_dir``: write ``checkpoint/`` there every ``checkpoint_every``
@@ -191,6 +197,7 @@ class GENOT:
             self.settings,
             iterations=integer(iterations, "iterations", minimum=1),
             batch_size=integer(batch_size, "batch_size", minimum=2),
+            ot_batch_size=None if ot_batch_size is None else integer(ot_batch_size, "ot_batch_size", minimum=2),
             checkpoint_every=integer(checkpoint_every, "checkpoint_every"),
         )
         close = None
@@ -316,7 +323,7 @@ class GENOT:
         """Reads a model directory written by :meth:`save` or ``genot fit``."""
         model = _genot.Model.load(os.fspath(path))
         s = json.loads(model.settings)
-        out = cls(**{k: v for k, v in s.items() if k not in ("iterations", "batch_size", "checkpoint_every")})
+        out = cls(**{k: v for k, v in s.items() if k not in FIT_ARGUMENTS})
         out._model = model
         return out
 

@@ -30,7 +30,7 @@ def test_python_defaults_are_the_rust_defaults():
     rust = json.loads(_genot.default_settings())
     init = {k: p.default for k, p in inspect.signature(genot.GENOT.__init__).parameters.items() if k != "self"}
     fit = inspect.signature(genot.GENOT.fit).parameters
-    init.update({k: fit[k].default for k in ("iterations", "batch_size", "checkpoint_every")})
+    init.update({k: fit[k].default for k in genot.FIT_ARGUMENTS})
     assert init == rust
 
 

@@ -79,6 +79,11 @@ pub struct FitArgs {
     /// Source points per batch (and target points per batch).
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// Points of each side that each coupling is solved on (default: --batch-size); the
+    /// network's --batch-size sources and their pairs are drawn from that larger plan, which
+    /// shrinks the coupling's minibatch bias for the same network step.
+    #[arg(long)]
+    pub ot_batch_size: Option<usize>,
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-4)]
     pub lr: f64,
@@ -240,6 +245,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         gw_max_iterations: args.gw_max_iterations,
         gw_threshold: args.gw_threshold,
         orientation: args.orientation.parse().map_err(CliError::Input)?,
+        ot_batch_size: args.ot_batch_size,
         ema: args.ema,
         grad_clip: args.grad_clip,
         normalize: args.normalize.parse().map_err(CliError::Input)?,

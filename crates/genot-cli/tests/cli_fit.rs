@@ -401,7 +401,7 @@ fn a_gw_fit_reports_its_orientation_choice() {
     let o = &report["orientation"];
     assert_eq!(o["mode"], "pushforward", "{report}");
     let objectives = o["objectives"].as_array().unwrap();
-    assert_eq!(objectives.len(), 9, "{o}");
+    assert_eq!(objectives.len(), 8, "{o}");
     let kept = objectives[o["chosen"].as_u64().unwrap() as usize]
         .as_f64()
         .unwrap();
@@ -419,4 +419,24 @@ fn a_gw_fit_reports_its_orientation_choice() {
     write_npy(&y2, &cloud(300, 2, 1.0)).unwrap();
     let report = ok_json(fit_small(&x, &y2, &model, "5", &[]));
     assert!(report.get("orientation").is_none(), "{report}");
+}
+
+/// `--ot-batch-size` couples more points than the network's batch: the fit runs, the
+/// memory estimate counts the larger plans, and an OT batch below the batch is refused.
+#[test]
+fn a_larger_ot_batch_trains_and_a_smaller_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, model) = clouds_in(dir.path(), 300, 4.0);
+    let report = ok_json(fit_small(&x, &y, &model, "10", &["--ot-batch-size", "300"]));
+    assert_eq!(report["iterations"], 10);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["matching"]["ot_batch_size"], 300);
+    let out = fit_small(&x, &y, &model, "10", &["--ot-batch-size", "64"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ot_batch_size (64) must be at least batch_size (128)"),
+        "{err}"
+    );
 }

@@ -82,6 +82,10 @@ pub struct MatchingConfig {
     /// the push-forward from a one-batch warm-up).
     #[serde(default)]
     pub orientation: Orientation,
+    /// Points of each side that each coupling is solved on (`None`: the batch size); the
+    /// network's pairs are drawn from that plan for `batch_size` of its sources.
+    #[serde(default)]
+    pub ot_batch_size: Option<usize>,
 }
 
 /// OTT's defaults for the batch solves (`Sinkhorn()`: 2000 iterations, threshold 1e-3;
@@ -120,6 +124,7 @@ impl Default for MatchingConfig {
             gw_max_iterations: default_gw_max_iterations(),
             gw_threshold: default_gw_threshold(),
             orientation: Orientation::Pushforward,
+            ot_batch_size: None,
         }
     }
 }

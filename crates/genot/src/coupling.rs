@@ -191,22 +191,22 @@ impl Coupler {
     }
 
     /// The plan of a linear batch problem: in kernel mode first (dense batches), and again
-    /// in the log domain when the kernel path breaks down (over- or underflow: an error, a
-    /// non-finite plan, or, for a balanced problem, a plan whose mass is not 1, which a
-    /// scaling iteration cannot give in exact arithmetic). When the iteration limit is
-    /// reached first, the plan is used as it stands (`solve.converged` is false). Only a
-    /// log-domain failure is an error.
+    /// in the log domain when the kernel path looks broken (an error, a non-finite plan, or,
+    /// for a balanced problem, a plan whose mass is not 1: at tiny epsilons the kernel path
+    /// returned plans of mass 123 without an error). When the iteration limit is reached
+    /// first, the plan is used as it stands (`solve.converged` is false). Only an error or
+    /// a non-finite plan in the log domain stops training.
     fn linear_plan(&self, prob: &LinearProblem<f32>) -> Result<BatchPlan, OtError> {
         let solver = self.sinkhorn.clone().with_plan(true);
         let kernel_first = solver.mode == Mode::Auto && !prob.geom.is_online();
         let out = if kernel_first {
             let first = solver.clone().with_mode(Mode::Kernel).solve(prob, None);
-            let broken = match &first {
+            let suspect = match &first {
                 Err(OtError::Numerical(why)) => Some(why.clone()),
                 Err(_) => None,
                 Ok(out) => breakdown(out, prob.is_balanced()),
             };
-            match broken {
+            match suspect {
                 None => first?,
                 Some(why) => {
                     let mut out = solver.with_mode(Mode::Log).solve(prob, None).map_err(|e| {
@@ -214,12 +214,6 @@ impl Coupler {
                             "{e} (solved in the log domain after the kernel path failed: {why})"
                         ))
                     })?;
-                    if let Some(still) = breakdown(&out, prob.is_balanced()) {
-                        return Err(OtError::Numerical(format!(
-                            "{still} in the log domain too (epsilon {:e} is too small for float32 on this batch; the kernel path failed first: {why}); raise epsilon",
-                            out.epsilon
-                        )));
-                    }
                     out.fallback = Some(why);
                     out
                 }
@@ -233,7 +227,14 @@ impl Coupler {
             error: out.marginal_error,
             log_retry: out.fallback.is_some(),
         };
-        BatchPlan::new(out.plan.expect("plan requested"), solve, out.reg_ot_cost)
+        let plan = out.plan.expect("plan requested");
+        BatchPlan::new(plan, solve, out.reg_ot_cost).map_err(|e| {
+            OtError::Numerical(format!(
+                "{e} in {} mode (epsilon {:e} is too small for float32 on this batch); raise epsilon",
+                format!("{:?}", out.mode).to_lowercase(),
+                out.epsilon
+            ))
+        })
     }
 }
 

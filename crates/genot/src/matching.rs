@@ -15,6 +15,8 @@ use genot_ot::error::OtError;
 use genot_ot::prelude::*;
 use genot_ot::sampling::{sample_conditional, sample_joint, RowSelection};
 use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
 /// Indices of training pairs: draw `d` pairs source row `source[d]` of the batch with target
@@ -25,37 +27,52 @@ pub struct Pairs {
     pub target: Vec<usize>,
 }
 
-/// Draws `n k` training pairs from a batch plan (`n` source rows): jointly, or row-wise with
-/// every source once (balanced) or sources resampled by the plan's row mass (unbalanced),
-/// `k` targets per chosen source, grouped source by source.
+/// Draws `sources x k` training pairs from a batch plan of `n >= sources` source rows:
+/// jointly, or row-wise with `sources` distinct rows drawn uniformly (balanced: all of them,
+/// in order, when `sources == n`) or rows resampled by the plan's row mass (unbalanced),
+/// `k` targets per chosen row, grouped source by source. With `sources < n` (an OT batch
+/// larger than the network's batch) the pairs follow the large plan.
 pub fn pairs_from_plan<F: Real>(
     plan: ArrayView2<F>,
     balanced: bool,
     k: usize,
     joint: bool,
+    sources: usize,
     seed: u64,
 ) -> Result<Pairs, OtError> {
     let n = plan.nrows();
+    if sources == 0 || sources > n {
+        return Err(OtError::InvalidParameter(format!(
+            "cannot draw {sources} sources from a plan of {n} rows"
+        )));
+    }
     if joint {
-        let draws = sample_joint(plan, n * k, seed)?;
+        let draws = sample_joint(plan, sources * k, seed)?;
         let (source, target) = draws.into_iter().unzip();
         return Ok(Pairs { source, target });
     }
-    let rows = if balanced {
-        RowSelection::EachOnce
-    } else {
-        RowSelection::Resample(n)
-    };
-    let s = sample_conditional(plan, k, rows, seed)?;
-    let source = s
-        .source
-        .iter()
-        .flat_map(|&i| std::iter::repeat_n(i, k))
-        .collect();
-    Ok(Pairs {
-        source,
+    let grouped = |s: genot_ot::sampling::PairSample, rows: Option<&[usize]>| Pairs {
+        source: s
+            .source
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(rows.map_or(i, |r| r[i]), k))
+            .collect(),
         target: s.target,
-    })
+    };
+    if !balanced {
+        let s = sample_conditional(plan, k, RowSelection::Resample(sources), seed)?;
+        return Ok(grouped(s, None));
+    }
+    if sources == n {
+        let s = sample_conditional(plan, k, RowSelection::EachOnce, seed)?;
+        return Ok(grouped(s, None));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EC7_0125);
+    let mut rows = rand::seq::index::sample(&mut rng, n, sources).into_vec();
+    rows.sort_unstable();
+    let sub = plan.select(Axis(0), &rows);
+    let s = sample_conditional(sub.view(), k, RowSelection::EachOnce, seed)?;
+    Ok(grouped(s, Some(&rows)))
 }
 
 /// Re-pairs latents with targets within each group of `k` consecutive rows (one group per

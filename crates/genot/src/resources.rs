@@ -234,10 +234,11 @@ pub fn fit_need(config: &GenotConfig) -> Need {
     let per_pair = features
         .saturating_add(product(&[16, v.layers, v.hidden]))
         .saturating_mul(f32b as u128);
+    let ot = config.matching.ot_batch_size.unwrap_or(b).max(b);
     let plans = if config.matching.kind == crate::config::Kind::Linear {
-        product(&[4, b, b, f32b])
+        product(&[4, ot, ot, f32b])
     } else {
-        product(&[8, b, b, f32b])
+        product(&[8, ot, ot, f32b])
     };
     Need::new("this fit")
         .term(
@@ -250,7 +251,7 @@ pub fn fit_need(config: &GenotConfig) -> Need {
             pairs.saturating_mul(per_pair),
             &["k_samples", "batch_size", "layers", "hidden"],
         )
-        .term("the batch plans", plans, &["batch_size"])
+        .term("the batch plans", plans, &["ot_batch_size", "batch_size"])
 }
 
 /// The memory of sampling `samples` targets for each of `n` points with a model of

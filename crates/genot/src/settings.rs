@@ -49,6 +49,8 @@ pub struct FitSettings {
     pub gw_threshold: f64,
     /// `pushforward` or `none` (GW only).
     pub orientation: Orientation,
+    /// `None`: the batch size.
+    pub ot_batch_size: Option<usize>,
     pub ema: Option<f64>,
     pub grad_clip: Option<f64>,
     /// `per-feature`, `isotropic` or `none`: the scaling of the network's input and output.
@@ -95,6 +97,7 @@ impl FitSettings {
             gw_max_iterations: self.gw_max_iterations,
             gw_threshold: self.gw_threshold,
             orientation: self.orientation,
+            ot_batch_size: self.ot_batch_size,
             ..MatchingConfig::default()
         }
     }
@@ -182,6 +185,7 @@ impl FitSettings {
             gw_max_iterations: m.gw_max_iterations,
             gw_threshold: m.gw_threshold,
             orientation: m.orientation,
+            ot_batch_size: m.ot_batch_size,
             ema: t.ema,
             grad_clip: t.grad_clip,
             normalize: t.normalize,
@@ -238,6 +242,7 @@ mod tests {
             gw_max_iterations: 7,
             gw_threshold: 5e-3,
             orientation: Orientation::None,
+            ot_batch_size: Some(9),
             ema: Some(0.99),
             grad_clip: Some(2.0),
             normalize: Normalize::Isotropic,

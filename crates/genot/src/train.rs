@@ -145,6 +145,14 @@ pub fn make_config(
     data.validate()?;
     matching.validate().map_err(GenotError::Invalid)?;
     training.validate().map_err(GenotError::Invalid)?;
+    if let Some(m) = matching.ot_batch_size {
+        if m < training.batch_size {
+            return Err(GenotError::Invalid(format!(
+                "ot_batch_size ({m}) must be at least batch_size ({}): the network's pairs are drawn from the OT batch",
+                training.batch_size
+            )));
+        }
+    }
     let (p, q) = (data.source.ncols(), data.target.ncols());
     match matching.kind {
         Kind::Linear if p != q && !matching.cost.starts_with("graph:") => {
@@ -275,6 +283,7 @@ pub fn fit(
     // several (crate::orientation), then solves initialised from the model's image.
     let orient = coupler.is_quadratic() && m.orientation == Orientation::Pushforward;
     let warmup = if orient { m.warmup_iterations } else { 0 };
+    let ot_batch = m.ot_batch_size.unwrap_or(tc.batch_size);
     let mut warm_plan: Option<BatchPlan> = None;
 
     for it in report.losses.len()..tc.iterations {
@@ -294,7 +303,7 @@ pub fn fit(
         let mut batch_rng = ChaCha8Rng::seed_from_u64(tc.seed);
         batch_rng.set_stream(if it < warmup { 1 } else { it as u64 + 1 });
         let g = &groups[pick(&group_weights, &mut batch_rng)];
-        let (si, ti) = batch_indices(g, tc.batch_size, &mut batch_rng);
+        let (si, ti) = batch_indices(g, ot_batch, &mut batch_rng);
         let mut rng = ChaCha8Rng::seed_from_u64(tc.seed ^ 0x6E07_5EED);
         rng.set_stream(it as u64 + 1);
         let cidx = label_index(&g.label);
@@ -325,7 +334,7 @@ pub fn fit(
         let plan: BatchPlan = if it < warmup {
             if warm_plan.is_none() {
                 let mut batches = vec![(x.clone(), y.clone())];
-                batches.extend(orientation_candidates(data, g, tc.batch_size, tc.seed));
+                batches.extend(orientation_candidates(data, g, ot_batch, tc.seed));
                 let (plan, choice) =
                     orientation::choose(&coupler, &batches, orientation::EVALUATIONS)
                         .map_err(matching_err)?;
@@ -336,11 +345,13 @@ pub fn fit(
         } else {
             coupler.plan(&x, &y, push.as_ref()).map_err(matching_err)?
         };
+        // The network's batch: `batch_size` sources of the (possibly larger) OT batch.
         let pairs = pairs_from_plan(
             plan.plan.view(),
             m.is_balanced(),
             k,
             m.joint,
+            tc.batch_size.min(si.len()),
             rng.next_u64(),
         )
         .map_err(matching_err)?;

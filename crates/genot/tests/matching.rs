@@ -22,6 +22,7 @@ fn pairs(config: &MatchingConfig, x: &Array2<f32>, y: &Array2<f32>, k: usize, se
         config.is_balanced(),
         k,
         config.joint,
+        x.nrows(),
         seed,
     )
     .unwrap()
@@ -104,4 +105,49 @@ fn latent_matching_stays_within_each_source() {
     let after = dist(&mut p.source.iter().copied().zip(p.target.iter().copied()));
     assert!(after < 0.8 * before, "{after} vs {before}");
     assert!(match_latents_per_source(&z, &y, 7, 0.01, 3).is_err());
+}
+
+/// Pairs drawn for a network batch smaller than the OT batch follow the large plan: over
+/// many draws, the frequency of each (source, target) pair matches the plan (chi-square).
+#[test]
+fn pairs_from_a_larger_ot_batch_follow_its_plan() {
+    // A 6 x 6 balanced plan with distinct conditionals (rows sum to 1/6).
+    let n = 6;
+    let mut plan = Array2::<f64>::from_shape_fn((n, n), |(i, j)| {
+        1.0 + ((i * 7 + j * 3) % 5) as f64 + if i == j { 4.0 } else { 0.0 }
+    });
+    for mut row in plan.rows_mut() {
+        let s = row.sum();
+        row /= s * n as f64;
+    }
+    let (sources, k, rounds) = (2, 3, 4000);
+    let mut counts = Array2::<f64>::zeros((n, n));
+    for r in 0..rounds {
+        let p = pairs_from_plan(plan.view(), true, k, false, sources, r).unwrap();
+        assert_eq!(p.source.len(), sources * k);
+        // Distinct sources, each with its k targets in a group.
+        assert_ne!(p.source[0], p.source[k]);
+        for (&i, &j) in p.source.iter().zip(&p.target) {
+            counts[[i, j]] += 1.0;
+        }
+    }
+    let total = (rounds as usize * sources * k) as f64;
+    let chi2: f64 = counts
+        .iter()
+        .zip(plan.iter())
+        .map(|(&o, &p)| (o - p * total).powi(2) / (p * total))
+        .sum();
+    // 35 degrees of freedom: the 0.999 quantile is 66.6.
+    assert!(chi2 < 66.6, "chi-square {chi2:.1}");
+    // The draws are not the full batch: a plan whose first row has all the mass of the
+    // pairs would fail, so check the statistic can fail too.
+    let mut skewed = plan.clone();
+    skewed.row_mut(0).fill(0.0);
+    skewed[[0, 0]] = 1.0 / n as f64;
+    let chi2_wrong: f64 = counts
+        .iter()
+        .zip(skewed.iter())
+        .map(|(&o, &p)| (o - p * total).powi(2) / (p * total).max(1e-9))
+        .sum();
+    assert!(chi2_wrong > 66.6, "{chi2_wrong}");
 }
