@@ -446,15 +446,7 @@ fn a_fit_killed_at_any_writing_point_leaves_the_old_or_the_new_model() {
             // A model that is there loads and is consistent.
             if !now.is_empty() {
                 let p = dir.path().join("p.npy");
-                ok_json(genot(&[
-                    "transport",
-                    "--model",
-                    s(&m),
-                    "--source",
-                    s(&x),
-                    "--out",
-                    s(&p),
-                ]));
+                ok_json(genot(&transport_args(&m, &x, &p, &[])));
             }
             let report = ok_json(fit_env(&x, &y, &m, "60", &["--seed", "3", "--resume"], ""));
             assert_eq!(report["iterations"], 60);
@@ -467,6 +459,21 @@ fn a_fit_killed_at_any_writing_point_leaves_the_old_or_the_new_model() {
         }
     }
     assert_eq!(trials, 12);
+}
+
+/// The arguments of `genot transport --model m --source x --out p EXTRA`.
+fn transport_args<'a>(m: &'a Path, x: &'a Path, p: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "transport",
+        "--model",
+        s(m),
+        "--source",
+        s(x),
+        "--out",
+        s(p),
+    ];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// `genot ARGS` with `RAYON_NUM_THREADS=threads`; its JSON report.
@@ -534,19 +541,7 @@ fn results_do_not_depend_on_the_thread_count() {
             }
             let p = d.join(format!("{kind}-samples.npy"));
             genot_threads(
-                &[
-                    "transport",
-                    "--model",
-                    s(&m),
-                    "--source",
-                    s(&x),
-                    "--out",
-                    s(&p),
-                    "--samples",
-                    "3",
-                    "--seed",
-                    "2",
-                ],
+                &transport_args(&m, &x, &p, &["--samples", "3", "--seed", "2"]),
                 threads,
             );
             files.push((format!("{kind}/samples"), std::fs::read(&p).unwrap()));
