@@ -7,7 +7,7 @@ use ndarray::{Array1, Array3};
 use std::path::PathBuf;
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cells.h5ad")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../genot-cli/tests/fixtures/cells.h5ad")
 }
 
 /// The values make_h5ad.py stores as X: 0 where (i + j) % 3 == 0, else 10 i + j.
