@@ -43,6 +43,8 @@ pub enum CsvError {
         column: String,
         cell: String,
     },
+    #[error("has no header row: it is empty")]
+    NoHeader,
     #[error("labels come from one column: name exactly one")]
     LabelColumns,
     #[error("has {n} columns: name the label column, e.g. '{shown}:{first}'")]
@@ -145,6 +147,7 @@ pub fn read_labels_from<R: Read>(
     let col = match selection {
         Some([name]) => positions(&header, std::slice::from_ref(name))?[0],
         Some(_) => return Err(CsvError::LabelColumns),
+        None if header.is_empty() => return Err(CsvError::NoHeader),
         None if header.len() == 1 => 0,
         None => {
             return Err(CsvError::WhichLabel {
@@ -244,6 +247,16 @@ mod tests {
             e.to_string(),
             "has 2 columns: name the label column, e.g. 'f.csv:a'"
         );
+    }
+
+    /// Found by the csv fuzz target: an empty labels file (no header, no columns) panicked
+    /// while naming the column to choose (`header[0]`).
+    #[test]
+    fn an_empty_labels_file_is_an_error() {
+        for empty in ["", "\n", "\r\n"] {
+            let e = read_labels_from(empty.as_bytes(), None, "f.csv").unwrap_err();
+            assert_eq!(e, CsvError::NoHeader, "{empty:?}");
+        }
     }
 
     /// A header of many distinct columns is checked in linear time (the check compared
