@@ -263,6 +263,9 @@ fn sparse(g: &Group) -> Result<Array2<f64>, String> {
         8,
         &format!("a sparse matrix of shape ({n}, {d}), read densely,"),
     )?;
+    // With a zero dimension the dense guard above passes whatever the other dimension, so
+    // indptr (major + 1 entries) is guarded on its own.
+    guard_dataset::<i64>(&indptr_ds, "sparse indptr")?;
     let data_ds = read("data")?;
     let indices_ds = read("indices")?;
     guard_dataset::<f64>(&data_ds, "sparse values")?;
