@@ -136,7 +136,7 @@ fn work_too_large_for_memory_is_refused_with_the_flag_to_change() {
             vec!["--time-frequencies", "100000000"],
             "--time-frequencies",
         ),
-        (vec!["--layers", "100000"], "--layers"),
+        (vec!["--layers", "10000000"], "--layers"),
     ] {
         let out = fit(&x, &y, &m, "5", &flags);
         fails_with(&out, 2, &["needs about", "of memory", want]);
