@@ -130,7 +130,7 @@ fn work_too_large_for_memory_is_refused_with_the_flag_to_change() {
     let (x, y) = clouds(dir.path());
     let m = dir.path().join("m");
     for (flags, want) in [
-        (vec!["--k-samples", "100000"], "--k-samples"),
+        (vec!["--k-samples", "10000000"], "--k-samples"),
         (vec!["--hidden", "1000000"], "--hidden"),
         (
             vec!["--time-frequencies", "100000000"],
