@@ -50,10 +50,10 @@ for t in "${targets[@]}"; do
     fi
     echo "== fuzz: $t for $secs s ($(date +%T))"
     # -rss_limit_mb and -malloc_limit_mb: an input that makes a reader allocate more than
-    # 512 MB (the h5ad target sets the memory guard to 256 MB) is a failure.
+    # 128 MB at once (the h5ad target sets the memory guard to 32 MB) is a failure.
     set +e
     cargo +nightly fuzz run "${features[@]}" "$t" "$work/$t" "seeds/$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 \
+        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=128 -timeout=30 \
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$work/$t.log" 2>&1
     rc=$?
     set -e
