@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
     # 128 MB at once (the h5ad target sets the memory guard to 32 MB) is a failure.
     set +e
     cargo +nightly fuzz run "${features[@]}" "$t" "$work/$t" "seeds/$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=128 -timeout=30 \
+        -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=128 -timeout=60 \
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$work/$t.log" 2>&1
     rc=$?
     set -e
