@@ -7,6 +7,7 @@
 
 use crate::error::CliError;
 use clap::{ArgAction, Args, Command};
+use genot_io::config_toml::Value;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -54,13 +55,17 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     let shown = path.display();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::Input(format!("cannot read the config file '{shown}': {e}")))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| CliError::Input(format!("config file '{shown}' is not valid TOML: {e}")))?;
+    let entries = genot_io::config_toml::entries(&text)
+        .map_err(|e| CliError::Input(format!("config file '{shown}' {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let fit = crate::fit::FitArgs::augment_args(Command::new("fit"));
     let mut inserted: Vec<OsString> = vec![];
-    for (key, value) in &table {
+    for genot_io::config_toml::Entry {
+        key,
+        value,
+        shown: value_shown,
+    } in &entries
+    {
         let id = key.replace('-', "_");
         let arg = fit
             .get_arguments()
@@ -73,7 +78,7 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
         let flag = format!("--{}", arg.get_long().expect("long flags only"));
         let switch = matches!(arg.get_action(), ArgAction::SetTrue);
         let text = match value {
-            toml::Value::Boolean(b) if switch => {
+            Value::Bool(b) if switch => {
                 if *b {
                     inserted.push(flag.into());
                 }
@@ -84,12 +89,12 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                     "config file '{shown}': '{key}' is a switch: true or false"
                 )))
             }
-            toml::Value::String(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
+            Value::Str(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
                 base.join(s).into_os_string()
             }
-            toml::Value::String(s) => s.into(),
-            toml::Value::Integer(i) => i.to_string().into(),
-            toml::Value::Float(f) => f.to_string().into(),
+            Value::Str(s) => s.into(),
+            Value::Int(i) => i.to_string().into(),
+            Value::Float(f) => f.to_string().into(),
             _ => {
                 return Err(CliError::Input(format!(
                     "config file '{shown}': '{key}' must be a string, a number or true/false"
@@ -118,7 +123,7 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 choices.map(|c| format!(" {c}")).unwrap_or_default()
             );
             return Err(CliError::Input(format!(
-                "config file '{shown}', key '{key}' = {value}: {why}"
+                "config file '{shown}', key '{key}' = {value_shown}: {why}"
             )));
         }
         // `--flag=value`: a value that starts with '-' is still a value.

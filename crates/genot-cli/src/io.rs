@@ -161,7 +161,7 @@ fn read_points_in<F: Real>(
     let x = match path.extension().and_then(|e| e.to_str()) {
         Some("npy") if selection.is_none() => read_npy_f64(path)
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
-        Some("csv") => read_csv_f64(path, selection.as_deref())
+        Some("csv") => genot_io::table::read_points(path, selection.as_deref())
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
         Some("h5ad") => read_h5ad_f64(path, key.as_deref())
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
@@ -208,86 +208,6 @@ fn read_points_in<F: Real>(
     Ok(out)
 }
 
-/// Reads a CSV file with a header row; the error text completes "<what> file '<path>' ...".
-fn read_csv_f64(path: &Path, selection: Option<&[String]>) -> Result<Array2<f64>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("has no readable header row: {e}"))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    check_header(&header)?;
-    let columns: Vec<usize> = match selection {
-        None => (0..header.len()).collect(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                header
-                    .iter()
-                    .position(|h| h == n)
-                    .ok_or_else(|| format!("has no column '{n}' (columns: {})", header.join(", ")))
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let mut data = Vec::new();
-    let mut rows = 0;
-    for (k, record) in reader.records().enumerate() {
-        let line = k + 2;
-        let record = record.map_err(|e| match e.kind() {
-            csv::ErrorKind::UnequalLengths { len, .. } => {
-                format!(
-                    "line {line} has {len} fields but the header has {}",
-                    header.len()
-                )
-            }
-            _ => format!("line {line} cannot be read: {e}"),
-        })?;
-        for &c in &columns {
-            let cell = record.get(c).unwrap_or("").trim();
-            let v: f64 = cell.parse().map_err(|_| {
-                format!(
-                    "line {line}, column '{}': '{cell}' is not a number",
-                    header[c]
-                )
-            })?;
-            data.push(v);
-        }
-        rows += 1;
-    }
-    Array2::from_shape_vec((rows, columns.len()), data).map_err(|e| format!("cannot be read: {e}"))
-}
-
-/// Checks the header row of a CSV input: it names its columns (a first line of numbers
-/// is data, not a header), each name once. The error completes "<what> file '<path>' ...".
-fn check_header(header: &[String]) -> Result<(), String> {
-    if !header.is_empty() && header.iter().all(|h| h.parse::<f64>().is_ok()) {
-        return Err(format!(
-            "has no header row: its first line ({}) holds numbers; the first line of a CSV input names the columns (e.g. x0,x1)",
-            header.join(",")
-        ));
-    }
-    if let Some(empty) = header.iter().position(|h| h.is_empty()) {
-        return Err(format!(
-            "has an empty column name in its header row (column {})",
-            empty + 1
-        ));
-    }
-    for (k, h) in header.iter().enumerate() {
-        if let Some(j) = header[..k].iter().position(|o| o == h) {
-            return Err(format!(
-                "has the column name '{h}' twice in its header row (columns {} and {})",
-                j + 1,
-                k + 1
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `obs/COLUMN` alone names a column of the `.h5ad` file of `data`: the spec
 /// `cells.h5ad:obs/COLUMN`. Other specs come back unchanged.
 fn resolve_obs(spec: &Path, data: &Path) -> PathBuf {
@@ -330,43 +250,8 @@ pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
         }
         return Err(fail("does not exist".into()));
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(&path)
-        .map_err(|e| fail(format!("cannot be read: {e}")))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| fail(format!("has no readable header row: {e}")))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    check_header(&header).map_err(fail)?;
-    let col = match selection.as_deref() {
-        Some([name]) => header.iter().position(|h| h == name).ok_or_else(|| {
-            fail(format!(
-                "has no column '{name}' (columns: {})",
-                header.join(", ")
-            ))
-        })?,
-        Some(_) => return Err(fail("labels come from one column: name exactly one".into())),
-        None if header.len() == 1 => 0,
-        None => {
-            return Err(fail(format!(
-                "has {} columns: name the label column, e.g. '{}:{}'",
-                header.len(),
-                shown,
-                header[0]
-            )))
-        }
-    };
-    reader
-        .records()
-        .enumerate()
-        .map(|(k, r)| {
-            let r = r.map_err(|e| fail(format!("line {} cannot be read: {e}", k + 2)))?;
-            Ok(r.get(col).unwrap_or("").trim().to_string())
-        })
-        .collect()
+    genot_io::table::read_labels(&path, selection.as_deref(), &shown.to_string())
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// Reads a float32 or float64 array of one or two dimensions as f64; the error text

@@ -133,6 +133,12 @@ pub fn crash_point(name: &str) {
     }
 }
 
+/// The first 12 characters of a checksum, for messages (a manifest's text may be shorter,
+/// or not hex at all).
+fn prefix(sha256: &str) -> String {
+    sha256.chars().take(12).collect()
+}
+
 /// Checks the files of a model directory against its manifest (when it has one).
 pub fn verify(dir: &Path) -> Result<()> {
     let path = dir.join(MANIFEST_FILE);
@@ -154,7 +160,7 @@ pub fn verify(dir: &Path) -> Result<()> {
             return Err(GenotError::file(
                 dir,
                 format!("the model directory is inconsistent: {name} is not the file the fit wrote ({} bytes, SHA-256 {}..., where {MANIFEST_FILE} says {} bytes, {}...): it was changed or mixed with another run's files; fit the model again",
-                    got.bytes, &got.sha256[..12], want.bytes, &want.sha256[..12]),
+                    got.bytes, prefix(&got.sha256), want.bytes, prefix(&want.sha256)),
             ));
         }
     }
@@ -457,6 +463,26 @@ mod tests {
         std::fs::write(s.path().join(CONFIG_FILE), config).unwrap();
         std::fs::write(s.path().join(WEIGHTS_FILE), config.repeat(3)).unwrap();
         s.commit().unwrap();
+    }
+
+    /// Found by the model fuzz target: a manifest whose checksum is shorter than 12
+    /// characters (or cut inside a multi-byte character) panicked while the message
+    /// quoted its first 12.
+    #[test]
+    fn a_manifest_with_a_short_or_odd_checksum_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "{}").unwrap();
+        for sha in ["2597b5", "", "aéééééé"] {
+            let manifest = format!(
+                "{{\"generation\": 1, \"files\": {{\"{CONFIG_FILE}\": {{\"bytes\": 2, \"sha256\": \"{sha}\"}}}}}}"
+            );
+            std::fs::write(dir.path().join(MANIFEST_FILE), manifest).unwrap();
+            let e = verify(dir.path()).unwrap_err().to_string();
+            assert!(
+                e.contains("is inconsistent") && e.contains(&format!("{sha}...")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

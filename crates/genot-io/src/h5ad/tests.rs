@@ -7,7 +7,7 @@ use ndarray::{Array1, Array3};
 use std::path::PathBuf;
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cells.h5ad")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../genot-cli/tests/fixtures/cells.h5ad")
 }
 
 /// The values make_h5ad.py stores as X: 0 where (i + j) % 3 == 0, else 10 i + j.
@@ -335,4 +335,143 @@ fn writing_refuses_the_input_wrong_rows_and_legacy_tables() {
         1,
         "only the input remains"
     );
+}
+
+/// An old-style compound table `obs` (one f64 field `a`) of shape `dims`, chunked and never
+/// written: HDF5 reads its records as fill values, so the file is small whatever it
+/// declares.
+fn compound_obs(path: &std::path::Path, dims: &[usize]) {
+    use hdf5::types::{CompoundField, CompoundType, FloatSize, TypeDescriptor};
+    let f = File::create(path).unwrap();
+    let dtype = hdf5::Datatype::from_descriptor(&TypeDescriptor::Compound(CompoundType {
+        fields: vec![CompoundField {
+            name: "a".into(),
+            ty: TypeDescriptor::Float(FloatSize::U8),
+            offset: 0,
+            index: 0,
+        }],
+        size: 8,
+    }))
+    .unwrap();
+    f.new_dataset_builder()
+        .empty_as(&dtype)
+        .chunk(vec![1; dims.len()])
+        .shape(dims.to_vec())
+        .create("obs")
+        .unwrap();
+}
+
+/// Found by the h5ad fuzz target: a compound obs table that declares 2^40 records made the
+/// legacy reader allocate 8 TB (the buffer was sized by the declared rows, unguarded).
+#[test]
+fn a_legacy_table_declaring_huge_rows_is_refused_before_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.h5ad");
+    compound_obs(&path, &[1 << 40]);
+    let f = AnnData::open(&path).unwrap();
+    let e = f.obs_column("a").unwrap_err();
+    assert!(
+        e.contains("declares the table field a of 1099511627776 values"),
+        "{e}"
+    );
+}
+
+/// A 2-D compound table: its records are read whole (H5S_ALL) into a buffer sized by the
+/// first dimension, which overflowed the buffer; now an error.
+#[test]
+fn a_legacy_table_of_two_dimensions_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("2d.h5ad");
+    compound_obs(&path, &[3, 4]);
+    let f = AnnData::open(&path).unwrap();
+    let e = f.obs_column("a").unwrap_err();
+    assert!(e.contains("shape [3, 4]; expected one dimension"), "{e}");
+}
+
+/// A chunked dataset `name` in `g` of `n` elements of `T`, never written (fill values).
+fn declared<T: hdf5::H5Type>(g: &Group, name: &str, n: usize) {
+    g.new_dataset::<T>()
+        .chunk(65536.min(n.max(1)))
+        .shape(n)
+        .create(name)
+        .unwrap();
+}
+
+fn unicode_attr(loc: &Location, name: &str, value: &str) {
+    let v: VarLenUnicode = value.parse().unwrap();
+    loc.new_attr::<VarLenUnicode>()
+        .create(name)
+        .unwrap()
+        .write_scalar(&v)
+        .unwrap();
+}
+
+/// Found by the h5ad fuzz target: sizes a file declares were guarded as 8 bytes a value,
+/// but what the reader builds from them takes more: a String per label, an Option<f64> per
+/// number, a copy of the category name per categorical code; a nullable column's mask and
+/// a sparse matrix's indptr (with a zero dimension) were read unguarded. One test, as it
+/// sets the process's memory limit (64 MB) for the duration.
+#[test]
+fn what_a_column_becomes_is_guarded_not_only_what_the_file_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("declared.h5ad");
+    {
+        let f = File::create(&path).unwrap();
+        let obs = f.create_group("obs").unwrap();
+        // 2.5M booleans: 60 MB as a column, 72 MB as labels.
+        declared::<bool>(&obs, "flag", 2_500_000);
+        // 3M numbers: 24 MB as f64, 72 MB read and kept.
+        declared::<f64>(&obs, "dose", 3_000_000);
+        // 2M codes (16 MB) into a 40-character category: 128 MB of names.
+        let cat = obs.create_group("cell_type").unwrap();
+        unicode_attr(&cat, "encoding-type", "categorical");
+        declared::<i64>(&cat, "codes", 2_000_000);
+        let long: VarLenUnicode = "x".repeat(40).parse().unwrap();
+        cat.new_dataset_builder()
+            .with_data(&[long])
+            .create("categories")
+            .unwrap();
+        // A mask of 2^40 entries beside 3 values.
+        let nullable = obs.create_group("n").unwrap();
+        unicode_attr(&nullable, "encoding-type", "nullable-integer");
+        nullable
+            .new_dataset_builder()
+            .with_data(&[1i64, 2, 3])
+            .create("values")
+            .unwrap();
+        declared::<bool>(&nullable, "mask", 1 << 40);
+        // A CSR matrix of 2^40 rows and no columns: 2^40 + 1 indptr entries.
+        let x = f.create_group("X").unwrap();
+        unicode_attr(&x, "encoding-type", "csr_matrix");
+        x.new_attr_builder()
+            .with_data(&[1i64 << 40, 0])
+            .create("shape")
+            .unwrap();
+        declared::<i64>(&x, "indptr", (1 << 40) + 1);
+        declared::<i64>(&x, "indices", 0);
+        declared::<f64>(&x, "data", 0);
+    }
+    crate::memory::set_memory_limit(Some(64 << 20));
+    let f = AnnData::open(&path).unwrap();
+    let flag = f.obs_column("flag").unwrap();
+    let e = flag.labels("flag").unwrap_err();
+    assert!(
+        e.contains("declares the labels of obs column 'flag' of 2500000 values"),
+        "{e}"
+    );
+    let e = f.obs_column("dose").unwrap_err();
+    assert!(e.contains("declares a column of 3000000 values"), "{e}");
+    let e = f.obs_column("cell_type").unwrap_err();
+    assert!(
+        e.contains("declares categorical values of 2000000 values"),
+        "{e}"
+    );
+    let e = f.obs_column("n").unwrap_err();
+    assert!(e.contains("a mask of another length"), "{e}");
+    let e = f.matrix(&Key::X).unwrap_err();
+    assert!(
+        e.contains("declares sparse indptr of 1099511627777 values"),
+        "{e}"
+    );
+    crate::memory::set_memory_limit(None);
 }

@@ -35,11 +35,27 @@ fn read_field(
         size,
     }))
     .map_err(|e| format!("cannot describe field {name} ({e})"))?;
-    let n = table.shape().first().copied().unwrap_or(0);
-    let mut buf = vec![0u8; n * size];
+    // One record per cell: H5S_ALL below reads every record of the dataset, so a table of
+    // another rank would overflow a buffer sized by its first dimension.
+    let n = match table.shape()[..] {
+        [n] => n,
+        ref other => {
+            return Err(format!(
+                "is a table of shape {other:?}; expected one dimension (one record per cell)"
+            ))
+        }
+    };
+    // The number of records is declared by the file (unwritten chunks read as fill values):
+    // refused before the buffer is allocated when it exceeds the memory limit.
+    super::guard(n as u128, size, &format!("the table field {name}"))?;
+    let len = n
+        .checked_mul(size)
+        .ok_or_else(|| format!("field {name}: {n} records of {size} bytes overflow"))?;
+    let mut buf = vec![0u8; len];
     // Under the hdf5 crate's global lock, as its own calls (the library is not thread-safe).
     // SAFETY: `buf` holds n records of `size` bytes, the size of `memory`, and the dataset
-    // has n records (rank 1); H5S_ALL selects them all in the file and in memory.
+    // has n records (rank 1, checked above); H5S_ALL selects them all in the file and in
+    // memory.
     let status = hdf5::sync::sync(|| unsafe {
         hdf5_sys::h5d::H5Dread(
             table.id(),

@@ -180,17 +180,17 @@ fn listing(names: Vec<String>) -> String {
 /// dense matrix of `elements` values), exceeds the memory limit: an HDF5 file can declare
 /// sizes far beyond its own length (unwritten chunks read as fill values).
 pub(crate) fn guard(elements: u128, bytes_each: usize, what: &str) -> Result<(), String> {
-    let need = genot::resources::Need::new(&format!("reading {what}")).term(
+    let need = crate::memory::Need::new(&format!("reading {what}")).term(
         what,
         elements.saturating_mul(bytes_each as u128),
         &[],
     );
-    genot::resources::check(&need).map_err(|e| {
+    crate::memory::check(&need).map_err(|e| {
         format!(
             "declares {what} of {} values, {} in memory: more than {} ({}); the file is damaged or too large for this machine (raise the limit with --max-memory or GENOT_MAX_MEMORY)",
             elements,
-            genot::resources::human(need.total()),
-            genot::resources::human(e.limit as u128),
+            crate::memory::human(need.total()),
+            crate::memory::human(e.limit as u128),
             e.source_of_limit
         )
     })
@@ -259,10 +259,13 @@ fn sparse(g: &Group) -> Result<Array2<f64>, String> {
     // The dense matrix the reader builds: refused before anything is allocated when the
     // shape attribute claims more than the memory holds.
     guard(
-        genot::resources::product(&[n, d]),
+        crate::memory::product(&[n, d]),
         8,
         &format!("a sparse matrix of shape ({n}, {d}), read densely,"),
     )?;
+    // With a zero dimension the dense guard above passes whatever the other dimension, so
+    // indptr (major + 1 entries) is guarded on its own.
+    guard_dataset::<i64>(&indptr_ds, "sparse indptr")?;
     let data_ds = read("data")?;
     let indices_ds = read("indices")?;
     guard_dataset::<f64>(&data_ds, "sparse values")?;

@@ -41,6 +41,20 @@ impl Column {
 
     /// One label per cell; a missing value is an error naming its row.
     pub fn labels(&self, name: &str) -> Result<Vec<String>, String> {
+        // Every cell becomes a String: refused when the labels of a column the file
+        // declares large would exceed the memory limit (the column itself was checked as
+        // the values it holds, which take less).
+        let longest = match self {
+            Column::Text(v) => v.iter().flatten().map(String::len).max().unwrap_or(0),
+            // Rust prints an f64 in at most 24 characters, a bool in 5.
+            Column::Number(_) => 24,
+            Column::Bool(_) => 5,
+        };
+        super::guard(
+            self.len() as u128,
+            std::mem::size_of::<String>() + longest,
+            &format!("the labels of obs column '{name}'"),
+        )?;
         (0..self.len())
             .map(|r| {
                 self.text(r)
@@ -107,8 +121,12 @@ pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
         }
         Some(t) if t.starts_with("nullable-") => {
             let values = plain(&member(&g, "values").map_err(shown)?).map_err(shown)?;
-            let mask: Vec<bool> = member(&g, "mask")
-                .map_err(shown)?
+            let mask = member(&g, "mask").map_err(shown)?;
+            // A mask declaring more cells than the values is refused before it is read.
+            if mask.size() != values.len() {
+                return Err(shown("has a mask of another length than its values".into()));
+            }
+            let mask: Vec<bool> = mask
                 .read_raw::<bool>()
                 .map_err(|e| shown(format!("has an unreadable mask ({e})")))?;
             if mask.len() != values.len() {
@@ -129,7 +147,12 @@ fn member(g: &Group, name: &str) -> Result<Dataset, String> {
 
 /// A numeric, boolean or string dataset.
 fn plain(ds: &Dataset) -> Result<Column, String> {
-    super::guard_dataset::<f64>(ds, "a column")?;
+    // Read as f64 (or i64), then kept as Option<f64>: both at once at the peak.
+    super::guard(
+        ds.size() as u128,
+        8 + std::mem::size_of::<Option<f64>>(),
+        "a column",
+    )?;
     let ty = ds
         .dtype()
         .and_then(|t| t.to_descriptor())
@@ -166,6 +189,14 @@ pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Colum
             .map(|r| other.text(r).unwrap_or_default())
             .collect(),
     };
+    // Each code becomes a copy of its category's name: refused when the copies of the
+    // longest name would exceed the memory limit.
+    let longest = names.iter().map(String::len).max().unwrap_or(0);
+    super::guard(
+        codes.len() as u128,
+        std::mem::size_of::<Option<String>>() + longest,
+        "categorical values",
+    )?;
     codes
         .iter()
         .enumerate()
