@@ -554,3 +554,39 @@ fn results_do_not_depend_on_the_thread_count() {
         }
     }
 }
+
+/// Two fits on one model directory: the second is refused with a message naming the other
+/// run, instead of taking over its staging directory; a killed fit leaves no stale lock.
+#[test]
+fn a_second_fit_on_the_same_directory_is_refused_while_the_first_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = clouds(dir.path());
+    let m = dir.path().join("m");
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
+        .args(["fit", "--source", s(&x), "--target", s(&y), "--out", s(&m)])
+        .args(["--iterations", "1000000"])
+        .args(SMALL)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = dir.path().join(".m.genot-staging");
+    let started = std::time::Instant::now();
+    while !staging.exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the first fit never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = fit(&x, &y, &m, "5", &[]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    fails_with(
+        &out,
+        2,
+        &["another genot fit is writing the model directory"],
+    );
+    // The killed fit's lock went with its process.
+    ok_json(fit(&x, &y, &m, "5", &[]));
+}

@@ -14,6 +14,12 @@
 //! manifest's generation is newer than `OUT`'s: it is swapped in) or the previous model
 //! after a swap (older: removed).
 //!
+//! One fit at a time writes a model directory: [`Staging::begin`] takes an exclusive lock
+//! on `.OUT.genot-lock` beside it (released when the run ends or dies; the file is removed
+//! when the run ends cleanly), and a second fit
+//! on the same directory is refused with a message instead of taking over the first one's
+//! staging directory.
+//!
 //! [`verify`] checks a model directory against its manifest before it is used: a model
 //! whose files disagree (edited, or mixed with another run's) is an error, never a silent
 //! prediction. Directories written before manifests existed load without the check.
@@ -282,6 +288,35 @@ pub struct Staging {
     generation: u64,
     /// The staging directory is an interrupted run's, kept for `--resume`.
     interrupted: bool,
+    /// The lock on `out` (an exclusive `flock` on `.OUT.genot-lock` beside it), held for the
+    /// whole write so that a second fit on the same directory is refused instead of taking
+    /// over this one's staging directory.
+    _lock: std::fs::File,
+}
+
+/// An exclusive lock on the model directory `out`, or an error saying that another fit
+/// holds it.
+fn lock(out: &Path) -> Result<std::fs::File> {
+    let path = sibling(out, "lock")?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path, "cannot create"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(GenotError::Invalid(format!(
+                "another genot fit is writing the model directory '{}' (it holds {}): wait for it to end, or give another --out",
+                out.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(file)
 }
 
 impl Staging {
@@ -315,6 +350,7 @@ impl Staging {
         let path = sibling(out, "staging")?;
         let parent = path.parent().expect("a sibling has a parent").to_path_buf();
         std::fs::create_dir_all(&parent).map_err(io(&parent, "cannot create"))?;
+        let lock = lock(out)?;
         recover(out, resume)?;
         remove_temporaries(out);
         let interrupted = path.exists();
@@ -329,6 +365,7 @@ impl Staging {
             generation: generation(out) + 1,
             path,
             interrupted,
+            _lock: lock,
         })
     }
 
@@ -372,6 +409,7 @@ impl Staging {
     /// Removes the staging directory (a failed run: the previous model stays as it was).
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.path);
+        self.unlock();
     }
 
     /// Writes the manifest and swaps the staging directory in for the model directory; the
@@ -412,10 +450,19 @@ impl Staging {
         swap_in(&self.path, &self.out)?;
         crash_point("after-swap");
         let _ = std::fs::remove_dir_all(&self.path);
+        self.unlock();
         if let Some(p) = self.out.parent() {
             sync_dir(p);
         }
         Ok(())
+    }
+
+    /// Removes the lock file of a run that ends cleanly (its lock is released when `self`
+    /// drops); a run that dies leaves the file, unlocked, for the next run to take.
+    fn unlock(&self) {
+        if let Ok(p) = sibling(&self.out, "lock") {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -502,8 +549,15 @@ mod tests {
         );
         assert_eq!(generation(&out), 2);
         verify(&out).unwrap();
-        let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
-        assert_eq!(left.len(), 1, "only the model directory is left");
+        let left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(
+            left,
+            vec!["m".to_string()],
+            "only the model directory is left"
+        );
     }
 
     #[test]
@@ -522,11 +576,16 @@ mod tests {
         let s = Staging::begin(&out, false).unwrap();
         let p = s.path().to_path_buf();
         std::fs::write(p.join(CONFIG_FILE), "half").unwrap();
-        std::mem::forget(s);
+        // Dropped without abandon: the files stay, the lock goes (as when a process dies).
+        drop(s);
         let s = Staging::begin(&out, false).unwrap();
         assert!(!s.path().join(CONFIG_FILE).exists());
+        // While a run holds the directory, a second one is refused.
+        let e = Staging::begin(&out, false).unwrap_err().to_string();
+        assert!(e.contains("another genot fit is writing"), "{e}");
         // ... and keeps them with --resume.
         std::fs::write(s.path().join(CONFIG_FILE), "half").unwrap();
+        drop(s);
         let s = Staging::begin(&out, true).unwrap();
         assert!(s.path().join(CONFIG_FILE).exists());
         verify(&out).unwrap();
