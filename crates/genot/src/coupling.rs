@@ -231,7 +231,7 @@ impl Coupler {
         BatchPlan::new(plan, solve, out.reg_ot_cost).map_err(|e| {
             OtError::Numerical(format!(
                 "{e} in {} mode (epsilon {:e} is too small for float32 on this batch); raise epsilon",
-                format!("{:?}", out.mode).to_lowercase(),
+                out.mode.name(),
                 out.epsilon
             ))
         })
@@ -242,7 +242,7 @@ impl Coupler {
 /// balanced problem, a plan whose mass is not 1 (which the scaling iterations cannot give
 /// in exact arithmetic: the kernel or the potentials under- or overflowed).
 fn breakdown(out: &SinkhornOutput<f32>, balanced: bool) -> Option<String> {
-    let mode = format!("{:?}", out.mode).to_lowercase();
+    let mode = out.mode.name();
     let plan = out.plan.as_ref().expect("plan requested");
     if let Some(v) = plan.iter().find(|v| !v.is_finite()) {
         return Some(format!("the {mode}-mode plan has a non-finite entry ({v})"));

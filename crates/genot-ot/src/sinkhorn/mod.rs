@@ -81,6 +81,19 @@ pub enum Mode {
     Online,
 }
 
+impl Mode {
+    /// The mode's name as [`std::str::FromStr`] reads it and reports print it: `auto`,
+    /// `log`, `kernel` or `online`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Log => "log",
+            Mode::Kernel => "kernel",
+            Mode::Online => "online",
+        }
+    }
+}
+
 impl std::str::FromStr for Mode {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -416,7 +429,7 @@ impl Sinkhorn {
                         .unwrap_or_default();
                     return Err(OtError::Numerical(format!(
                         "{what} in {} mode{after}: epsilon {} is too small for {}; use a larger epsilon or float64",
-                        format!("{mode:?}").to_lowercase(),
+                        mode.name(),
                         ctx.eps,
                         F::NAME
                     )));
