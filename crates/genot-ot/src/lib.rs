@@ -26,6 +26,7 @@ pub mod graph;
 pub mod gromov;
 pub mod intra;
 pub mod metrics;
+pub mod pages;
 pub mod problem;
 pub mod real;
 pub mod sampling;
