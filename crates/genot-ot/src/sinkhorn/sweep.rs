@@ -121,3 +121,39 @@ pub(crate) fn kernel_sweep<F: Real>(
         axpy(F::one(), part, ktu);
     }
 }
+
+/// The `eps -> 0` limit of [`log_sweep`] on a dense row-major cost `c` (`n x m`):
+/// `eps LSE_j((g_j - C_ij) / eps)` is replaced by `max_j (g_j - C_ij)`, so a sweep costs
+/// comparisons instead of `2 n m` exponentials. For every row,
+/// `f_i = new_f(i, max_j (g_j - C_ij))`; then `col_out_j = max_i (f_i - C_ij)` with the new
+/// `f`. A maximum is exact in any order, so the blocks merge without rounding.
+pub(crate) fn max_sweep<F: Real>(
+    c: &[F],
+    m: usize,
+    g: &[F],
+    f: &mut [F],
+    new_f: impl Fn(usize, F) -> F + Sync,
+    col_out: &mut [F],
+) {
+    let rb = dense_block_rows(f.len(), m);
+    let parts: Vec<Vec<F>> = f
+        .par_chunks_mut(rb)
+        .enumerate()
+        .map(|(b, fb)| {
+            let s = b * rb;
+            let rows = &c[s * m..(s + fb.len()) * m];
+            let mut local = vec![F::neg_infinity(); m];
+            for (k, (fi, row)) in fb.iter_mut().zip(rows.chunks_exact(m)).enumerate() {
+                *fi = new_f(s + k, max_diff(g, row));
+                col_max_update(*fi, row, &mut local);
+            }
+            local
+        })
+        .collect();
+    col_out.iter_mut().for_each(|o| *o = F::neg_infinity());
+    for part in &parts {
+        for (o, &p) in col_out.iter_mut().zip(part) {
+            *o = if p > *o { p } else { *o };
+        }
+    }
+}
