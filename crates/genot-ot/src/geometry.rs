@@ -493,6 +493,44 @@ impl<F: Real> Geometry<F> {
         }
     }
 
+    /// The scaled cost rows `rows` (any order, repeats allowed), `rows.len() x m`: rows of
+    /// the dense matrix, or computed from the points for an online geometry (memory
+    /// `O(rows.len() m)`, never `n m`). Panics on a row index `>= n`.
+    ///
+    /// ```
+    /// use genot_ot::prelude::*;
+    /// use ndarray::array;
+    /// use std::sync::Arc;
+    ///
+    /// let x = array![[0.0f64], [1.0], [3.0]];
+    /// let y = array![[0.0f64], [2.0]];
+    /// let eps = Epsilon::Absolute(0.1);
+    /// let dense = Geometry::from_points(x.clone(), y.clone(), Arc::new(SqEuclidean), ScaleCost::None, eps).unwrap();
+    /// let online = Geometry::online(x, y, Arc::new(SqEuclidean), ScaleCost::None, eps).unwrap();
+    /// assert_eq!(dense.cost_rows(&[2, 0]), array![[9.0, 1.0], [0.0, 4.0]]);
+    /// assert_eq!(online.cost_rows(&[2, 0]), dense.cost_rows(&[2, 0]));
+    /// ```
+    pub fn cost_rows(&self, rows: &[usize]) -> Array2<F> {
+        match &self.source {
+            Source::Dense(c) => c.select(Axis(0), rows),
+            Source::Online { x, y, xa, ya, cost } => {
+                let xs = x.select(Axis(0), rows);
+                let xa: Vec<F> = if xa.is_empty() {
+                    Vec::new()
+                } else {
+                    rows.iter().map(|&i| xa[i]).collect()
+                };
+                let mut buf = vec![F::zero(); rows.len() * self.m];
+                cost.fill_block_aux(xs.view(), y.view(), &xa, ya, &mut buf);
+                if self.inv_scale != F::one() {
+                    let s = self.inv_scale;
+                    buf.iter_mut().for_each(|v| *v = *v * s);
+                }
+                Array2::from_shape_vec((rows.len(), self.m), buf).expect("rows x m entries")
+            }
+        }
+    }
+
     /// Block start indices covering `0..n`.
     pub(crate) fn block_starts(&self) -> Vec<usize> {
         (0..self.n).step_by(self.block_rows()).collect()

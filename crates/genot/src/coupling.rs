@@ -6,6 +6,7 @@
 //! cross cost, the other columns the intra-space costs.
 
 use crate::config::{Kind, MatchingConfig};
+use crate::matching::{pairs_from_plan, pairs_from_plan_rows, Pairs};
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
 use genot_ot::error::OtError;
@@ -29,10 +30,18 @@ pub struct BatchSolve {
     pub log_retry: bool,
 }
 
+/// Largest OT batch (`n m` entries) solved on a dense cost matrix: 8192 x 8192, whose cost,
+/// kernel and plan take 768 MB in float32. Larger `--ot-batch-size` couplings are solved
+/// on an online geometry (costs recomputed in row blocks, memory `O((n + m) d)`) and only
+/// the plan rows that the training pairs are drawn from are ever formed.
+pub const DENSE_BATCH_ENTRIES: usize = 1 << 26;
+
 /// A batch plan and its marginals, scaled so that a uniform marginal is 1 everywhere:
 /// `row_mass[i] = n (P 1)_i`, `col_mass[j] = m (P^T 1)_j` (the U-GENOT regression targets).
 #[derive(Debug, Clone)]
 pub struct BatchPlan {
+    /// The dense `n x m` plan; empty (`0 x m`) for an online batch, whose rows
+    /// [`BatchPlan::rows`] forms on demand.
     pub plan: Array2<f32>,
     pub row_mass: Array1<f32>,
     pub col_mass: Array1<f32>,
@@ -40,6 +49,16 @@ pub struct BatchPlan {
     /// The objective the solve minimised, at the plan: the regularised OT cost (linear) or
     /// the regularised (fused) GW objective `E(T)` (quadratic and fused).
     pub objective: f64,
+    /// An online batch: the plan as potentials on its online geometry.
+    online: Option<Arc<OnlinePlan>>,
+}
+
+/// `P_ij = exp((f_i + g_j - C_ij) / eps)` on an online geometry.
+#[derive(Debug)]
+struct OnlinePlan {
+    geom: Geometry<f32>,
+    f: Array1<f32>,
+    g: Array1<f32>,
 }
 
 impl BatchPlan {
@@ -58,7 +77,93 @@ impl BatchPlan {
             col_mass,
             solve,
             objective,
+            online: None,
         })
+    }
+
+    /// An online batch from its solve: potentials and marginals, no dense plan.
+    fn from_potentials(
+        geom: Geometry<f32>,
+        out: SinkhornOutput<f32>,
+        solve: BatchSolve,
+    ) -> Result<Self, OtError> {
+        let finite = |v: &Array1<f32>| v.iter().all(|x| x.is_finite());
+        if !(finite(&out.f)
+            && finite(&out.g)
+            && finite(&out.row_marginal)
+            && finite(&out.col_marginal))
+        {
+            return Err(OtError::Numerical(
+                "the online batch plan has a non-finite potential or marginal".into(),
+            ));
+        }
+        let (n, m) = geom.shape();
+        Ok(BatchPlan {
+            plan: Array2::zeros((0, m)),
+            row_mass: &out.row_marginal * n as f32,
+            col_mass: &out.col_marginal * m as f32,
+            solve,
+            objective: out.reg_ot_cost,
+            online: Some(Arc::new(OnlinePlan {
+                geom,
+                f: out.f,
+                g: out.g,
+            })),
+        })
+    }
+
+    /// Whether the plan is held as potentials on an online geometry (an OT batch above
+    /// [`DENSE_BATCH_ENTRIES`]).
+    pub fn is_online(&self) -> bool {
+        self.online.is_some()
+    }
+
+    /// The number of source rows of the plan.
+    pub fn nrows(&self) -> usize {
+        self.row_mass.len()
+    }
+
+    /// Rows `rows` of the plan (any order, repeats allowed), `rows.len() x m`.
+    pub fn rows(&self, rows: &[usize]) -> Array2<f32> {
+        match &self.online {
+            None => self.plan.select(ndarray::Axis(0), rows),
+            Some(o) => {
+                let mut p = o.geom.cost_rows(rows);
+                let inv = 1.0 / o.geom.epsilon() as f32;
+                for (mut row, &i) in p.rows_mut().into_iter().zip(rows) {
+                    let fi = o.f[i];
+                    for (c, &gj) in row.iter_mut().zip(o.g.iter()) {
+                        *c = ((fi + gj - *c) * inv).exp();
+                    }
+                }
+                p
+            }
+        }
+    }
+
+    /// Draws the network's training pairs from the plan ([`pairs_from_plan`], or
+    /// [`pairs_from_plan_rows`] for an online plan).
+    pub fn pairs(
+        &self,
+        balanced: bool,
+        k: usize,
+        joint: bool,
+        sources: usize,
+        seed: u64,
+    ) -> Result<Pairs, OtError> {
+        if self.is_online() {
+            pairs_from_plan_rows(
+                self.row_mass.view(),
+                |r| self.rows(r),
+                balanced,
+                k,
+                joint,
+                sources,
+                seed,
+            )
+        } else {
+            pairs_from_plan(self.plan.view(), balanced, k, joint, sources, seed)
+        }
     }
 }
 
@@ -80,6 +185,8 @@ pub struct Coupler {
     sinkhorn: Sinkhorn,
     gw_max_iterations: usize,
     gw_threshold: f64,
+    /// Linear batches above this many `n m` entries are solved online.
+    dense_limit: usize,
 }
 
 impl Coupler {
@@ -104,7 +211,15 @@ impl Coupler {
                 .with_max_iterations(config.sinkhorn_max_iterations),
             gw_max_iterations: config.gw_max_iterations,
             gw_threshold: config.gw_threshold,
+            dense_limit: DENSE_BATCH_ENTRIES,
         })
+    }
+
+    /// Solves linear batches of more than `entries` (`n m`) entries online instead of
+    /// [`DENSE_BATCH_ENTRIES`] (for tests and memory-tight runs).
+    pub fn with_dense_limit(mut self, entries: usize) -> Self {
+        self.dense_limit = entries;
+        self
     }
 
     pub fn is_quadratic(&self) -> bool {
@@ -124,6 +239,10 @@ impl Coupler {
         let (ta, tb) = self.tau;
         match self.kind {
             Kind::Linear => {
+                let (n, m) = (x.nrows(), y.nrows());
+                if n.saturating_mul(m) > self.dense_limit {
+                    return self.online_plan(x, y);
+                }
                 let geom = self
                     .cost
                     .linear(x.clone(), y.clone(), self.scale, self.epsilon)?;
@@ -188,6 +307,36 @@ impl Coupler {
                 BatchPlan::new(out.plan, solve, out.reg_gw_cost)
             }
         }
+    }
+
+    /// The plan of a linear batch too large for a dense cost matrix: log-domain Sinkhorn on
+    /// an online geometry, the plan kept as potentials.
+    fn online_plan(&self, x: &Array2<f32>, y: &Array2<f32>) -> Result<BatchPlan, OtError> {
+        let (n, m) = (x.nrows(), y.nrows());
+        let cost = match &self.cost {
+            CostChoice::Points(c) => c.clone(),
+            CostChoice::Graph(_) => {
+                return Err(OtError::Unsupported(format!(
+                    "an OT batch of {n} x {m} points is solved online (above {} entries), and a graph cost needs its dense matrix: lower ot_batch_size to at most 8192",
+                    self.dense_limit
+                )))
+            }
+        };
+        let geom = Geometry::online(x.clone(), y.clone(), cost, self.scale, self.epsilon)?;
+        let prob = LinearProblem::new(geom.clone()).with_tau(self.tau.0, self.tau.1)?;
+        let out = self
+            .sinkhorn
+            .clone()
+            .with_mode(Mode::Online)
+            .with_plan(false)
+            .solve(&prob, None)?;
+        let solve = BatchSolve {
+            converged: out.converged,
+            iterations: out.iterations,
+            error: out.marginal_error,
+            log_retry: false,
+        };
+        BatchPlan::from_potentials(geom, out, solve)
     }
 
     /// The plan of a linear batch problem: in kernel mode first (dense batches), and again
@@ -281,6 +430,67 @@ mod tests {
         assert!(breakdown(&out, false)
             .unwrap()
             .contains("non-finite entry (inf)"));
+    }
+
+    /// An OT batch above the dense limit is solved online: its plan rows, marginals and the
+    /// pairs drawn from them agree with the dense solve of the same batch, balanced and not.
+    #[test]
+    fn an_online_batch_matches_the_dense_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (n, d) = (300, 2);
+        let x = Array2::from_shape_fn((n, d), |_| rng.random::<f32>());
+        let y = Array2::from_shape_fn((n, d), |_| rng.random::<f32>() * 2.0 + 0.3);
+        for tau in [1.0, 0.8] {
+            let config = MatchingConfig {
+                epsilon: 0.05,
+                tau_a: tau,
+                tau_b: tau,
+                sinkhorn_threshold: 1e-6,
+                sinkhorn_max_iterations: 20_000,
+                ..MatchingConfig::default()
+            };
+            let dense = Coupler::new(&config, 0, 0).unwrap();
+            let online = dense.clone().with_dense_limit(n * n - 1);
+            let pd = dense.plan(&x, &y, None).unwrap();
+            let po = online.plan(&x, &y, None).unwrap();
+            assert!(!pd.is_online() && po.is_online() && po.plan.is_empty());
+            assert!(pd.solve.converged && po.solve.converged);
+            let rows = [5, 0, 299, 5];
+            let (a, b) = (pd.rows(&rows), po.rows(&rows));
+            assert_eq!(a.dim(), (4, n));
+            let top = a.iter().cloned().fold(0.0f32, f32::max);
+            for (u, v) in a.iter().zip(b.iter()) {
+                assert!((u - v).abs() <= 1e-3 * top, "plan entry {u} vs {v}");
+            }
+            for (u, v) in pd.row_mass.iter().zip(po.row_mass.iter()) {
+                assert!((u - v).abs() < 1e-3, "row mass {u} vs {v}");
+            }
+            let balanced = tau == 1.0;
+            for joint in [false, true] {
+                let (k, sources) = (3, 40);
+                let p1 = pd.pairs(balanced, k, joint, sources, 11).unwrap();
+                let p2 = po.pairs(balanced, k, joint, sources, 11).unwrap();
+                assert_eq!(p2.source.len(), sources * k);
+                assert_eq!(p2.target.len(), sources * k);
+                if balanced && !joint {
+                    // Same rows drawn; targets agree except where rounding moves a draw
+                    // across a boundary of the cumulative row.
+                    assert_eq!(p1.source, p2.source);
+                    let same = p1
+                        .target
+                        .iter()
+                        .zip(&p2.target)
+                        .filter(|(a, b)| a == b)
+                        .count();
+                    assert!(
+                        same >= p1.target.len() * 95 / 100,
+                        "{same} of {}",
+                        p1.target.len()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use genot_ot::error::OtError;
 use genot_ot::prelude::*;
 use genot_ot::sampling::{sample_conditional, sample_joint, RowSelection};
 use ndarray::{Array2, ArrayView2, Axis};
+use rand::distr::{weighted::WeightedIndex, Distribution};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -41,11 +42,7 @@ pub fn pairs_from_plan<F: Real>(
     seed: u64,
 ) -> Result<Pairs, OtError> {
     let n = plan.nrows();
-    if sources == 0 || sources > n {
-        return Err(OtError::InvalidParameter(format!(
-            "cannot draw {sources} sources from a plan of {n} rows"
-        )));
-    }
+    check_sources(sources, n)?;
     if joint {
         let draws = sample_joint(plan, sources * k, seed)?;
         let (source, target) = draws.into_iter().unzip();
@@ -67,12 +64,87 @@ pub fn pairs_from_plan<F: Real>(
         let s = sample_conditional(plan, k, RowSelection::EachOnce, seed)?;
         return Ok(grouped(s, None));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EC7_0125);
-    let mut rows = rand::seq::index::sample(&mut rng, n, sources).into_vec();
-    rows.sort_unstable();
+    let rows = uniform_rows(n, sources, seed);
     let sub = plan.select(Axis(0), &rows);
     let s = sample_conditional(sub.view(), k, RowSelection::EachOnce, seed)?;
     Ok(grouped(s, Some(&rows)))
+}
+
+fn check_sources(sources: usize, n: usize) -> Result<(), OtError> {
+    if sources == 0 || sources > n {
+        return Err(OtError::InvalidParameter(format!(
+            "cannot draw {sources} sources from a plan of {n} rows"
+        )));
+    }
+    Ok(())
+}
+
+/// `sources` distinct rows of `n`, uniformly, sorted: the rows of a balanced plan that the
+/// network's pairs come from when the OT batch is larger than the network's.
+fn uniform_rows(n: usize, sources: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EC7_0125);
+    let mut rows = rand::seq::index::sample(&mut rng, n, sources).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+/// [`pairs_from_plan`] for a plan too large to hold (an online OT batch): `row_mass` are its
+/// row sums (any common scale) and `rows(r)` forms its rows `r` (`r.len() x m`). Rows are
+/// chosen as [`pairs_from_plan`] chooses them: balanced, `sources` distinct rows uniformly
+/// (with the same random draw, so a dense and an online plan of the same batch give the
+/// same pairs up to the plan's rounding); unbalanced, `sources` rows with replacement in
+/// proportion to their mass; jointly, `sources k` rows by mass and one target each. Only
+/// the chosen rows are formed.
+pub fn pairs_from_plan_rows(
+    row_mass: ndarray::ArrayView1<f32>,
+    rows: impl Fn(&[usize]) -> Array2<f32>,
+    balanced: bool,
+    k: usize,
+    joint: bool,
+    sources: usize,
+    seed: u64,
+) -> Result<Pairs, OtError> {
+    let n = row_mass.len();
+    check_sources(sources, n)?;
+    if k == 0 {
+        return Err(OtError::InvalidParameter(
+            "k (targets per source) must be >= 1".into(),
+        ));
+    }
+    let by_mass = |count: usize| -> Result<Vec<usize>, OtError> {
+        let w: Vec<f64> = row_mass.iter().map(|&v| v as f64).collect();
+        let dist = WeightedIndex::new(&w).map_err(|e| {
+            OtError::InvalidParameter(format!("cannot resample rows of the plan: {e}"))
+        })?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0DD5_0125);
+        Ok((0..count).map(|_| dist.sample(&mut rng)).collect())
+    };
+    let chosen: Vec<usize> = if joint {
+        by_mass(sources * k)?
+    } else if balanced {
+        uniform_rows(n, sources, seed)
+    } else {
+        by_mass(sources)?
+    };
+    // Each distinct row is formed once.
+    let mut distinct = chosen.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let sub = rows(&distinct);
+    let slot_rows: Vec<usize> = chosen
+        .iter()
+        .map(|i| distinct.binary_search(i).expect("a chosen row"))
+        .collect();
+    let per_slot = if joint { 1 } else { k };
+    let picked = sub.select(Axis(0), &slot_rows);
+    let s = sample_conditional(picked.view(), per_slot, RowSelection::EachOnce, seed)?;
+    Ok(Pairs {
+        source: chosen
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(i, per_slot))
+            .collect(),
+        target: s.target,
+    })
 }
 
 /// Re-pairs latents with targets within each group of `k` consecutive rows (one group per

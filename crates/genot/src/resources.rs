@@ -68,7 +68,18 @@ pub fn fit_need(config: &GenotConfig) -> Need {
         .saturating_add(product(&[16, v.layers, v.hidden]))
         .saturating_mul(f32b as u128);
     let ot = config.matching.ot_batch_size.unwrap_or(b).max(b);
-    let plans = if config.matching.kind == crate::config::Kind::Linear {
+    let linear = config.matching.kind == crate::config::Kind::Linear;
+    let plans = if linear && product(&[ot, ot]) > crate::coupling::DENSE_BATCH_ENTRIES as u128 {
+        // Online: the points, potentials and marginals, the cost blocks of the sweeps (2^20
+        // entries per thread), and the plan rows the pairs come from.
+        let points = product(&[2, ot, config.source_dim.max(config.target_dim)]);
+        let rows = product(&[b, config.matching.k_samples, ot]);
+        (points
+            + product(&[8, ot])
+            + product(&[2, 1 << 20, rayon::current_num_threads()])
+            + 2 * rows)
+            .saturating_mul(f32b as u128)
+    } else if linear {
         product(&[4, ot, ot, f32b])
     } else {
         product(&[8, ot, ot, f32b])

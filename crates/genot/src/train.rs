@@ -17,7 +17,7 @@ use crate::data::{ConditionGroup, TrainingData};
 use crate::engine::{burn_optimizer, Engine, FieldTrainer};
 use crate::error::{GenotError, Result};
 use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
-use crate::matching::{match_latents_per_source, pairs_from_plan};
+use crate::matching::match_latents_per_source;
 use crate::model::{one_hot_append, to_tensor, write_atomic, write_model_files, Genot};
 use crate::ode::{integrate, Solver};
 use crate::orientation::{self, OrientationChoice};
@@ -346,15 +346,15 @@ pub fn fit(
             coupler.plan(&x, &y, push.as_ref()).map_err(matching_err)?
         };
         // The network's batch: `batch_size` sources of the (possibly larger) OT batch.
-        let pairs = pairs_from_plan(
-            plan.plan.view(),
-            m.is_balanced(),
-            k,
-            m.joint,
-            tc.batch_size.min(si.len()),
-            rng.next_u64(),
-        )
-        .map_err(matching_err)?;
+        let pairs = plan
+            .pairs(
+                m.is_balanced(),
+                k,
+                m.joint,
+                tc.batch_size.min(si.len()),
+                rng.next_u64(),
+            )
+            .map_err(matching_err)?;
         let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
         let tgt_rows: Vec<usize> = pairs.target.iter().map(|&j| ti[j]).collect();
         let xs = source_n.select(Axis(0), &src_rows);
