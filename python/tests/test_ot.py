@@ -39,6 +39,11 @@ def test_float32_input_and_unbalanced_mass():
     r64 = ot.sinkhorn(x, y, epsilon=0.05)
     r32 = ot.sinkhorn(x.astype(np.float32), y.astype(np.float32), epsilon=0.05)
     np.testing.assert_allclose(r32.plan, r64.plan, atol=1e-6)
+    # float32 points are solved in float32 (as OTT-JAX does), anything else in float64.
+    assert r32.plan.dtype == np.float32 and r32.f.dtype == np.float32
+    assert r64.plan.dtype == np.float64
+    mixed = ot.sinkhorn(x.astype(np.float32), y, epsilon=0.05)
+    assert mixed.plan.dtype == np.float64
     ub = ot.sinkhorn(x, y, epsilon=0.05, tau_a=0.5, tau_b=0.5)
     assert ub.mass < 0.99 * r64.mass
 
@@ -91,3 +96,15 @@ def test_gw_bad_input():
         ot.gromov_wasserstein(np.zeros((3, 2)), np.zeros((4, 2)), x_shared=np.zeros((3, 1)))
     with pytest.raises(ValueError, match="y_shared has 3 rows"):
         ot.gromov_wasserstein(np.ones((3, 2)), np.ones((4, 2)), x_shared=np.zeros((3, 1)), y_shared=np.zeros((3, 1)))
+
+
+def test_sinkhorn_warns_when_it_does_not_converge():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 2.0
+    with pytest.warns(RuntimeWarning, match="did not converge in 3 iterations"):
+        r = ot.sinkhorn(x, y, epsilon=1e-3, max_iterations=3)
+    assert not r.converged
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ot.sinkhorn(x, y, epsilon=0.5).converged
