@@ -32,6 +32,11 @@ from ._checks import as_labels, as_points, choice, flag, integer, number, text
 from ._progress import progress_bar
 
 __all__ = ["GENOT", "ot", "metrics", "__version__"]
+
+
+def __dir__() -> list:
+    """The public names only (``dir(genot)``), not the modules this file imports."""
+    return sorted(__all__)
 __version__: str = _genot.__version__
 
 KINDS = ("linear", "quadratic", "fused")
@@ -96,7 +101,7 @@ class GENOT:
         gw_max_iterations: int = 50,
         gw_threshold: float = 1e-3,
         orientation: str = "pushforward",
-        lr: float = 1e-4,
+        lr: float = 1e-3,
         weight_decay: float = 1e-10,
         ema: Optional[float] = None,
         grad_clip: Optional[float] = None,
@@ -135,6 +140,8 @@ class GENOT:
             "seed": integer(seed, "seed"),
             "engine": choice(engine, "engine", ("native", "burn")),
         }
+        # The ranges and cross-setting rules, checked by the same code as `genot fit`'s.
+        _genot.validate_settings(json.dumps(self.settings))
         self._model: Optional[_genot.Model] = None
 
     def __repr__(self) -> str:
@@ -168,7 +175,8 @@ class GENOT:
           pandas Series); each batch is drawn within one label.
         - ``ot_batch_size``: points of each side that each coupling is solved on (default
           ``batch_size``); the network's ``batch_size`` sources are drawn from that larger
-          plan, which shrinks the coupling's minibatch bias.
+          plan, which shrinks the coupling's minibatch bias. Linear couplings above 8192
+          points are solved online (costs recomputed, memory O(M d), slower).
         - ``progress``: ``True`` shows a bar (tqdm when installed), ``False`` nothing, a
           callable is called as ``progress(iteration, iterations, loss)``.
         - ``checkpoint_dir``: write ``checkpoint/`` there every ``checkpoint_every``
@@ -251,7 +259,8 @@ class GENOT:
         Returns the samples, shape ``(n, q)`` when ``n_samples == 1`` and ``(n, K, q)``
         otherwise (as ``genot transport``). With any ``return_*`` flag, returns a tuple:
         the samples, then the mean over samples ``(n, q)``, then U-GENOT's ``eta(x)``
-        ``(n,)``, then the per-point uncertainty ``(n,)``, each only when asked for.
+        ``(n,)``, then the per-point uncertainty ``(n,)``, each only when asked for (the
+        uncertainty needs ``n_samples >= 2``).
 
         ``solver``: ``"dopri5"`` or ``"tsit5"`` (adaptive, ``rtol``/``atol``, one step
         size per point) or ``"euler"``, ``"midpoint"``, ``"rk4"`` with ``steps`` fixed steps. ``conditions``: one label
@@ -275,6 +284,7 @@ class GENOT:
             rtol=number(rtol, "rtol", positive=True),
             atol=number(atol, "atol", positive=True),
             seed=integer(seed, "seed"),
+            uncertainty=flag(return_uncertainty, "return_uncertainty"),
         )
         if k == 1:
             samples = samples[:, 0, :]
@@ -301,16 +311,21 @@ class GENOT:
 
     def transport_anndata(self, adata: Any, *, key: str = "X_pca", key_added: str = "X_genot",
                           condition_key: Optional[str] = None, shared_key: Optional[str] = None,
-                          n_samples: int = 1, **transport_kwargs: Any) -> Any:
+                          n_samples: int = 1, copy: bool = False, **transport_kwargs: Any) -> Any:
         """Transports the cells of ``adata`` (representation ``key``) and writes the
         predictions into ``adata.obsm[key_added]`` (the mean when ``n_samples > 1``, with
-        all samples in ``obsm[key_added + "_samples"]``, n x K x q), the uncertainty into
-        ``obs[key_added + "_uncertainty"]`` and, for U-GENOT, eta(x) into
-        ``obs[key_added + "_weight"]``. Returns ``adata``."""
+        all samples in ``obsm[key_added + "_samples"]``, n x K x q, and their spread in
+        ``obs[key_added + "_uncertainty"]``) and, for U-GENOT, eta(x) into
+        ``obs[key_added + "_weight"]``, as ``genot transport --out COPY.h5ad`` does.
+
+        As scanpy: modifies ``adata`` in place and returns None, or with ``copy=True``
+        leaves it untouched and returns the new AnnData."""
         from ._anndata import store_predictions
 
-        return store_predictions(self, adata, key, key_added, condition_key, shared_key, n_samples,
-                                 transport_kwargs)
+        target = adata.copy() if flag(copy, "copy") else adata
+        store_predictions(self, target, key, key_added, condition_key, shared_key, n_samples,
+                          transport_kwargs)
+        return target if copy else None
 
     # ------------------------------------------------------------------ files
     def save(self, path: PathLike) -> None:

@@ -62,15 +62,18 @@ def store_predictions(model: Any, adata: Any, key: str, key_added: str,
     conditions = None if condition_key is None else obs_labels(adata, condition_key, "adata")
     shared = None if shared_key is None else representation(adata, shared_key, "adata")
     weights = model.is_unbalanced
+    many = n_samples > 1
     out = model.transport(x, n_samples, conditions, source_shared=shared, return_mean=True,
-                          return_weights=weights, return_uncertainty=True, **kwargs)
+                          return_weights=weights, return_uncertainty=many, **kwargs)
     samples, mean = out[0], out[1]
-    if n_samples == 1:
-        adata.obsm[key_added] = samples
-    else:
+    # As `genot transport --out COPY.h5ad`: one sample, or the mean of K with all K and
+    # their spread (the uncertainty needs K >= 2).
+    if many:
         adata.obsm[key_added] = mean
         adata.obsm[key_added + "_samples"] = samples
+        adata.obs[key_added + "_uncertainty"] = out[-1]
+    else:
+        adata.obsm[key_added] = samples
     if weights:
         adata.obs[key_added + "_weight"] = out[2]
-    adata.obs[key_added + "_uncertainty"] = out[-1]
     return adata

@@ -1,7 +1,7 @@
 """Type stubs of the compiled module `genot._genot` (see python/src/*.rs). Use the public
 modules `genot`, `genot.ot` and `genot.metrics`, which check their arguments."""
 
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ class Model:
         rtol: float = 1e-3,
         atol: float = 1e-6,
         seed: int = 0,
+        uncertainty: bool = False,
     ) -> Tuple[F32, F32, F32, Optional[F32], int]: ...
     @property
     def config(self) -> str: ...
@@ -40,6 +41,7 @@ class Model:
     def n_parameters(self) -> int: ...
 
 def default_settings() -> str: ...
+def validate_settings(settings: str) -> None: ...
 def fit(
     source: F32,
     target: F32,
@@ -54,10 +56,10 @@ def fit(
     resume: bool = False,
 ) -> Model: ...
 def sinkhorn(
-    x: F64,
-    y: F64,
-    a: Optional[F64] = None,
-    b: Optional[F64] = None,
+    x: Union[F32, F64],
+    y: Union[F32, F64],
+    a: Optional[Union[F32, F64]] = None,
+    b: Optional[Union[F32, F64]] = None,
     *,
     cost: str = "sqeuclidean",
     epsilon: Optional[float] = None,
@@ -68,6 +70,7 @@ def sinkhorn(
     threshold: float = 1e-3,
     max_iterations: int = 2000,
     mode: str = "auto",
+    norm: str = "l1",
 ) -> dict: ...
 def gromov_wasserstein(
     x: F64,

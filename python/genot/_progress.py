@@ -1,12 +1,35 @@
 """Progress bars for `GENOT.fit`: tqdm when installed (``tqdm.auto`` picks a widget in
 Jupyter and text in a terminal), otherwise a plain bar on stderr that redraws in place in
-a terminal and prints a line every 10% elsewhere (notebooks, logs)."""
+a terminal and prints a line every 10% elsewhere (notebooks, logs), in the CLI's words:
+iteration, loss, iterations per second, time left."""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import Callable
+
+
+def _duration(seconds: float) -> str:
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def line_of(desc: str, it: int, total: int, loss: float, elapsed: float) -> str:
+    """The plain progress line, as ``genot fit`` prints it in a log:
+    ``fit: iteration 1200/5000 (24%), loss 0.1234, 48.1 it/s, ETA 1m19s, 25 s elapsed``."""
+    parts = [f"iteration {it}/{total} ({100 * it / max(total, 1):.0f}%)", f"loss {loss:.4f}"]
+    if it > 0 and elapsed > 0:
+        rate = it / elapsed
+        parts.append(f"{rate:.1f} it/s")
+        if it < total:
+            parts.append(f"ETA {_duration((total - it) / rate)}")
+    parts.append(f"{_duration(elapsed)} elapsed")
+    return f"{desc}: " + ", ".join(parts)
 
 
 class _TextBar:
@@ -18,14 +41,14 @@ class _TextBar:
 
     def __call__(self, it: int, total: int, loss: float) -> None:
         elapsed = time.monotonic() - self.start
-        line = f"{self.desc} {it}/{total} loss {loss:.4f} [{elapsed:.0f} s]"
         if self.tty:
             done = int(30 * it / max(total, 1))
-            sys.stderr.write(f"\r{self.desc} [{'#' * done}{'.' * (30 - done)}] {line[len(self.desc) + 1:]}")
+            line = f"{it}/{total} loss {loss:.4f} [{elapsed:.0f} s]"
+            sys.stderr.write(f"\r{self.desc} [{'#' * done}{'.' * (30 - done)}] {line}")
             sys.stderr.flush()
         elif it * 10 >= self.next_decile * total:
             self.next_decile = it * 10 // max(total, 1) + 1
-            print(line, file=sys.stderr, flush=True)
+            print(line_of(self.desc, it, total, loss, elapsed), file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.tty:

@@ -32,6 +32,14 @@ pub fn default_settings() -> String {
     serde_json::to_string(&FitSettings::default()).expect("settings serialise")
 }
 
+/// Checks a JSON object of [`FitSettings`] keys without data, as `genot fit` checks its
+/// flags (same rules, same messages): a `ValueError` names the first bad setting.
+#[pyfunction]
+pub fn validate_settings(settings: &str) -> PyResult<()> {
+    let s: FitSettings = serde_json::from_str(settings).map_err(|e| value_err(e.to_string()))?;
+    s.validate().map_err(|e| value_err(e.to_string()))
+}
+
 fn pair<T>(what: &str, a: Option<T>, b: Option<T>) -> PyResult<Option<(T, T)>> {
     match (a, b) {
         (Some(a), Some(b)) => Ok(Some((a, b))),
@@ -181,7 +189,7 @@ impl Model {
     /// Samples `(samples n x K x q, mean n x q, uncertainty n, eta(x) n or None,
     /// velocity evaluations)`.
     #[pyo3(signature = (x, *, shared=None, conditions=None, samples=1, solver="dopri5",
-        steps=20, rtol=1e-3, atol=1e-6, seed=0))]
+        steps=20, rtol=1e-3, atol=1e-6, seed=0, uncertainty=false))]
     #[allow(clippy::too_many_arguments)]
     fn transport<'py>(
         &self,
@@ -195,6 +203,7 @@ impl Model {
         rtol: f64,
         atol: f64,
         seed: u64,
+        uncertainty: bool,
     ) -> PyResult<Transported<'py>> {
         let solver = Solver::from_name(solver, steps, rtol, atol).map_err(value_err)?;
         let x = self
@@ -208,6 +217,7 @@ impl Model {
             samples,
             solver,
             seed,
+            uncertainty,
             ..TransportOptions::default()
         };
         let out = py

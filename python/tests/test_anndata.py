@@ -23,13 +23,17 @@ def test_fit_and_transport_anndata():
     ctrl, stim = cells(200, 0.0, 0), cells(200, 3.0, 1)
     model = genot.GENOT(**SMALL).fit_anndata(ctrl, stim, key="X_pca", iterations=300, progress=False)
     direct = model.transport(ctrl.obsm["X_pca"], seed=5)
-    out = model.transport_anndata(ctrl, key="obsm/X_pca", key_added="X_pred", seed=5)
-    assert out is ctrl
+    assert model.transport_anndata(ctrl, key="obsm/X_pca", key_added="X_pred", seed=5) is None
     assert np.array_equal(ctrl.obsm["X_pred"], direct)
-    assert ctrl.obs["X_pred_uncertainty"].shape == (200,)
+    assert "X_pred_uncertainty" not in ctrl.obs, "one sample has no spread"
     assert (ctrl.obsm["X_pred"] - ctrl.obsm["X_pca"])[:, 0].mean() > 2.0
     model.transport_anndata(ctrl, key="X_pca", key_added="X_k", n_samples=4)
     assert ctrl.obsm["X_k"].shape == (200, 2) and ctrl.obsm["X_k_samples"].shape == (200, 4, 2)
+    assert ctrl.obs["X_k_uncertainty"].shape == (200,)
+    # copy=True: a new AnnData, the input untouched (scanpy's convention).
+    new = model.transport_anndata(ctrl, key="X_pca", key_added="X_c", seed=5, copy=True)
+    assert new is not ctrl and "X_c" not in ctrl.obsm
+    assert np.array_equal(new.obsm["X_c"], direct)
 
 
 def test_sparse_x_layers_and_conditions():

@@ -95,7 +95,7 @@ def test_cli_h5ad_matches_fit_anndata_and_transport_anndata(genot_cli, tmp_path)
     assert np.array_equal(np.asarray(cli_losses, dtype=np.float32), model.losses)
 
     copy = ad.read_h5ad(tmp_path / "copy.h5ad")
-    mine = model.transport_anndata(adata.copy(), key="X_pca", condition_key="batch", n_samples=3)
+    mine = model.transport_anndata(adata, key="X_pca", condition_key="batch", n_samples=3, copy=True)
     for key in ("X_genot", "X_genot_samples"):
         assert np.array_equal(copy.obsm[key], mine.obsm[key]), key
     assert np.array_equal(copy.obs["X_genot_uncertainty"], mine.obs["X_genot_uncertainty"])

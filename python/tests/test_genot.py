@@ -176,6 +176,27 @@ def test_transport_checks_its_input(shifted):
         model.transport(x[:2], n_samples=0)
     with pytest.raises(ValueError, match="balanced"):
         model.transport(x[:2], return_weights=True)
+    # One sample has no spread: asking for its uncertainty is an error, as in the CLI.
+    with pytest.raises(ValueError, match="at least 2 samples per point, got 1"):
+        model.transport(x[:2], return_uncertainty=True)
+    _, u = model.transport(x[:2], n_samples=3, return_uncertainty=True)
+    assert u.shape == (2,) and (u >= 0).all()
+
+
+def test_settings_are_checked_when_the_model_is_made():
+    """The constructor runs the Rust settings check that `genot fit` runs on its flags, so
+    a bad value fails at once, with the CLI's message, not at the first fit."""
+    with pytest.raises(ValueError, match="tau_a must be in"):
+        genot.GENOT(tau_a=2.0)
+    with pytest.raises(ValueError, match="sinkhorn_threshold"):
+        genot.GENOT(sinkhorn_threshold=float("nan"))
+    with pytest.raises(ValueError, match="ema decay must be in"):
+        genot.GENOT(ema=1.0)
+
+
+def test_the_public_namespace_is_clean():
+    assert dir(genot) == sorted(genot.__all__)
+    assert "np" not in dir(genot) and "json" not in dir(genot)
 
 
 def test_load_errors_name_the_file(tmp_path):
@@ -281,7 +302,8 @@ def test_progress_bar_without_tqdm_prints_every_tenth(monkeypatch, capsys):
         update(i, 100, 1.0 / i)
     close()
     lines = capsys.readouterr().err.strip().splitlines()  # stderr is not a terminal here
-    assert len(lines) == 10 and lines[-1].startswith("fit 100/100 loss 0.0100")
+    assert len(lines) == 10 and lines[-1].startswith("fit: iteration 100/100 (100%), loss 0.0100, ")
+    assert "it/s" in lines[0] and "ETA" in lines[0] and "ETA" not in lines[-1]
 
 
 def test_an_unconverged_batch_coupling_warns_once_and_trains_on():

@@ -8,7 +8,6 @@ use genot::model::write_model_files;
 use genot::model_dir::Staging;
 use genot::train::{fit, FitOptions, Progress};
 use genot::{FitSettings, GenotError, TrainingData};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +73,7 @@ pub struct FitArgs {
     /// Target marginal relaxation in (0, 1].
     #[arg(long, default_value_t = 1.0)]
     pub tau_b: f64,
+    /// Training iterations: network steps, each on one batch coupling.
     #[arg(long, default_value_t = 5000)]
     pub iterations: usize,
     /// Source points per batch (and target points per batch).
@@ -81,11 +81,12 @@ pub struct FitArgs {
     pub batch_size: usize,
     /// Points of each side that each coupling is solved on (default: --batch-size); the
     /// network's --batch-size sources and their pairs are drawn from that larger plan, which
-    /// shrinks the coupling's minibatch bias for the same network step.
+    /// shrinks the coupling's minibatch bias for the same network step. Linear couplings
+    /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
     #[arg(long)]
     pub ot_batch_size: Option<usize>,
-    /// AdamW learning rate.
-    #[arg(long, default_value_t = 1e-4)]
+    /// AdamW learning rate (1e-3: best or tied on 3 of the 4 tasks of bench/DEFAULTS-STUDY.md).
+    #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// AdamW weight decay.
     #[arg(long, default_value_t = 1e-10)]
@@ -155,6 +156,8 @@ pub struct FitArgs {
     #[arg(long)]
     #[serde(skip)]
     pub resume: bool,
+    /// Seed of every random choice of the run (initial weights, batches, noise, times):
+    /// the same data, settings and seed give the same model on any number of threads.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Velocity-field implementation on the CPU: native (hand-written kernels, the fastest)
@@ -214,11 +217,19 @@ pub(crate) fn genot_error(e: GenotError) -> CliError {
 pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
     let device = crate::device::parse_device(&args.device)?;
-    if (kind == Kind::Fused) != args.source_shared.is_some() {
-        return Err(CliError::Input(
-            "--kind fused needs --source-shared and --target-shared, and they are only for fused"
-                .into(),
-        ));
+    match (kind == Kind::Fused, args.source_shared.is_some()) {
+        (true, false) => {
+            return Err(CliError::Input(
+                "--kind fused compares features that both spaces share: give them with --source-shared and --target-shared".into(),
+            ))
+        }
+        (false, true) => {
+            return Err(CliError::Input(format!(
+                "--source-shared and --target-shared are the shared features of a fused fit: add --kind fused (this is --kind {})",
+                args.kind
+            )))
+        }
+        _ => {}
     }
     let settings = FitSettings {
         kind,
@@ -342,26 +353,22 @@ fn train_into(
             }
         });
     }
-    let bar = ProgressBar::new(config.training.iterations as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "fit {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] loss {msg}",
-        )
-        .expect("valid template"),
-    );
+    let mut bar = crate::progress::Progress::counter("fit", config.training.iterations as u64);
     let mut smoothed: Option<f32> = None;
     let mut warned = false;
     let mut hook = |p: &Progress| {
         if !p.batch_solve.converged && !warned {
             warned = true;
-            bar.suspend(|| eprintln!("warning: {}", p.unconverged_warning()));
+            bar.println(&format!("warning: {}", p.unconverged_warning()));
         }
         let s = smoothed.map_or(p.loss, |s| 0.98 * s + 0.02 * p.loss);
         smoothed = Some(s);
-        bar.set_position(p.iteration as u64);
-        if p.iteration.is_multiple_of(10) || p.iteration == p.iterations {
-            bar.set_message(format!("{s:.4}"));
-        }
+        let message = if p.iteration.is_multiple_of(10) || p.iteration == p.iterations {
+            format!("loss {s:.4}")
+        } else {
+            String::new()
+        };
+        bar.update(p.iteration as u64, &message);
     };
     let parameters = config.velocity.num_params_estimate() as usize;
     let result = fit(
@@ -376,7 +383,7 @@ fn train_into(
             engine: settings.engine().map_err(genot_error)?,
         },
     );
-    bar.finish_and_clear();
+    bar.finish();
     let (model, report) = match result {
         Err(GenotError::Stopped(it)) => {
             *interrupted = true;

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod fit;
 pub mod io;
 pub mod plot;
+pub mod progress;
 pub mod solve;
 pub mod transport;
 

@@ -22,30 +22,39 @@ struct Cli {
     /// it starts, with the setting to change.
     #[arg(long, global = true, value_name = "SIZE", value_parser = genot::resources::parse_size)]
     max_memory: Option<u64>,
+    /// No progress output on stderr (a bar on a terminal; elsewhere, as in a log file, a
+    /// line every 10 seconds). Warnings and errors are still printed.
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Solve a discrete entropic OT problem between two point clouds (Sinkhorn) and print
     /// a JSON report on stdout.
+    #[command(allow_negative_numbers = true)]
     Solve(Box<solve::SolveArgs>),
     /// Compare predicted points with observed targets: Sinkhorn divergence, energy distance,
     /// RBF MMD, FOSCTTM (--paired), label transfer accuracy (--pred-labels/--target-labels).
     /// JSON on stdout, a table on stderr.
+    #[command(allow_negative_numbers = true)]
     Eval(eval::EvalArgs),
     /// Train a GENOT model (linear, quadratic or fused; balanced or unbalanced; with or
     /// without conditions) and write it to a model directory. JSON report on stdout.
     /// `--config FILE.toml` reads the flags from a file (flags given here override it).
-    #[command(args_override_self = true)]
+    #[command(args_override_self = true, allow_negative_numbers = true)]
     Fit(Box<fit::FitArgs>),
     /// Sample the learned conditional distributions for new source points with a model
     /// directory from `genot fit`. JSON report on stdout.
+    #[command(allow_negative_numbers = true)]
     Transport(Box<transport::TransportArgs>),
     /// Draw a PNG: a model's training loss (--model) or a scatter of source points, their
     /// predictions and the targets (--source --pred [--target]).
+    #[command(allow_negative_numbers = true)]
     Plot(plot::PlotArgs),
     /// Run the whole workflow on a built-in synthetic task (fit, transport, eval, plots) in
     /// well under a minute; no arguments needed. Prints where the outputs are.
+    #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
 }
 
@@ -64,6 +73,7 @@ fn main() {
     };
     let cli = Cli::parse_from(argv);
     genot::resources::set_memory_limit(cli.max_memory);
+    genot_cli::progress::set_quiet(cli.quiet);
     let result: Result<String, CliError> = match &cli.command {
         Command::Solve(args) => solve::run(args).and_then(|r| to_json(&r)),
         Command::Eval(args) => eval::run(args).and_then(|r| {

@@ -440,19 +440,24 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
     })
 }
 
-/// Arguments of `genot plot`.
+/// Arguments of `genot plot`: `--model DIR` (the training loss) or `--source S --pred P
+/// [--target T]` (a scatter of the points, their predictions and the targets).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("figure").required(true).args(["model", "pred"])))]
 pub struct PlotArgs {
-    /// The PNG file to write.
+    /// The PNG file to write: with --model DIR (the training loss), or with --source and
+    /// --pred (a scatter).
     #[arg(long)]
     pub out: std::path::PathBuf,
     /// A model directory: plot its training loss (history.json).
-    #[arg(long, conflicts_with_all = ["source", "pred", "target"], required_unless_present = "pred")]
+    #[arg(long, conflicts_with_all = ["source", "pred", "target"])]
     pub model: Option<std::path::PathBuf>,
-    /// Source points (.npy or .csv[:columns]), with --pred.
+    /// Source points, with --pred: .npy, .csv[:columns] or .h5ad[:KEY] (KEY = X, obsm/NAME
+    /// or layers/NAME).
     #[arg(long, requires = "pred")]
     pub source: Option<std::path::PathBuf>,
-    /// Predictions for the source points: n x q, or n x K x q from `genot transport --samples K`.
+    /// Predictions for the source points: n x q (the formats of --source), or n x K x q
+    /// (.npy, or .csv with one row per sample) from `genot transport --samples K`.
     #[arg(long, requires = "source")]
     pub pred: Option<std::path::PathBuf>,
     /// Observed target points, drawn under the predictions.

@@ -2,25 +2,27 @@
 
 use crate::error::CliError;
 use crate::io::{check_output_dir, read_points, write_npy_atomic};
+use crate::progress::Progress;
 use clap::Args;
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// Arguments of `genot solve`.
 #[derive(Debug, Args)]
 pub struct SolveArgs {
-    /// Source points: .npy, n x d, float32 or float64 (rows are points).
+    /// Source points, n x d (rows are points), float32 or float64: .npy, .csv[:columns],
+    /// or .h5ad[:KEY] with KEY = X (the default), obsm/NAME or layers/NAME.
     #[arg(long)]
     pub source: PathBuf,
-    /// Target points: .npy, m x d.
+    /// Target points, m x d: the same formats as --source.
     #[arg(long)]
     pub target: PathBuf,
     /// Ground cost: sqeuclidean (no 1/2), euclidean, pnorm:P (sum |x - y|^P), cosine, or
@@ -73,10 +75,12 @@ pub struct SolveArgs {
     /// (default 0.01).
     #[arg(long)]
     pub quadratic: bool,
-    /// Fused GW: source features comparable with --target-shared (.npy, n rows).
+    /// Fused GW: source features comparable with --target-shared (n rows; the formats of
+    /// --source).
     #[arg(long, requires = "target_shared", requires = "quadratic")]
     pub source_shared: Option<PathBuf>,
-    /// Fused GW: target features comparable with --source-shared (.npy, m rows).
+    /// Fused GW: target features comparable with --source-shared (m rows; the formats of
+    /// --source).
     #[arg(long, requires = "source_shared", requires = "quadratic")]
     pub target_shared: Option<PathBuf>,
     /// Fused GW: weight of the shared-feature cost (squared Euclidean, scaled like --scale-cost).
@@ -266,7 +270,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
-    let bar = progress_bar();
+    let bar = Arc::new(Mutex::new(Progress::spinner("sinkhorn", "")));
     if args.quadratic {
         for (what, p, a) in [("source", &args.source, &x), ("target", &args.target, &y)] {
             if a.nrows() < 2 {
@@ -282,7 +286,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     } else {
         linear(args, &c, cost, x, y, &bar)
     };
-    bar.finish_and_clear();
+    bar.lock().expect("progress").finish();
     let mut solved = solved?;
     solved.report.seconds = start.elapsed().as_secs_f64();
     if let (Some(path), Some(plan)) = (&args.plan_out, &solved.plan) {
@@ -300,7 +304,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     Ok(solved.report)
 }
 
-fn sinkhorn_options(args: &SolveArgs, c: &Checked, bar: &ProgressBar) -> Sinkhorn {
+fn sinkhorn_options(args: &SolveArgs, c: &Checked, bar: &Shared) -> Sinkhorn {
     let shown = bar.clone();
     Sinkhorn::default()
         .with_threshold(args.threshold)
@@ -309,7 +313,12 @@ fn sinkhorn_options(args: &SolveArgs, c: &Checked, bar: &ProgressBar) -> Sinkhor
         .with_momentum(c.momentum)
         .with_norm(c.norm)
         .with_progress(Arc::new(move |it, err| {
-            shown.set_message(format!("iteration {it}, marginal error {err:.3e}"));
+            if let Ok(mut p) = shown.lock() {
+                p.update(
+                    it as u64,
+                    &format!("iteration {it}, marginal error {err:.3e}"),
+                );
+            }
         }))
 }
 
@@ -319,7 +328,7 @@ fn linear<F: Real>(
     cost: CostChoice<F>,
     x: Array2<F>,
     y: Array2<F>,
-    bar: &ProgressBar,
+    bar: &Shared,
 ) -> Result<Solved<F>, CliError> {
     if x.ncols() != y.ncols() {
         return Err(CliError::Input(format!(
@@ -391,7 +400,7 @@ fn quadratic<F: Real>(
     cost: CostChoice<F>,
     x: Array2<F>,
     y: Array2<F>,
-    bar: &ProgressBar,
+    bar: &Shared,
 ) -> Result<Solved<F>, CliError> {
     let (n, m, dx, dy) = (x.nrows(), y.nrows(), x.ncols(), y.ncols());
     let epsilon = match c.epsilon {
@@ -496,13 +505,5 @@ fn quadratic<F: Real>(
     })
 }
 
-/// A spinner on stderr (hidden when stderr is not a terminal).
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} sinkhorn {elapsed}: {msg}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
+/// The solve's progress, updated from the solver's iteration callback.
+type Shared = Arc<Mutex<Progress>>;

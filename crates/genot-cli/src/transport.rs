@@ -7,10 +7,9 @@ use crate::io::{check_output_format, read_points, write_points_atomic, Side};
 use clap::Args;
 use genot::ode::Solver;
 use genot::{Genot, TransportOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Arguments of `genot transport`.
 #[derive(Debug, Args)]
@@ -187,13 +186,10 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         Some(t) => Some(read_points::<f32>(t, "plot-target")?),
         None => None,
     };
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} transport {elapsed}: {msg}")
-            .expect("valid template"),
+    let mut bar = crate::progress::Progress::spinner(
+        "transport",
+        &format!("{} points x {} samples", x.nrows(), args.samples),
     );
-    bar.set_message(format!("{} points x {} samples", x.nrows(), args.samples));
-    bar.enable_steady_tick(Duration::from_millis(200));
     let start = Instant::now();
     let out = model.transport(
         x.view(),
@@ -202,10 +198,11 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
             samples: args.samples,
             solver,
             seed: args.seed,
+            uncertainty: args.uncertainty_out.is_some(),
             ..TransportOptions::default()
         },
     );
-    bar.finish_and_clear();
+    bar.finish();
     let out = out.map_err(genot_error)?;
     let seconds = start.elapsed().as_secs_f64();
     if let Some(p) = &args.plot {

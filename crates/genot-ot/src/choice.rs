@@ -40,7 +40,13 @@ impl<F: Real> CostChoice<F> {
                     "cost '{name}': the number of neighbours must be a positive integer"
                 )),
             },
-            None => parse_cost::<F>(name).map(CostChoice::Points),
+            None => parse_cost::<F>(name).map(CostChoice::Points).map_err(|e| {
+                if e.starts_with("unknown cost") {
+                    format!("unknown cost '{name}' (expected sqeuclidean, euclidean, pnorm:P, cosine or graph:K, K the number of neighbours)")
+                } else {
+                    e
+                }
+            }),
         }
     }
 

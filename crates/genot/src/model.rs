@@ -65,6 +65,9 @@ pub struct TransportOptions {
     pub seed: u64,
     /// Rows (points x samples) integrated together.
     pub chunk: usize,
+    /// The caller will use [`Transported::uncertainty`], which needs `samples >= 2` (with
+    /// one sample it is zero by construction): refused otherwise.
+    pub uncertainty: bool,
 }
 
 impl Default for TransportOptions {
@@ -78,6 +81,7 @@ impl Default for TransportOptions {
             },
             seed: 0,
             chunk: 8192,
+            uncertainty: false,
         }
     }
 }
@@ -343,6 +347,12 @@ impl Genot {
         self.check_source(x)?;
         if opts.samples == 0 {
             return Err(GenotError::Invalid("samples must be at least 1".into()));
+        }
+        if opts.uncertainty && opts.samples < 2 {
+            return Err(GenotError::Invalid(format!(
+                "the per-point uncertainty compares samples of the same point, so it needs at least 2 samples per point, got {}",
+                opts.samples
+            )));
         }
         crate::resources::check(&crate::resources::transport_need(
             &self.config,

@@ -52,7 +52,7 @@ fn rk4() -> TransportOptions {
         samples: 1,
         solver: Solver::Rk4 { steps: 16 },
         seed: 11,
-        chunk: 8192,
+        ..TransportOptions::default()
     }
 }
 

@@ -19,6 +19,7 @@ pub fn s(p: &Path) -> &str {
 }
 
 /// Runs the `genot` binary built for these tests.
+#[allow(dead_code)] // not every test file uses it
 pub fn genot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_genot"))
         .args(args)
