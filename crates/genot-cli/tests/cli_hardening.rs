@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cloud, genot, ok_json, s};
+use common::{cloud, clouds, fit_args, genot, ok_json, s, SMALL};
 use ndarray::Array2;
 use ndarray_npy::write_npy;
 use std::path::{Path, PathBuf};
@@ -19,41 +19,8 @@ fn fails_with(out: &Output, code: i32, want: &[&str]) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-fn clouds(dir: &Path) -> (PathBuf, PathBuf) {
-    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
-    write_npy(&x, &cloud(200, 2, 0.0)).unwrap();
-    write_npy(&y, &cloud(200, 2, 3.0)).unwrap();
-    (x, y)
-}
-
-const SMALL: [&str; 10] = [
-    "--hidden",
-    "16",
-    "--layers",
-    "1",
-    "--time-frequencies",
-    "4",
-    "--batch-size",
-    "64",
-    "--lr",
-    "1e-3",
-];
-
 fn fit(x: &Path, y: &Path, out: &Path, iterations: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "fit",
-        "--source",
-        s(x),
-        "--target",
-        s(y),
-        "--out",
-        s(out),
-        "--iterations",
-        iterations,
-    ];
-    args.extend_from_slice(&SMALL);
-    args.extend_from_slice(extra);
-    genot(&args)
+    genot(&fit_args(x, y, out, iterations, extra))
 }
 
 /// The bytes of an .npy file of `a` whose header claims `shape` instead.

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{cloud, s};
-use ndarray_npy::write_npy;
-use std::path::{Path, PathBuf};
+use common::{clouds, fit_args, s};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -18,37 +17,27 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("run genot")
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn clouds(dir: &Path) -> (PathBuf, PathBuf) {
-    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
-    write_npy(&x, &cloud(128, 2, 0.0)).unwrap();
-    write_npy(&y, &cloud(128, 2, 3.0)).unwrap();
-    (x, y)
-}
-
-fn fit_args<'a>(x: &'a Path, y: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+fn transport_args<'a>(
+    model: &'a Path,
+    x: &'a Path,
+    out: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut a = vec![
-        "fit",
+        "transport",
+        "--model",
+        s(model),
         "--source",
         s(x),
-        "--target",
-        s(y),
         "--out",
         s(out),
-        "--hidden",
-        "16",
-        "--layers",
-        "1",
-        "--time-frequencies",
-        "4",
-        "--batch-size",
-        "32",
     ];
     a.extend_from_slice(extra);
     a
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `--epsilon -1` once failed with "unexpected argument '-1' found": a negative number is
@@ -68,10 +57,7 @@ fn negative_numbers_reach_the_range_checks() {
         ),
         ("--tau-a", "-0.5", "tau_a must be in (0, 1], got -0.5"),
     ] {
-        let out = run(
-            &fit_args(&x, &y, &model, &["--iterations", "5", flag, value]),
-            &[],
-        );
+        let out = run(&fit_args(&x, &y, &model, "5", &[flag, value]), &[]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
         assert!(err.contains(want), "{flag} {value}: '{want}' not in {err}");
@@ -101,7 +87,7 @@ fn progress_lines_in_logs_and_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = clouds(dir.path());
     let model = dir.path().join("m");
-    let args = fit_args(&x, &y, &model, &["--iterations", "60"]);
+    let args = fit_args(&x, &y, &model, "60", &[]);
     let out = run(&args, &[("GENOT_PROGRESS_SECONDS", "0")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -133,15 +119,7 @@ fn progress_lines_in_logs_and_quiet() {
     // transport: a line at the end when it ran long enough to print one.
     let pred = dir.path().join("pred.npy");
     let out = run(
-        &[
-            "transport",
-            "--model",
-            s(&model),
-            "--source",
-            s(&x),
-            "--out",
-            s(&pred),
-        ],
+        &transport_args(&model, &x, &pred, &[]),
         &[("GENOT_PROGRESS_SECONDS", "0")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -155,7 +133,7 @@ fn the_cli_refuses_what_python_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = clouds(dir.path());
     let model = dir.path().join("m");
-    let out = run(&fit_args(&x, &y, &model, &["--iterations", "0"]), &[]);
+    let out = run(&fit_args(&x, &y, &model, "0", &[]), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("iterations must be at least 1"),
@@ -164,24 +142,17 @@ fn the_cli_refuses_what_python_refuses() {
     );
     assert!(!model.exists(), "no model is written");
 
-    let out = run(&fit_args(&x, &y, &model, &["--iterations", "5"]), &[]);
+    let out = run(&fit_args(&x, &y, &model, "5", &[]), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (pred, unc) = (dir.path().join("p.npy"), dir.path().join("u.npy"));
     let transport = |k: &str| {
         run(
-            &[
-                "transport",
-                "--model",
-                s(&model),
-                "--source",
-                s(&x),
-                "--out",
-                s(&pred),
-                "--samples",
-                k,
-                "--uncertainty-out",
-                s(&unc),
-            ],
+            &transport_args(
+                &model,
+                &x,
+                &pred,
+                &["--samples", k, "--uncertainty-out", s(&unc)],
+            ),
             &[],
         )
     };
@@ -240,19 +211,11 @@ fn errors_name_every_choice_and_the_actual_mistake() {
     let (x, y) = clouds(dir.path());
     let model = dir.path().join("m");
     let out = run(
-        &fit_args(
-            &x,
-            &y,
-            &model,
-            &["--iterations", "5", "--cost", "manhattan"],
-        ),
+        &fit_args(&x, &y, &model, "5", &["--cost", "manhattan"]),
         &[],
     );
     assert!(stderr(&out).contains("graph:K"), "{}", stderr(&out));
-    let out = run(
-        &fit_args(&x, &y, &model, &["--iterations", "5", "--kind", "fused"]),
-        &[],
-    );
+    let out = run(&fit_args(&x, &y, &model, "5", &["--kind", "fused"]), &[]);
     assert!(
         stderr(&out).contains("give them with --source-shared"),
         "{}",
@@ -263,14 +226,8 @@ fn errors_name_every_choice_and_the_actual_mistake() {
             &x,
             &y,
             &model,
-            &[
-                "--iterations",
-                "5",
-                "--source-shared",
-                s(&x),
-                "--target-shared",
-                s(&y),
-            ],
+            "5",
+            &["--source-shared", s(&x), "--target-shared", s(&y)],
         ),
         &[],
     );

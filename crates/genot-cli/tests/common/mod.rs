@@ -1,7 +1,7 @@
 //! Shared by the CLI integration tests.
 
 use ndarray::Array2;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A deterministic `n x d` cloud in [-1, 1), moved by `shift` along the first axis.
@@ -36,4 +36,53 @@ pub fn ok_json(out: Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Two 200 x 2 clouds three apart, written to `dir` as x.npy and y.npy.
+#[allow(dead_code)]
+pub fn clouds(dir: &Path) -> (PathBuf, PathBuf) {
+    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
+    ndarray_npy::write_npy(&x, &cloud(200, 2, 0.0)).unwrap();
+    ndarray_npy::write_npy(&y, &cloud(200, 2, 3.0)).unwrap();
+    (x, y)
+}
+
+/// A small, fast network for `genot fit` in tests.
+#[allow(dead_code)]
+pub const SMALL: [&str; 10] = [
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--time-frequencies",
+    "4",
+    "--batch-size",
+    "64",
+    "--lr",
+    "1e-3",
+];
+
+/// The arguments of `genot fit` from `x` to `y` into `out` with [`SMALL`] and `extra`.
+#[allow(dead_code)]
+pub fn fit_args<'a>(
+    x: &'a Path,
+    y: &'a Path,
+    out: &'a Path,
+    iterations: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "fit",
+        "--source",
+        s(x),
+        "--target",
+        s(y),
+        "--out",
+        s(out),
+        "--iterations",
+        iterations,
+    ];
+    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(extra);
+    args
 }
