@@ -80,6 +80,7 @@ pub fn loss_curve(losses: &[f32], path: &Path) -> Result<(), CliError> {
         sorted[0],
         sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)],
     );
+    let clipped = hi < sorted[sorted.len() - 1];
     let pad = ((hi - lo) * 0.05).max(1e-6);
     render(path, (900, 500), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -93,7 +94,11 @@ pub fn loss_curve(losses: &[f32], path: &Path) -> Result<(), CliError> {
             .configure_mesh()
             .x_desc("iteration")
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("flow-matching loss")
+            .y_desc(if clipped {
+                "flow-matching loss (axis cut at the 99th percentile)"
+            } else {
+                "flow-matching loss"
+            })
             .draw()
             .map_err(plot_err)?;
         chart
@@ -189,8 +194,27 @@ fn bounds(sets: &[&[[f64; 3]]]) -> [std::ops::Range<f64>; 3] {
             (lo, hi) = (0.0, 0.0);
         }
         let pad = ((hi - lo) * 0.05).max(1e-3);
-        (lo - pad)..(hi + pad)
+        // Room above the data on the vertical axis for the legend (upper right corner), so
+        // that it never covers a cluster.
+        let top = if a == 1 { (hi - lo) * 0.3 } else { 0.0 };
+        (lo - pad)..(hi + pad + top)
     })
+}
+
+/// A tick label that stays short at any scale: `0.25`, `12.5`, `1.2e5`, `3.0e-4`.
+fn tick(v: &f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-2..1e4).contains(&a) {
+        format!("{v:.1e}")
+    } else {
+        let s = format!("{v:.2}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".into()
+        } else {
+            s.to_string()
+        }
+    }
 }
 
 /// What a scatter shows.
@@ -235,6 +259,8 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
                 .configure_mesh()
                 .x_desc(proj.names[0])
                 .y_desc(proj.names[1])
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
                 .light_line_style(WHITE)
                 .draw()
                 .map_err(plot_err)?;
@@ -256,6 +282,9 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
             .configure_axes()
             .light_grid_style(GREY.mix(0.15))
             .max_light_lines(3)
+            .x_formatter(&tick)
+            .y_formatter(&tick)
+            .z_formatter(&tick)
             .draw()
             .map_err(plot_err)?;
         Ok(Panel::Cube(chart))
@@ -304,6 +333,51 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
         .map_err(plot_err)
     }
 
+    /// Rings of radius 3 at the points, with a legend entry: visible on top of dense dots.
+    fn rings(&mut self, pts: &[[f64; 3]], color: RGBAColor, label: &str) -> Result<(), CliError> {
+        let legend = move |(x, y): (i32, i32)| Circle::new((x + 8, y), 4, color.stroke_width(1));
+        match self {
+            Panel::Flat(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1]), 3, color.stroke_width(1))),
+                )
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+            Panel::Cube(c) => c
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p[0], p[1], p[2]), 3, color.stroke_width(1))),
+                )
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+        }
+        .map_err(plot_err)
+    }
+
+    /// A legend entry for what the lines and large circles of the followed points mean.
+    fn explain_followed(&mut self, label: &str) -> Result<(), CliError> {
+        let color = Palette99::pick(0).to_rgba();
+        let legend = move |(x, y): (i32, i32)| {
+            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+        };
+        match self {
+            Panel::Flat(c) => c
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+            Panel::Cube(c) => c
+                .draw_series(std::iter::empty::<Circle<(f64, f64, f64), i32>>())
+                .map(|a| {
+                    a.label(label).legend(legend);
+                }),
+        }
+        .map_err(plot_err)
+    }
+
     /// A line from `a` to each of `bs`.
     fn lines(&mut self, a: [f64; 3], bs: &[[f64; 3]], color: RGBAColor) -> Result<(), CliError> {
         match self {
@@ -339,6 +413,7 @@ fn legend<'a, 'b: 'a, CT: CoordTranslate>(
 ) -> Result<(), CliError> {
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .border_style(GREY)
         .background_style(WHITE.mix(0.8))
         .draw()
@@ -412,10 +487,12 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
         };
         chart.dots(&source, GREY.mix(0.5), "source")?;
         if same {
-            if !target.is_empty() {
-                chart.dots(&target, BLUE.mix(0.4), "target")?;
-            }
+            // Targets as rings drawn over the predictions: with K samples per point the
+            // predictions outnumber them K to 1, and dots would hide them.
             chart.dots(&pred, ORANGE.mix(0.5), "predictions")?;
+            if !target.is_empty() {
+                chart.rings(&target, BLUE.mix(0.7), "target")?;
+            }
             for (c, &i) in followed.iter().enumerate() {
                 chart.lines(source[i], &pred[i * k..(i + 1) * k], palette(c))?;
             }
@@ -423,16 +500,32 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
         for (c, &i) in followed.iter().enumerate() {
             chart.circles(&source[i..=i], 5, palette(c))?;
         }
+        if !followed.is_empty() {
+            chart.explain_followed(&if same {
+                format!(
+                    "{} source points (circled), lines to their {k} samples",
+                    followed.len()
+                )
+            } else {
+                format!(
+                    "{} followed source points (circled; their samples at right)",
+                    followed.len()
+                )
+            })?;
+        }
         chart.legend()?;
         if let Some(right) = right {
             let mut chart =
                 Panel::new(&right, "target and predictions", &tproj, &[&target, &pred])?;
-            if !target.is_empty() {
-                chart.dots(&target, BLUE.mix(0.4), "target")?;
-            }
             chart.dots(&pred, ORANGE.mix(0.5), "predictions")?;
+            if !target.is_empty() {
+                chart.rings(&target, BLUE.mix(0.7), "target")?;
+            }
             for (c, &i) in followed.iter().enumerate() {
                 chart.circles(&pred[i * k..(i + 1) * k], 5, palette(c))?;
+            }
+            if !followed.is_empty() {
+                chart.explain_followed("samples of the followed points (circled, same colours)")?;
             }
             chart.legend()?;
         }
@@ -531,6 +624,16 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_stay_short_at_any_scale() {
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&12.5), "12.5");
+        assert_eq!(tick(&3.0), "3");
+        assert_eq!(tick(&0.0), "0");
+        assert_eq!(tick(&-0.001), "-1.0e-3");
+        assert_eq!(tick(&100000.0), "1.0e5");
+    }
 
     #[test]
     fn projection_finds_the_leading_directions() {
