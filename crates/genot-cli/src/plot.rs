@@ -227,6 +227,30 @@ pub struct Scatter<'a> {
     pub links: usize,
     /// 2 (a flat scatter) or 3 (a 3-D view of the first three components).
     pub dims: usize,
+    /// One label per source point (`genot plot --color`): the source points and their
+    /// predictions are coloured by it, one legend entry per label.
+    pub labels: Option<&'a [String]>,
+}
+
+/// At most this many labels get their own colour; the rest share grey ("other").
+const MAX_COLOURS: usize = 20;
+
+/// The distinct labels in order of first appearance (the first [`MAX_COLOURS`] of them),
+/// and each point's colour index (`MAX_COLOURS` for the rest).
+fn label_groups(labels: &[String]) -> (Vec<&str>, Vec<usize>) {
+    let mut names: Vec<&str> = Vec::new();
+    let index = labels
+        .iter()
+        .map(|l| match names.iter().position(|n| *n == l.as_str()) {
+            Some(i) => i,
+            None if names.len() < MAX_COLOURS => {
+                names.push(l);
+                names.len() - 1
+            }
+            None => MAX_COLOURS,
+        })
+        .collect();
+    (names, index)
 }
 
 type Range = plotters::coord::types::RangedCoordf64;
@@ -442,6 +466,12 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             s.dims
         )));
     }
+    if let Some(l) = s.labels.filter(|l| l.len() != n) {
+        return Err(CliError::Input(format!(
+            "--color has {} labels for {n} source points",
+            l.len()
+        )));
+    }
     let flat: Array2<f32> = s
         .pred
         .to_owned()
@@ -485,6 +515,24 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
                 &[&source],
             )?
         };
+        if let Some(labels) = s.labels {
+            let (names, index) = label_groups(labels);
+            let c = Coloured {
+                names,
+                index,
+                source: &source,
+                pred: &pred,
+                target: &target,
+                k,
+            };
+            c.draw(&mut chart, right.is_none())?;
+            if let Some(right) = right {
+                let mut chart =
+                    Panel::new(&right, "target and predictions", &tproj, &[&target, &pred])?;
+                c.draw(&mut chart, false)?;
+            }
+            return Ok(());
+        }
         chart.dots(&source, GREY.mix(0.5), "source")?;
         if same {
             // Targets as rings drawn over the predictions: with K samples per point the
@@ -533,6 +581,64 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
     })
 }
 
+/// The scatter coloured by the source points' labels: each source point pale, its
+/// predictions solid, in its label's colour; targets as blue rings.
+struct Coloured<'p> {
+    names: Vec<&'p str>,
+    /// Each source point's colour group ([`label_groups`]).
+    index: Vec<usize>,
+    source: &'p [[f64; 3]],
+    pred: &'p [[f64; 3]],
+    target: &'p [[f64; 3]],
+    /// Predictions per source point.
+    k: usize,
+}
+
+impl Coloured<'_> {
+    fn colour(g: usize) -> RGBAColor {
+        if g == MAX_COLOURS {
+            GREY.to_rgba()
+        } else {
+            Palette99::pick(g).to_rgba()
+        }
+    }
+
+    /// The points of colour group `g` among `pts` (`per` rows per source point).
+    fn pick(&self, pts: &[[f64; 3]], g: usize, per: usize) -> Vec<[f64; 3]> {
+        (0..self.index.len())
+            .filter(|&i| self.index[i] == g)
+            .flat_map(|i| pts[i * per..(i + 1) * per].iter().copied())
+            .collect()
+    }
+
+    fn draw<'a, 'b: 'a>(
+        &self,
+        chart: &mut Panel<'a, 'b>,
+        with_source: bool,
+    ) -> Result<(), CliError> {
+        let groups = (0..self.names.len()).chain(std::iter::once(MAX_COLOURS));
+        for g in groups {
+            let prd = self.pick(self.pred, g, self.k);
+            if prd.is_empty() {
+                continue;
+            }
+            if with_source {
+                chart.circles(&self.pick(self.source, g, 1), 2, Self::colour(g).mix(0.25))?;
+            }
+            let name = if g == MAX_COLOURS {
+                "other labels"
+            } else {
+                self.names[g]
+            };
+            chart.dots(&prd, Self::colour(g).mix(0.8), name)?;
+        }
+        if !self.target.is_empty() {
+            chart.rings(self.target, BLUE.mix(0.5), "target")?;
+        }
+        chart.legend()
+    }
+}
+
 /// Arguments of `genot plot`: `--model DIR` (the training loss) or `--source S --pred P
 /// [--target T]` (a scatter of the points, their predictions and the targets).
 #[derive(Debug, clap::Args)]
@@ -556,6 +662,10 @@ pub struct PlotArgs {
     /// Observed target points, drawn under the predictions.
     #[arg(long)]
     pub target: Option<std::path::PathBuf>,
+    /// Colour the source points and their predictions by a label, one per source point:
+    /// LABELS.csv[:column] or obs/COLUMN of the --source .h5ad (as scanpy's color=).
+    #[arg(long, requires = "source", value_name = "LABELS")]
+    pub color: Option<std::path::PathBuf>,
     /// Source points whose samples are followed by lines (or colours).
     #[arg(long, default_value_t = 8)]
     pub links: usize,
@@ -598,11 +708,17 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
     crate::io::check_distinct_paths(&inputs, &[("--out", &args.out)])?;
     if let Some(model) = &args.model {
         loss_curve(&model_losses(model)?, &args.out)?;
-    } else if let (Some(source), Some(pred)) = (&args.source, &args.pred) {
-        let source = crate::io::read_points::<f32>(source, "source")?;
+    } else if let (Some(source_path), Some(pred)) = (&args.source, &args.pred) {
+        let source = crate::io::read_points::<f32>(source_path, "source")?;
         let pred = crate::io::read_predictions(pred, "pred")?;
         let target = match &args.target {
             Some(t) => Some(crate::io::read_points::<f32>(t, "target")?),
+            None => None,
+        };
+        let labels = match &args.color {
+            Some(c) => {
+                Some(crate::io::Side::new(source_path, None, "--source")?.labels(c, "color")?)
+            }
             None => None,
         };
         scatter(
@@ -612,6 +728,7 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
                 target: target.as_ref().map(|t| t.view()),
                 links: args.links,
                 dims: args.dims.into(),
+                labels: labels.as_deref(),
             },
             &args.out,
         )?;

@@ -217,6 +217,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
                 target: target.as_ref().map(|t| t.view()),
                 links: 8,
                 dims: args.plot_dims.into(),
+                labels: None,
             },
             p,
         )?;

@@ -127,3 +127,73 @@ fn plot_draws_losses_and_scatters_and_checks_its_inputs() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("history.json"));
     assert!(!p("bad.png").exists());
 }
+
+/// `--color LABELS.csv[:column]` colours the scatter by one label per source point; a
+/// label file of the wrong length is refused with both counts.
+#[test]
+fn plot_colours_by_a_label_and_checks_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, pred) = (dir.path().join("s.npy"), dir.path().join("p.npy"));
+    write_npy(
+        &src,
+        &Array2::from_shape_fn((30, 2), |(i, j)| (i * (j + 1)) as f32 / 30.0),
+    )
+    .unwrap();
+    write_npy(
+        &pred,
+        &Array3::from_shape_fn((30, 3, 2), |(i, k, j)| (i + k + j) as f32 / 10.0 + 2.0),
+    )
+    .unwrap();
+    let labels = |rows: usize| {
+        let p = dir.path().join(format!("l{rows}.csv"));
+        let body: String = (0..rows)
+            .map(|i| if i < 15 { "a\n" } else { "b\n" })
+            .collect();
+        std::fs::write(&p, format!("kind\n{body}")).unwrap();
+        p
+    };
+    let (plain, coloured) = (dir.path().join("plain.png"), dir.path().join("col.png"));
+    ok_json(genot(&[
+        "plot",
+        "--source",
+        s(&src),
+        "--pred",
+        s(&pred),
+        "--out",
+        s(&plain),
+    ]));
+    let l30 = labels(30);
+    let spec = format!("{}:kind", s(&l30));
+    ok_json(genot(&[
+        "plot",
+        "--source",
+        s(&src),
+        "--pred",
+        s(&pred),
+        "--color",
+        &spec,
+        "--out",
+        s(&coloured),
+    ]));
+    assert!(is_png(&coloured));
+    assert_ne!(
+        std::fs::read(&plain).unwrap(),
+        std::fs::read(&coloured).unwrap()
+    );
+    let out = genot(&[
+        "plot",
+        "--source",
+        s(&src),
+        "--pred",
+        s(&pred),
+        "--color",
+        s(&labels(29)),
+        "--out",
+        s(&dir.path().join("bad.png")),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--color has 29 labels for 30 source points"),
+        "{err}"
+    );
+}
