@@ -10,7 +10,8 @@ r^2 (squared Pearson correlation over the 2000 genes) between the predicted and 
 per-gene mean change from T's controls, with genes reconstructed through the PCA loadings.
 Baselines: identity, the global mean shift learned on the training cells, and the
 barycentric projection of the discrete entropic OT plan (`genot solve`) between the same
-source and target.
+source and target. Figures in each out/model-*/: loss.png, and transport.png (T's control
+cells, their samples and T's observed stimulated cells, in the leading PCs).
 """
 
 import json
@@ -59,6 +60,7 @@ def main(seed=0):
         np.save(work / "target.npy", pcs[train_t].astype(np.float32))
         x = pcs[ctrl & (ctype == held)]
         np.save(work / "x.npy", x.astype(np.float32))
+        np.save(work / "held_target.npy", pcs[stim & (ctype == held)].astype(np.float32))
         row = {"identity": score(x, held),
                "mean_shift": score(x + pcs[train_t].mean(0) - pcs[ctrl].mean(0), held)}
         run("solve", "--source", work / "source.npy", "--target", work / "target.npy", "--epsilon", 0.1,
@@ -67,9 +69,10 @@ def main(seed=0):
         row["discrete_ot_barycentric"] = score(plan @ pcs[train_t] / plan.sum(1, keepdims=True), held)
         for name, extra in (("genot_l", []), ("u_genot", ["--tau-a", 0.95, "--tau-b", 0.95])):
             model = work / f"model-{name}-{held.replace(' ', '_')}"
-            run("fit", "--config", HERE / "config.toml", "--out", model, "--seed", seed, *extra)
+            run("fit", "--config", HERE / "config.toml", "--out", model, "--seed", seed, "--plot", *extra)
             run("transport", "--model", model, "--source", work / "x.npy", "--out", work / "y.npy",
-                "--samples", 16, "--seed", seed)
+                "--samples", 16, "--seed", seed, "--plot", model / "transport.png",
+                "--plot-target", work / "held_target.npy")
             y = np.load(work / "y.npy").reshape(-1, pcs.shape[1])
             row[name] = score(y, held)
         results[held] = row

@@ -9,7 +9,9 @@ Reported: the fate composition of the samples against the observed composition o
 k + 1 (total variation distance, 0 is a perfect match), and how often a sample keeps the
 fate of its own realization (realization r ends in one fate; chance is about 0.25 once the
 fates have split). Baseline: the barycentric projection of the discrete entropic OT plan
-between the two bins (`genot solve`), labelled the same way.
+between the two bins (`genot solve`), labelled the same way. Figures: out/model-bin*/loss.png
+and out/transport-bin*.png (the samples coloured by the fate of their source cell's
+realization, the observed bin k + 1 as rings).
 """
 
 import json
@@ -62,9 +64,14 @@ def main(seed=0, samples=8):
         np.save(work / "target.npy", x[tgt].astype(np.float32))
         observed = {c: round(float(np.mean(ctype[tgt] == c)), 3) for c in sorted(set(ctype[tgt]))}
         model = work / f"model-bin{k}"
-        run("fit", "--config", HERE / "config.toml", "--out", model, "--seed", seed)
+        run("fit", "--config", HERE / "config.toml", "--out", model, "--seed", seed, "--plot")
         run("transport", "--model", model, "--source", work / "source.npy", "--out", work / "y.npy",
             "--samples", samples, "--seed", seed)
+        # Coloured by the fate that each source cell's realization ends in.
+        labels = work / "source_lineage.csv"
+        labels.write_text("lineage\n" + "\n".join(f"{FATES[r]} lineage" for r in real[src]) + "\n")
+        run("plot", "--source", work / "source.npy", "--pred", work / "y.npy", "--target", work / "target.npy",
+            "--color", labels, "--out", work / f"transport-bin{k}.png")
         y = np.load(work / "y.npy").reshape(-1, x.shape[1])
         r_rep = np.repeat(real[src], samples)
         genot = summary(knn_labels(y, x[tgt], ctype[tgt]), r_rep, ctype[tgt])
