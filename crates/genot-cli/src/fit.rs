@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 /// Arguments of `genot fit`.
 #[derive(Debug, Clone, Args, Serialize)]
+// fit.toml is written with the long flags as keys, as the README and --config read them.
+#[serde(rename_all = "kebab-case")]
 pub struct FitArgs {
     /// Read these flags from a TOML file (keys are the long flags: `iterations = 2000`);
     /// flags given on the command line override it. Relative paths are relative to the

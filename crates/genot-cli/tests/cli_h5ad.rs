@@ -82,7 +82,8 @@ fn fit_on_filtered_cells_and_transport_into_a_copy() {
     let model = dir.path().join("model");
     let fit_toml = std::fs::read_to_string(model.join("fit.toml")).unwrap();
     assert!(
-        fit_toml.contains("source_conditions = \"obs/batch\""),
+        fit_toml.contains("source-conditions = \"obs/batch\"")
+            && !fit_toml.contains("relative_epsilon"),
         "{fit_toml}"
     );
     let data = spec(&fixture(), "obsm/X_pca");
