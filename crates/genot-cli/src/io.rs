@@ -288,6 +288,23 @@ pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError
             Err(e) => return Err(fail(e)),
         }
     }
+    if let Some((file, Some(key))) = h5ad::split_spec(spec) {
+        if let Some(name) = key.strip_prefix("obsm/") {
+            let fail = |e: String| CliError::Input(format!("{what} file '{}' {e}", file.display()));
+            let samples = h5ad::AnnData::open(&file)
+                .map_err(fail)?
+                .samples(name)
+                .map_err(fail)?;
+            if let Some(a) = samples {
+                if let Some(((i, k, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(CliError::Input(format!(
+                        "{what} file '{shown}' has a non-finite value ({v}) at [{i}, {k}, {j}]"
+                    )));
+                }
+                return Ok(a.mapv(|v| v as f32));
+            }
+        }
+    }
     let p = read_points::<f32>(spec, what)?;
     let (n, q) = p.dim();
     Ok(p.into_shape_with_order((n, 1, q)).expect("n x 1 x q"))

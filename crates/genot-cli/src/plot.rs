@@ -656,7 +656,8 @@ pub struct PlotArgs {
     #[arg(long, requires = "pred")]
     pub source: Option<std::path::PathBuf>,
     /// Predictions for the source points: n x q (the formats of --source), or n x K x q
-    /// (.npy, or .csv with one row per sample) from `genot transport --samples K`.
+    /// from `genot transport --samples K` (.npy, .csv with one row per sample, or
+    /// COPY.h5ad:obsm/KEY_samples).
     #[arg(long, requires = "source")]
     pub pred: Option<std::path::PathBuf>,
     /// Observed target points, drawn under the predictions.

@@ -139,6 +139,27 @@ fn fit_on_filtered_cells_and_transport_into_a_copy() {
         mean.to_str().unwrap(),
     ]));
     assert!(e.contains("3-D array"), "{e}");
+    // genot plot reads the n x K x q samples from the copy (as the README says), and draws
+    // the same figure as from the .npy samples.
+    let (fig_h5, fig_npy) = (dir.path().join("h5.png"), dir.path().join("npy.png"));
+    for (pred, fig) in [
+        (spec(&copy, "obsm/X_pred_samples"), &fig_h5),
+        (npy.to_str().unwrap().to_string(), &fig_npy),
+    ] {
+        ok_json(genot(&[
+            "plot",
+            "--source",
+            &data,
+            "--pred",
+            &pred,
+            "--out",
+            fig.to_str().unwrap(),
+        ]));
+    }
+    assert_eq!(
+        std::fs::read(&fig_h5).unwrap(),
+        std::fs::read(&fig_npy).unwrap()
+    );
     // The copy keeps the original data.
     let e = ok_json(genot(&[
         "eval",

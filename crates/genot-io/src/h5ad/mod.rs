@@ -117,6 +117,33 @@ impl AnnData {
         Ok(m)
     }
 
+    /// The `n_obs x K x q` array `obsm/NAME` (as `genot transport` writes the samples of
+    /// K > 1, `obsm/X_genot_samples`); `None` when the entry is a matrix (2-D), so that the
+    /// caller reads it with [`AnnData::matrix`].
+    pub fn samples(&self, name: &str) -> Result<Option<ndarray::Array3<f64>>, String> {
+        let path = format!("obsm/{name}");
+        let Ok(ds) = self.file.dataset(&path) else {
+            return Ok(None);
+        };
+        let shape = ds.shape();
+        let [n, k, q] = shape.as_slice() else {
+            return Ok(None);
+        };
+        guard_dataset::<f64>(&ds, "an array")?;
+        let values: Vec<f64> = ds
+            .read_raw::<f64>()
+            .map_err(|e| format!("{path}: is not numeric ({e})"))?;
+        let cells = self.n_obs()?;
+        if *n != cells {
+            return Err(format!(
+                "is malformed: {path} has {n} rows but obs has {cells} cells"
+            ));
+        }
+        ndarray::Array3::from_shape_vec((*n, *k, *q), values)
+            .map(Some)
+            .map_err(|e| format!("{path}: cannot be read ({e})"))
+    }
+
     /// The matrix `name` of the group `group` (`obsm`, `layers`); a missing one is an error
     /// that lists the group's entries (and ends with `hint`).
     fn entry(&self, group: &str, name: &str, hint: &str) -> Result<Array2<f64>, String> {
