@@ -268,22 +268,24 @@ fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
     .map_err(|e| e.to_string())
 }
 
-/// Reads predictions: an `n x K x q` .npy array (K samples per point), or `n x q` points
-/// in any format [`read_points`] reads (one sample per point).
+/// Reads predictions: an `n x K x q` array (K samples per point) from .npy or an .h5ad's
+/// `obsm/NAME`, or `n x q` points in any format [`read_points`] reads (one sample per point).
 pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError> {
     let shown = spec.display();
+    // An n x K x q array, checked finite and converted.
+    let finite = |a: Array3<f64>| -> Result<Array3<f32>, CliError> {
+        match a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            Some(((i, k, j), v)) => Err(CliError::Input(format!(
+                "{what} file '{shown}' has a non-finite value ({v}) at [{i}, {k}, {j}]"
+            ))),
+            None => Ok(a.mapv(|v| v as f32)),
+        }
+    };
     if spec.extension().is_some_and(|e| e == "npy") && spec.exists() {
         let fail = |e: npy::NpyError| CliError::Input(format!("{what} file '{shown}' {e}"));
         let bytes = npy::read_bytes(spec).map_err(fail)?;
         match npy::decode::<Ix3>(&bytes) {
-            Ok(a) => {
-                if let Some(((i, k, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(CliError::Input(format!(
-                        "{what} file '{shown}' has a non-finite value ({v}) at [{i}, {k}, {j}]"
-                    )));
-                }
-                return Ok(a.mapv(|v| v as f32));
-            }
+            Ok(a) => return finite(a),
             Err(npy::NpyError::Ndim { .. }) => {}
             Err(e) => return Err(fail(e)),
         }
@@ -296,12 +298,7 @@ pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError
                 .samples(name)
                 .map_err(fail)?;
             if let Some(a) = samples {
-                if let Some(((i, k, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(CliError::Input(format!(
-                        "{what} file '{shown}' has a non-finite value ({v}) at [{i}, {k}, {j}]"
-                    )));
-                }
-                return Ok(a.mapv(|v| v as f32));
+                return finite(a);
             }
         }
     }

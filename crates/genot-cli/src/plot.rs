@@ -335,44 +335,33 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
 
     /// Small dots with a legend entry.
     fn dots(&mut self, pts: &[[f64; 3]], color: RGBAColor, label: &str) -> Result<(), CliError> {
-        let legend = move |(x, y): (i32, i32)| Circle::new((x + 8, y), 4, color.filled());
-        match self {
-            Panel::Flat(c) => c
-                .draw_series(
-                    pts.iter()
-                        .map(|p| Circle::new((p[0], p[1]), 2, color.filled())),
-                )
-                .map(|a| {
-                    a.label(label).legend(legend);
-                }),
-            Panel::Cube(c) => c
-                .draw_series(
-                    pts.iter()
-                        .map(|p| Circle::new((p[0], p[1], p[2]), 2, color.filled())),
-                )
-                .map(|a| {
-                    a.label(label).legend(legend);
-                }),
-        }
-        .map_err(plot_err)
+        self.marks(pts, 2, color.filled(), label)
     }
 
     /// Rings of radius 3 at the points, with a legend entry: visible on top of dense dots.
     fn rings(&mut self, pts: &[[f64; 3]], color: RGBAColor, label: &str) -> Result<(), CliError> {
-        let legend = move |(x, y): (i32, i32)| Circle::new((x + 8, y), 4, color.stroke_width(1));
+        self.marks(pts, 3, color.stroke_width(1), label)
+    }
+
+    /// Circles of radius `size` drawn in `style` at the points, with a legend entry.
+    fn marks(
+        &mut self,
+        pts: &[[f64; 3]],
+        size: i32,
+        style: ShapeStyle,
+        label: &str,
+    ) -> Result<(), CliError> {
+        let legend = move |(x, y): (i32, i32)| Circle::new((x + 8, y), 4, style);
         match self {
             Panel::Flat(c) => c
-                .draw_series(
-                    pts.iter()
-                        .map(|p| Circle::new((p[0], p[1]), 3, color.stroke_width(1))),
-                )
+                .draw_series(pts.iter().map(|p| Circle::new((p[0], p[1]), size, style)))
                 .map(|a| {
                     a.label(label).legend(legend);
                 }),
             Panel::Cube(c) => c
                 .draw_series(
                     pts.iter()
-                        .map(|p| Circle::new((p[0], p[1], p[2]), 3, color.stroke_width(1))),
+                        .map(|p| Circle::new((p[0], p[1], p[2]), size, style)),
                 )
                 .map(|a| {
                     a.label(label).legend(legend);

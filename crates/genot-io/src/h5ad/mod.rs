@@ -129,10 +129,7 @@ impl AnnData {
         let [n, k, q] = shape.as_slice() else {
             return Ok(None);
         };
-        guard_dataset::<f64>(&ds, "an array")?;
-        let values: Vec<f64> = ds
-            .read_raw::<f64>()
-            .map_err(|e| format!("{path}: is not numeric ({e})"))?;
+        let values = numbers(&ds, "an array").map_err(|e| format!("{path}: {e}"))?;
         let cells = self.n_obs()?;
         if *n != cells {
             return Err(format!(
@@ -229,12 +226,17 @@ pub(crate) fn guard_dataset<T>(ds: &Dataset, what: &str) -> Result<(), String> {
 }
 
 /// A 1-D or 2-D numeric dataset as a matrix.
+/// Every value of a numeric dataset as float64, its size checked against the memory
+/// guard first (`what` names it there: "a matrix", "an array").
+fn numbers(ds: &Dataset, what: &str) -> Result<Vec<f64>, String> {
+    guard_dataset::<f64>(ds, what)?;
+    ds.read_raw::<f64>()
+        .map_err(|e| format!("is not numeric ({e})"))
+}
+
 fn dense(ds: &Dataset) -> Result<Array2<f64>, String> {
     let shape = ds.shape();
-    guard_dataset::<f64>(ds, "a matrix")?;
-    let values: Vec<f64> = ds
-        .read_raw::<f64>()
-        .map_err(|e| format!("is not numeric ({e})"))?;
+    let values = numbers(ds, "a matrix")?;
     let (n, d) = match shape.as_slice() {
         [n] => (*n, 1),
         [n, d] => (*n, *d),
