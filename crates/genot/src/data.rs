@@ -158,15 +158,30 @@ impl TrainingData {
     }
 
     /// The scaling `mode` fitted on the data: per-feature mean and standard deviation (a
-    /// constant feature gets std 1), the means and one common scale per side, or identity.
+    /// constant source feature gets std 1), the means and one common scale per side, or
+    /// identity. In every mode a target feature that is constant in the training data gets
+    /// that constant as its mean and std 0, so transport returns it exactly: the flow to a
+    /// point mass has the velocity `-x / (1 - t)`, singular at `t = 1`, which a network
+    /// cannot fit (it would pass its noise through, `N(0, 1)` around the constant).
     pub fn normalization(&self, mode: Normalize) -> Normalization {
         let side = |x: ArrayView2<f32>| -> (Vec<f32>, Vec<f32>) {
             let (mean, std) = moments(x);
             match mode {
-                Normalize::PerFeature => (mean, std),
+                Normalize::PerFeature => (
+                    mean.clone(),
+                    std.iter()
+                        .map(|&s| if s > 1e-12 { s } else { 1.0 })
+                        .collect(),
+                ),
                 Normalize::Isotropic => {
-                    let ms = std.iter().map(|&s| (s as f64).powi(2)).sum::<f64>()
-                        / std.len().max(1) as f64;
+                    // Over the features that vary: constant ones neither shrink nor
+                    // stretch the common scale.
+                    let varying: Vec<f64> = std
+                        .iter()
+                        .filter(|&&s| s > 1e-12)
+                        .map(|&s| (s as f64).powi(2))
+                        .collect();
+                    let ms = varying.iter().sum::<f64>() / varying.len().max(1) as f64;
                     let scale = if ms.sqrt() > 1e-12 {
                         ms.sqrt() as f32
                     } else {
@@ -178,7 +193,13 @@ impl TrainingData {
             }
         };
         let (source_mean, source_std) = side(self.source.view());
-        let (target_mean, target_std) = side(self.target.view());
+        let (mut target_mean, mut target_std) = side(self.target.view());
+        for (j, column) in self.target.axis_iter(Axis(1)).enumerate() {
+            let first = column.first().copied();
+            if let Some(c) = first.filter(|&c| column.iter().all(|&v| v == c)) {
+                (target_mean[j], target_std[j]) = (c, 0.0);
+            }
+        }
         Normalization {
             source_mean,
             source_std,
@@ -202,8 +223,7 @@ fn moments(x: ArrayView2<f32>) -> (Vec<f32>, Vec<f32>) {
         .map(|c| {
             let mean = c.iter().map(|&v| v as f64).sum::<f64>() / n;
             let var = c.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-            let std = var.sqrt();
-            (mean as f32, if std > 1e-12 { std as f32 } else { 1.0 })
+            (mean as f32, var.sqrt() as f32)
         })
         .unzip()
 }
@@ -216,7 +236,8 @@ impl Normalization {
     pub fn normalize_target(&self, y: ArrayView2<f32>) -> Array2<f32> {
         affine(y, &self.target_mean, &self.target_std, false)
     }
-    /// `mean + std y`: back to target units.
+    /// `mean + std y`: back to target units (the constant itself for a constant target
+    /// feature, whose std is 0).
     pub fn denormalize_target(&self, y: ArrayView2<f32>) -> Array2<f32> {
         affine(y, &self.target_mean, &self.target_std, true)
     }
@@ -226,7 +247,12 @@ fn affine(x: ArrayView2<f32>, mean: &[f32], std: &[f32], inverse: bool) -> Array
     let mut out = x.to_owned();
     for mut row in out.outer_iter_mut() {
         for ((v, &m), &s) in row.iter_mut().zip(mean).zip(std) {
-            *v = if inverse { m + s * *v } else { (*v - m) / s };
+            *v = match (inverse, s == 0.0) {
+                (true, _) => m + s * *v,
+                // A constant target feature (std 0): its normalised value is 0.
+                (false, true) => 0.0,
+                (false, false) => (*v - m) / s,
+            };
         }
     }
     out

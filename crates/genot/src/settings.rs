@@ -265,14 +265,15 @@ mod tests {
         });
         let y = Array2::from_shape_fn((4, 2), |(i, _)| if i < 2 { 2.0 } else { -2.0 });
         let data = TrainingData::new(x, y);
-        let norm = |mode: &str| {
+        let norm_of = |data: &TrainingData, mode: &str| {
             let s = FitSettings {
                 normalize: mode.parse().unwrap(),
                 batch_size: 4,
                 ..FitSettings::default()
             };
-            s.config(&data).unwrap().normalization
+            s.config(data).unwrap().normalization
         };
+        let norm = |mode: &str| norm_of(&data, mode);
         let per = norm("per-feature");
         assert_eq!(
             (per.source_mean, per.source_std),
@@ -288,6 +289,23 @@ mod tests {
             (vec![0.0; 2], vec![1.0; 2])
         );
         assert!("unit".parse::<Normalize>().is_err());
+        // A constant target feature: its value as the mean and std 0 in every mode (so
+        // transport returns it exactly), and it leaves the isotropic scale alone.
+        let mut y3 = Array2::from_elem((4, 3), 7.0f32);
+        y3.slice_mut(ndarray::s![.., ..2]).assign(&data.target);
+        let mut x3 = Array2::from_elem((4, 3), 1.0f32);
+        x3.slice_mut(ndarray::s![.., ..2]).assign(&data.source);
+        let data3 = TrainingData::new(x3, y3);
+        for mode in ["per-feature", "isotropic", "none"] {
+            let n = norm_of(&data3, mode);
+            assert_eq!((n.target_mean[2], n.target_std[2]), (7.0, 0.0), "{mode}");
+            let z = n.normalize_target(data3.target.view());
+            assert!(z.column(2).iter().all(|&v| v == 0.0), "{mode}");
+            let back = n.denormalize_target(Array2::from_elem((2, 3), 0.8).view());
+            assert_eq!(back.column(2).to_vec(), vec![7.0, 7.0], "{mode}");
+        }
+        let iso3 = norm_of(&data3, "isotropic");
+        assert_eq!(iso3.target_std[..2], [2.0, 2.0]);
         // Model directories written before the setting existed read as per-feature.
         let old: TrainConfig = serde_json::from_str(
             r#"{"iterations": 1, "batch_size": 2, "lr": 1e-3, "weight_decay": 0, "adam_epsilon": 1e-8, "ema": null, "grad_clip": null, "seed": 0, "checkpoint_every": 0}"#,

@@ -432,3 +432,36 @@ fn fused_gw_with_k_samples_ema_and_clipping() {
     eprintln!("fused FOSCTTM {score:.4}");
     assert!(score < 0.1, "FOSCTTM {score}");
 }
+
+/// A target feature that is constant in the training data (a gene never expressed in the
+/// target cells) comes back as that constant in every sample and every normalisation mode,
+/// not as the network's noise around it.
+#[test]
+fn a_constant_target_feature_is_transported_exactly() {
+    let x = normal(256, 3, 21).mapv(|v| v as f32);
+    let mut y = &x + 1.0;
+    y.column_mut(1).fill(3.5);
+    for normalize in ["per-feature", "isotropic", "none"] {
+        let training = TrainConfig {
+            iterations: 30,
+            batch_size: 64,
+            normalize: normalize.parse().unwrap(),
+            seed: 3,
+            ..Default::default()
+        };
+        let data = TrainingData::new(x.clone(), y.clone());
+        let config = make_config(&data, MatchingConfig::default(), training, small_arch()).unwrap();
+        let (model, _) = fit(&data, config, &Device::flex(), FitOptions::default()).unwrap();
+        let opts = TransportOptions {
+            samples: 4,
+            ..rk4()
+        };
+        let out = model.transport(x.view(), None, &opts).unwrap();
+        assert!(out.samples.iter().all(|v| v.is_finite()));
+        let kept = out.samples.slice(s![.., .., 1]);
+        assert!(kept.iter().all(|&v| v == 3.5), "{normalize}: {kept:?}");
+        // The other features still vary from sample to sample.
+        let free = out.samples.slice(s![0, .., 0]);
+        assert!(free.iter().any(|&v| v != free[0usize]), "{normalize}");
+    }
+}
