@@ -46,10 +46,15 @@ fn config_path(args: &[OsString]) -> Option<PathBuf> {
 /// `argv` (program name first) with the settings of a `fit --config FILE` inserted right
 /// after `fit`; other commands and `fit` without `--config` come back unchanged.
 pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
-    if argv.get(1).is_none_or(|a| a != "fit") {
+    // The subcommand: the first argument after the global flags (`genot -q fit ...`).
+    let at = 1 + argv[1..]
+        .iter()
+        .take_while(|a| a.to_string_lossy().starts_with('-'))
+        .count();
+    if argv.get(at).is_none_or(|a| a != "fit") {
         return Ok(argv);
     }
-    let Some(path) = config_path(&argv[2..]) else {
+    let Some(path) = config_path(&argv[at + 1..]) else {
         return Ok(argv);
     };
     let shown = path.display();
@@ -131,9 +136,9 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
         joined.push(&text);
         inserted.push(joined);
     }
-    let mut out = argv[..2].to_vec();
+    let mut out = argv[..=at].to_vec();
     out.extend(inserted);
-    out.extend(argv[2..].iter().cloned());
+    out.extend(argv[at + 1..].iter().cloned());
     Ok(out)
 }
 
@@ -210,6 +215,18 @@ mod tests {
             text[6..],
             ["--config", file.to_str().unwrap(), "--lr", "0.01"]
         );
+        // After a global flag (`genot -q fit --config ...`) the file is read all the same.
+        let quiet = expand(os(&[
+            "genot",
+            "-q",
+            "fit",
+            "--config",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        let quiet: Vec<String> = quiet.iter().map(|s| s.to_string_lossy().into()).collect();
+        assert_eq!(quiet[..4], ["genot", "-q", "fit", "--iterations=7"]);
+        assert_eq!(quiet.len(), 9);
     }
 
     #[test]

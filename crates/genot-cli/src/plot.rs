@@ -201,10 +201,13 @@ fn bounds(sets: &[&[[f64; 3]]]) -> [std::ops::Range<f64>; 3] {
     })
 }
 
-/// A tick label that stays short at any scale: `0.25`, `12.5`, `1.2e5`, `3.0e-4`.
-fn tick(v: &f64) -> String {
+/// A tick label that stays short at any scale: `0.25`, `12.5`, `1.2e5`, `3.0e-4`; on an
+/// axis spanning `span`, a tick within rounding error of zero (`-5.6e-17`) reads `0`.
+fn tick(v: &f64, span: f64) -> String {
     let a = v.abs();
-    if a != 0.0 && !(1e-2..1e4).contains(&a) {
+    if a <= span.abs() * 1e-9 {
+        "0".into()
+    } else if !(1e-2..1e4).contains(&a) {
         format!("{v:.1e}")
     } else {
         let s = format!("{v:.2}");
@@ -270,6 +273,12 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
         sets: &[&[[f64; 3]]],
     ) -> Result<Self, CliError> {
         let [xr, yr, zr] = bounds(sets);
+        let [sx, sy, sz] = [&xr, &yr, &zr].map(|r| r.end - r.start);
+        let (tx, ty, tz) = (
+            move |v: &f64| tick(v, sx),
+            move |v: &f64| tick(v, sy),
+            move |v: &f64| tick(v, sz),
+        );
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if proj.names.len() == 2 {
@@ -283,8 +292,8 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
                 .configure_mesh()
                 .x_desc(proj.names[0])
                 .y_desc(proj.names[1])
-                .x_label_formatter(&tick)
-                .y_label_formatter(&tick)
+                .x_label_formatter(&tx)
+                .y_label_formatter(&ty)
                 .light_line_style(WHITE)
                 .draw()
                 .map_err(plot_err)?;
@@ -306,9 +315,9 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
             .configure_axes()
             .light_grid_style(GREY.mix(0.15))
             .max_light_lines(3)
-            .x_formatter(&tick)
-            .y_formatter(&tick)
-            .z_formatter(&tick)
+            .x_formatter(&tx)
+            .y_formatter(&ty)
+            .z_formatter(&tz)
             .draw()
             .map_err(plot_err)?;
         Ok(Panel::Cube(chart))
@@ -371,10 +380,15 @@ impl<'a, 'b: 'a> Panel<'a, 'b> {
     }
 
     /// A legend entry for what the lines and large circles of the followed points mean.
-    fn explain_followed(&mut self, label: &str) -> Result<(), CliError> {
+    fn explain_followed(&mut self, label: &str, lines: bool) -> Result<(), CliError> {
         let color = Palette99::pick(0).to_rgba();
-        let legend = move |(x, y): (i32, i32)| {
-            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+        // A line where lines join the followed points to their samples, else a large dot.
+        let legend = move |(x, y): (i32, i32)| -> DynElement<'static, BitMapBackend, (i32, i32)> {
+            if lines {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)).into_dyn()
+            } else {
+                Circle::new((x + 8, y), 5, color.filled()).into_dyn()
+            }
         };
         match self {
             Panel::Flat(c) => c
@@ -455,11 +469,8 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             s.dims
         )));
     }
-    if let Some(l) = s.labels.filter(|l| l.len() != n) {
-        return Err(CliError::Input(format!(
-            "--color has {} labels for {n} source points",
-            l.len()
-        )));
+    if let Some(l) = s.labels {
+        check_labels("colour labels", l, n)?;
     }
     let flat: Array2<f32> = s
         .pred
@@ -538,17 +549,18 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             chart.circles(&source[i..=i], 5, palette(c))?;
         }
         if !followed.is_empty() {
-            chart.explain_followed(&if same {
+            let label = if same {
                 format!(
-                    "{} source points (circled), lines to their {k} samples",
+                    "{} source points (large dots), lines to their {k} samples",
                     followed.len()
                 )
             } else {
                 format!(
-                    "{} followed source points (circled; their samples at right)",
+                    "{} followed source points (large dots; their samples at right)",
                     followed.len()
                 )
-            })?;
+            };
+            chart.explain_followed(&label, same)?;
         }
         chart.legend()?;
         if let Some(right) = right {
@@ -562,7 +574,10 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
                 chart.circles(&pred[i * k..(i + 1) * k], 5, palette(c))?;
             }
             if !followed.is_empty() {
-                chart.explain_followed("samples of the followed points (circled, same colours)")?;
+                chart.explain_followed(
+                    "samples of the followed points (large dots, same colours)",
+                    false,
+                )?;
             }
             chart.legend()?;
         }
@@ -665,6 +680,17 @@ pub struct PlotArgs {
     pub dims: u8,
 }
 
+/// Checks that `labels` (given with `flag`) has one label per source point.
+pub fn check_labels(flag: &str, labels: &[String], n: usize) -> Result<(), CliError> {
+    if labels.len() == n {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "{flag} has {} labels for {n} source points",
+        labels.len()
+    )))
+}
+
 /// The JSON report of `genot plot`.
 #[derive(Debug, serde::Serialize)]
 pub struct PlotReport {
@@ -707,7 +733,10 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
         };
         let labels = match &args.color {
             Some(c) => {
-                Some(crate::io::Side::new(source_path, None, "--source")?.labels(c, "color")?)
+                let labels =
+                    crate::io::Side::new(source_path, None, "--source")?.labels(c, "color")?;
+                check_labels("--color", &labels, source.nrows())?;
+                Some(labels)
             }
             None => None,
         };
@@ -734,12 +763,15 @@ mod tests {
 
     #[test]
     fn tick_labels_stay_short_at_any_scale() {
-        assert_eq!(tick(&0.25), "0.25");
-        assert_eq!(tick(&12.5), "12.5");
-        assert_eq!(tick(&3.0), "3");
-        assert_eq!(tick(&0.0), "0");
-        assert_eq!(tick(&-0.001), "-1.0e-3");
-        assert_eq!(tick(&100000.0), "1.0e5");
+        assert_eq!(tick(&0.25, 1.0), "0.25");
+        assert_eq!(tick(&12.5, 1.0), "12.5");
+        assert_eq!(tick(&3.0, 1.0), "3");
+        assert_eq!(tick(&0.0, 1.0), "0");
+        assert_eq!(tick(&-0.001, 1.0), "-1.0e-3");
+        assert_eq!(tick(&100000.0, 1.0), "1.0e5");
+        // Rounding error at zero on an axis of span 0.9; a real tiny value on a tiny axis.
+        assert_eq!(tick(&-5.6e-17, 0.9), "0");
+        assert_eq!(tick(&3e-12, 1e-11), "3.0e-12");
     }
 
     #[test]

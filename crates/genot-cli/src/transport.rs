@@ -80,6 +80,10 @@ pub struct TransportArgs {
     /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
     #[arg(long, requires = "plot", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub plot_dims: u8,
+    /// With --plot: colour the points and their samples by a label, one per source row
+    /// (after --source-filter): LABELS.csv[:column] or obs/COLUMN of the --source .h5ad.
+    #[arg(long, requires = "plot", value_name = "LABELS")]
+    pub plot_color: Option<PathBuf>,
     /// Where to run: cpu, or wgpu / cuda (cuda:N) in builds with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -130,6 +134,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
             .map(|p| ("--source-shared", p)),
         args.conditions.as_deref().map(|p| ("--conditions", p)),
         args.plot_target.as_deref().map(|p| ("--plot-target", p)),
+        args.plot_color.as_deref().map(|p| ("--plot-color", p)),
         Some(("--model", model_files[0].as_path())),
         Some(("--model", model_files[1].as_path())),
     ]
@@ -186,6 +191,14 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         Some(t) => Some(read_points::<f32>(t, "plot-target")?),
         None => None,
     };
+    let colors = match &args.plot_color {
+        Some(p) => {
+            let labels = side.labels(p, "plot-color")?;
+            crate::plot::check_labels("--plot-color", &labels, x.nrows())?;
+            Some(labels)
+        }
+        None => None,
+    };
     let mut bar = crate::progress::Progress::spinner(
         "transport",
         &format!("{} points x {} samples", x.nrows(), args.samples),
@@ -217,7 +230,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
                 target: target.as_ref().map(|t| t.view()),
                 links: 8,
                 dims: args.plot_dims.into(),
-                labels: None,
+                labels: colors.as_deref(),
             },
             p,
         )?;

@@ -160,6 +160,33 @@ fn fit_on_filtered_cells_and_transport_into_a_copy() {
         std::fs::read(&fig_h5).unwrap(),
         std::fs::read(&fig_npy).unwrap()
     );
+    // Coloured by an obs column: `transport --plot --plot-color` draws the figure that
+    // `plot --color` draws from the same samples, and it differs from the plain one.
+    let (fig_tr, fig_col) = (dir.path().join("tr.png"), dir.path().join("col.png"));
+    let again = dir.path().join("again.npy");
+    run(
+        again.to_str().unwrap(),
+        &[
+            "--plot",
+            fig_tr.to_str().unwrap(),
+            "--plot-color",
+            "obs/condition",
+        ],
+    );
+    ok_json(genot(&[
+        "plot",
+        "--source",
+        &data,
+        "--pred",
+        npy.to_str().unwrap(),
+        "--color",
+        "obs/condition",
+        "--out",
+        fig_col.to_str().unwrap(),
+    ]));
+    let coloured = std::fs::read(&fig_col).unwrap();
+    assert_eq!(std::fs::read(&fig_tr).unwrap(), coloured);
+    assert_ne!(std::fs::read(&fig_npy).unwrap(), coloured);
     // The copy keeps the original data.
     let e = ok_json(genot(&[
         "eval",
