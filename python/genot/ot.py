@@ -49,7 +49,8 @@ class GWResult:
     """An entropic (fused) Gromov-Wasserstein solve: the plan, potentials of the last
     linearisation, the GW term, the fused linear term (None when not fused), the
     regularised objective, outer and inner iterations, convergence, the objective per
-    outer iteration, and the epsilon used."""
+    outer iteration, the epsilon used, the plan's marginal error (the larger L1 distance of
+    its row and column sums to the weights) and its mass."""
 
     plan: np.ndarray
     f: np.ndarray
@@ -62,6 +63,8 @@ class GWResult:
     converged: bool
     costs: List[float]
     epsilon: float
+    marginal_error: float
+    mass: float
 
 
 def _scale(scale_cost: Union[str, float]) -> str:
@@ -154,7 +157,8 @@ def gromov_wasserstein(
     max_outer_iterations: int = 50,
 ) -> GWResult:
     """Entropic Gromov-Wasserstein between ``x`` (n x p) and ``y`` (m x q), any
-    dimensions, through their intra-space ``cost`` matrices (each divided by its
+    dimensions, through their intra-space ``cost`` matrices (``"sqeuclidean"``,
+    ``"euclidean"``, ``"pnorm:P"``, ``"cosine"`` or ``"graph:K"``; each divided by its
     ``scale_cost``). With ``x_shared``/``y_shared`` (n and m rows, same width): fused GW,
     adding ``fused_penalty`` times a squared-Euclidean cost between them. ``epsilon`` is
     absolute on the linearised cost; ``threshold`` stops each inner Sinkhorn,

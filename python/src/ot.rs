@@ -73,6 +73,13 @@ pub fn sinkhorn<'py>(
     }
 }
 
+/// The cost names every solver and `GENOT` read, each with what it is (one list, in
+/// genot-ot, shared with the CLI's help).
+#[pyfunction]
+pub fn costs() -> Vec<(&'static str, &'static str)> {
+    genot_ot::choice::COSTS.to_vec()
+}
+
 /// The keyword options of [`sinkhorn`].
 struct LinearOptions<'a> {
     cost: &'a str,
@@ -193,11 +200,10 @@ pub fn gromov_wasserstein<'py>(
     positive("fused_penalty", fused_penalty)?;
     validate_tau("tau_a", tau_a).map_err(ot_err)?;
     validate_tau("tau_b", tau_b).map_err(ot_err)?;
-    let mut gw = GromovWasserstein::new(epsilon);
-    gw.threshold = gw_threshold;
-    gw.max_iterations = max_outer_iterations;
-    gw.min_iterations = gw.min_iterations.min(max_outer_iterations);
-    gw.sinkhorn = solver(threshold, max_iterations, "auto")?;
+    let gw = GromovWasserstein::new(epsilon)
+        .with_threshold(gw_threshold)
+        .with_max_iterations(max_outer_iterations)
+        .with_sinkhorn(solver(threshold, max_iterations, "auto")?);
     let (x, y) = (x.as_array().to_owned(), y.as_array().to_owned());
     let shared = match (x_shared, y_shared) {
         (None, None) => None,
@@ -209,14 +215,8 @@ pub fn gromov_wasserstein<'py>(
             let mut prob = QuadraticProblem::new(cost.intra(x, scale)?, cost.intra(y, scale)?)
                 .with_tau(tau_a, tau_b)?;
             if let Some((xs, ys)) = shared {
-                let cross = Geometry::from_points(
-                    xs,
-                    ys,
-                    Arc::new(SqEuclidean),
-                    scale,
-                    Epsilon::Absolute(1.0),
-                )?;
-                prob = prob.with_fused(&cross, fused_penalty)?;
+                let sq = CostChoice::Points(Arc::new(SqEuclidean));
+                prob = prob.with_fused_points(xs, ys, &sq, scale, fused_penalty)?;
             }
             gw.solve(&prob, GwInit::Product)
         })
@@ -233,5 +233,7 @@ pub fn gromov_wasserstein<'py>(
     d.set_item("converged", out.converged && out.inner_converged)?;
     d.set_item("costs", out.costs)?;
     d.set_item("epsilon", out.epsilon)?;
+    d.set_item("marginal_error", out.marginal_error)?;
+    d.set_item("mass", out.mass)?;
     Ok(d)
 }

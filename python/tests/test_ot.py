@@ -61,6 +61,10 @@ def test_gw_recovers_an_isometry():
     match = r.plan.argmax(axis=1)
     assert np.mean(perm[match] == np.arange(30)) > 0.9
     assert r.linear_cost is None
+    # The reported marginal error and mass are the plan's own.
+    err = max(np.abs(r.plan.sum(1) - 1 / 30).sum(), np.abs(r.plan.sum(0) - 1 / 30).sum())
+    assert r.marginal_error == pytest.approx(err, rel=1e-6, abs=1e-12)
+    assert r.mass == pytest.approx(r.plan.sum(), rel=1e-9)
 
 
 def test_fused_gw_uses_the_shared_features():
@@ -108,3 +112,19 @@ def test_sinkhorn_warns_when_it_does_not_converge():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ot.sinkhorn(x, y, epsilon=0.5).converged
+
+
+def test_every_cost_name_is_documented_and_read():
+    """The docs name every cost of the one list in genot-ot, and each name is accepted."""
+    import genot
+    from genot import _genot
+
+    names = [name for name, _ in _genot.costs()]
+    assert "graph:K" in names and "sqeuclidean" in names
+    for doc in (genot.GENOT.__doc__, ot.sinkhorn.__doc__, ot.gromov_wasserstein.__doc__):
+        for name in names:
+            assert f'"{name}"' in doc
+    x = np.random.default_rng(0).normal(size=(12, 2))
+    for name in names:
+        r = ot.sinkhorn(x, x + 0.5, cost=name.replace(":P", ":3").replace(":K", ":4"), epsilon=0.5)
+        assert np.isfinite(r.transport_cost)

@@ -53,9 +53,10 @@ pub struct FitArgs {
     /// Fused: target features comparable across spaces (m rows).
     #[arg(long, requires = "source_shared")]
     pub target_shared: Option<PathBuf>,
-    /// Cost (linear: between points; quadratic/fused: within each space): sqeuclidean,
-    /// euclidean, pnorm:P, cosine, graph:K.
-    #[arg(long, default_value = "sqeuclidean")]
+    // The help lists genot_ot::choice::COSTS.
+    #[arg(long, default_value = "sqeuclidean", help = cost_help(
+        "Cost (linear: between points; quadratic/fused: within each space)"
+    ))]
     pub cost: String,
     /// Fused: weight of the shared-feature (squared Euclidean) cost.
     #[arg(long, default_value_t = 1.0)]
@@ -216,6 +217,11 @@ pub(crate) fn genot_error(e: GenotError) -> CliError {
 }
 
 /// Runs `genot fit`.
+/// The help of a `--cost` flag: `what`, then every cost name with what it is.
+pub fn cost_help(what: &str) -> String {
+    format!("{what}: {}", genot_ot::choice::cost_help())
+}
+
 pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
     let device = crate::device::parse_device(&args.device)?;

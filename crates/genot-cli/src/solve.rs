@@ -25,9 +25,8 @@ pub struct SolveArgs {
     /// Target points, m x d: the same formats as --source.
     #[arg(long)]
     pub target: PathBuf,
-    /// Ground cost: sqeuclidean (no 1/2), euclidean, pnorm:P (sum |x - y|^P), cosine, or
-    /// graph:K (shortest-path distance on the K-nearest-neighbour graph of the points).
-    #[arg(long, default_value = "sqeuclidean")]
+    // The help lists genot_ot::choice::COSTS.
+    #[arg(long, default_value = "sqeuclidean", help = crate::fit::cost_help("Ground cost"))]
     pub cost: String,
     /// Divide the cost by its mean, median, max, nothing (none), or a given number.
     #[arg(long, default_value = "mean")]
@@ -436,32 +435,15 @@ fn quadratic<F: Real>(
                 ys.ncols()
             )));
         }
-        let cross = Geometry::from_points(
-            xs,
-            ys,
-            Arc::new(SqEuclidean),
-            c.scale,
-            Epsilon::Absolute(1.0),
-        )?;
-        prob = prob.with_fused(&cross, args.fused_penalty)?;
+        let sq = CostChoice::Points(Arc::new(SqEuclidean));
+        prob = prob.with_fused_points(xs, ys, &sq, c.scale, args.fused_penalty)?;
         fused = Some(args.fused_penalty);
     }
-    let mut solver = GromovWasserstein::new(epsilon);
-    solver.threshold = args.gw_threshold;
-    solver.max_iterations = args.max_outer_iterations;
-    solver.min_iterations = solver.min_iterations.min(args.max_outer_iterations);
-    solver.sinkhorn = sinkhorn_options(args, c, bar);
-    let out = solver.solve(&prob, GwInit::Product)?;
-    let rows = out.plan.sum_axis(ndarray::Axis(1));
-    let cols = out.plan.sum_axis(ndarray::Axis(0));
-    let l1 = |u: &Array1<F>, w: &Array1<F>| -> f64 {
-        u.iter()
-            .zip(w.iter())
-            .map(|(p, q)| (p.f64() - q.f64()).abs())
-            .sum()
-    };
-    // Against a and b: meaningful for balanced GW; for unbalanced GW it is the relaxation.
-    let marginal_error = l1(&rows, &prob.a).max(l1(&cols, &prob.b));
+    let out = GromovWasserstein::new(epsilon)
+        .with_threshold(args.gw_threshold)
+        .with_max_iterations(args.max_outer_iterations)
+        .with_sinkhorn(sinkhorn_options(args, c, bar))
+        .solve(&prob, GwInit::Product)?;
     let mut warning = None;
     if !out.converged {
         warning = Some(format!(
@@ -489,10 +471,10 @@ fn quadratic<F: Real>(
             fallback: None,
             iterations: out.inner_iterations,
             converged: out.converged && out.inner_converged,
-            marginal_error,
+            marginal_error: out.marginal_error,
             reg_ot_cost: out.reg_gw_cost,
             transport_cost: out.gw_cost + 2.0 * args.fused_penalty * out.linear_cost.unwrap_or(0.0),
-            mass: rows.iter().map(|v| v.f64()).sum(),
+            mass: out.mass,
             gw_cost: Some(out.gw_cost),
             outer_iterations: Some(out.outer_iterations),
             fused_penalty: fused,

@@ -185,6 +185,11 @@ fn help_lists_the_formats_and_forms_that_work() {
         }
     }
     let fit = String::from_utf8_lossy(&run(&["fit", "--help"], &[]).stdout).into_owned();
+    // Both --cost helps list every cost the parser reads (one list in genot-ot).
+    let solve = String::from_utf8_lossy(&run(&["solve", "--help"], &[]).stdout).into_owned();
+    for (name, _) in genot_ot::choice::COSTS {
+        assert!(fit.contains(name) && solve.contains(name), "{name}");
+    }
     for flag in ["--iterations <ITERATIONS>", "--seed <SEED>"] {
         let line = fit
             .lines()

@@ -29,13 +29,14 @@ fn main() {
             .expect("yy");
         let mut solver = GromovWasserstein::new(eps);
         if let Ok(t) = std::env::var("GW_THRESHOLD") {
-            solver.threshold = t.parse().expect("GW_THRESHOLD");
+            solver = solver.with_threshold(t.parse().expect("GW_THRESHOLD"));
         }
         if let Ok(t) = std::env::var("INNER_THRESHOLD") {
-            solver.sinkhorn = solver
-                .sinkhorn
+            let inner = solver
+                .sinkhorn()
                 .clone()
                 .with_threshold(t.parse().expect("INNER_THRESHOLD"));
+            solver = solver.with_sinkhorn(inner);
         }
         let out = solver
             .solve(&QuadraticProblem::new(xx, yy), GwInit::Product)

@@ -12,14 +12,43 @@
 //! assert!(CostChoice::<f64>::parse("graph:0").is_err());
 //! ```
 
-use crate::cost::{parse_cost, Cost};
+use crate::cost::{cost_matrix, parse_cost, Cost};
 use crate::error::Result;
-use crate::geometry::{Epsilon, Geometry, ScaleCost};
+use crate::geometry::{check_pair, scaled_matrix, Epsilon, Geometry, ScaleCost};
 use crate::graph::{graph_cost, graph_intra_cost};
 use crate::intra::IntraGeometry;
 use crate::real::Real;
 use ndarray::Array2;
 use std::sync::Arc;
+
+/// Every cost name [`CostChoice::parse`] reads, with what it is: the one list that the
+/// parser's error, the command-line help and the docs are written from.
+pub const COSTS: [(&str, &str); 5] = [
+    ("sqeuclidean", "|x - y|^2, no 1/2"),
+    ("euclidean", "|x - y|"),
+    ("pnorm:P", "sum |x - y|^P, P >= 1"),
+    ("cosine", "1 - cos(x, y)"),
+    (
+        "graph:K",
+        "shortest-path distance on the K-nearest-neighbour graph of the points",
+    ),
+];
+
+/// The names of [`COSTS`] as a list: `"sqeuclidean, euclidean, pnorm:P, cosine or graph:K"`.
+pub fn cost_names() -> String {
+    let names: Vec<&str> = COSTS.iter().map(|(n, _)| *n).collect();
+    let (last, rest) = names.split_last().expect("costs");
+    format!("{} or {last}", rest.join(", "))
+}
+
+/// The names of [`COSTS`] with what each is, for help texts.
+pub fn cost_help() -> String {
+    let items: Vec<String> = COSTS
+        .iter()
+        .map(|(n, what)| format!("{n} ({what})"))
+        .collect();
+    items.join(", ")
+}
 
 /// A cost between points, or shortest paths on a k-nearest-neighbour graph.
 #[derive(Clone)]
@@ -40,13 +69,14 @@ impl<F: Real> CostChoice<F> {
                     "cost '{name}': the number of neighbours must be a positive integer"
                 )),
             },
-            None => parse_cost::<F>(name).map(CostChoice::Points).map_err(|e| {
-                if e.starts_with("unknown cost") {
-                    format!("unknown cost '{name}' (expected sqeuclidean, euclidean, pnorm:P, cosine or graph:K, K the number of neighbours)")
-                } else {
-                    e
-                }
-            }),
+            None => match parse_cost::<F>(name) {
+                Ok(c) => Ok(CostChoice::Points(c)),
+                Err(e) if e.is_unknown() => Err(format!(
+                    "unknown cost '{name}' (expected {}; P the exponent, K the number of neighbours)",
+                    cost_names()
+                )),
+                Err(e) => Err(e.to_string()),
+            },
         }
     }
 
@@ -68,6 +98,17 @@ impl<F: Real> CostChoice<F> {
         }
     }
 
+    /// The cost matrix between two point clouds of the same dimension, divided by `scale`
+    /// of its statistics, and the factor ([`scaled_matrix`]): the cross cost of fused GW.
+    pub fn cross(&self, x: Array2<F>, y: Array2<F>, scale: ScaleCost) -> Result<(Array2<F>, f64)> {
+        check_pair(&x, &y)?;
+        let c = match self {
+            CostChoice::Points(c) => cost_matrix(c.as_ref(), x.view(), y.view()),
+            CostChoice::Graph(k) => graph_cost(x.view(), y.view(), *k)?,
+        };
+        scaled_matrix(c, scale)
+    }
+
     /// The dense geometry between two point clouds (for a graph cost: shortest paths on the
     /// graph of both clouds together).
     pub fn linear(
@@ -83,5 +124,32 @@ impl<F: Real> CostChoice<F> {
                 Geometry::from_matrix(graph_cost(x.view(), y.view(), *k)?, scale, epsilon)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every listed name parses (its parameter filled in) and reads back; an unknown name's
+    /// error lists them all, a bad parameter's does not.
+    #[test]
+    fn the_listed_costs_are_the_parsed_ones() {
+        for (name, _) in COSTS {
+            let concrete = name.replace(":P", ":3").replace(":K", ":4");
+            let c = CostChoice::<f32>::parse(&concrete).unwrap();
+            assert_eq!(c.name(), concrete);
+        }
+        let e = CostChoice::<f32>::parse("manhattan").err().unwrap();
+        for (name, _) in COSTS {
+            assert!(e.contains(name), "{e}");
+        }
+        assert_eq!(
+            cost_names(),
+            "sqeuclidean, euclidean, pnorm:P, cosine or graph:K"
+        );
+        let e = CostChoice::<f32>::parse("pnorm:x").err().unwrap();
+        assert!(e.contains("not a number") && !e.contains("graph:K"), "{e}");
+        assert!(cost_help().contains("graph:K (shortest-path"));
     }
 }

@@ -289,28 +289,66 @@ pub(crate) fn map_cost_rows<F: Real, R: Send>(
     blocks.into_iter().flatten().collect()
 }
 
-/// Parses a cost name as used on the command line: `sqeuclidean`, `euclidean`, `pnorm:P`,
-/// `cosine`.
-pub fn parse_cost<F: Real>(name: &str) -> Result<Arc<dyn Cost<F>>, String> {
+/// Why [`parse_cost`] refused a name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CostNameError {
+    /// Not a cost between points (the message lists those).
+    Unknown(String),
+    /// A known cost with a bad parameter (`pnorm:x`).
+    Parameter(String),
+}
+
+impl CostNameError {
+    /// True when the name is not a cost between points at all.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, CostNameError::Unknown(_))
+    }
+}
+
+impl fmt::Display for CostNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CostNameError::Unknown(m) | CostNameError::Parameter(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<CostNameError> for String {
+    fn from(e: CostNameError) -> String {
+        e.to_string()
+    }
+}
+
+/// Parses the name of a cost between points, as used on the command line: `sqeuclidean`,
+/// `euclidean`, `pnorm:P`, `cosine` ([`crate::choice::COSTS`] without the graph cost).
+pub fn parse_cost<F: Real>(name: &str) -> Result<Arc<dyn Cost<F>>, CostNameError> {
     match name {
         "sqeuclidean" | "sqeucl" => Ok(Arc::new(SqEuclidean)),
         "euclidean" => Ok(Arc::new(Euclidean)),
         "cosine" => Ok(Arc::new(Cosine)),
         other => {
             if let Some(p) = other.strip_prefix("pnorm:") {
-                let p: f64 = p
-                    .parse()
-                    .map_err(|_| format!("cost '{other}': the exponent '{p}' is not a number"))?;
+                let p: f64 = p.parse().map_err(|_| {
+                    CostNameError::Parameter(format!(
+                        "cost '{other}': the exponent '{p}' is not a number"
+                    ))
+                })?;
                 if !(p >= 1.0 && p.is_finite()) {
-                    return Err(format!(
+                    return Err(CostNameError::Parameter(format!(
                         "cost '{other}': the exponent must be >= 1, got {p}"
-                    ));
+                    )));
                 }
                 Ok(Arc::new(PNorm(p)))
             } else {
-                Err(format!(
-                    "unknown cost '{other}' (expected sqeuclidean, euclidean, pnorm:P or cosine)"
-                ))
+                let points: Vec<&str> = crate::choice::COSTS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .filter(|n| !n.starts_with("graph:"))
+                    .collect();
+                Err(CostNameError::Unknown(format!(
+                    "unknown cost '{other}' (expected one of {})",
+                    points.join(", ")
+                )))
             }
         }
     }
@@ -355,10 +393,11 @@ mod tests {
     #[test]
     fn parse_cost_names() {
         assert_eq!(parse_cost::<f32>("pnorm:3").unwrap().name(), "pnorm:3");
-        assert!(parse_cost::<f32>("pnorm:0.5").is_err());
-        assert!(parse_cost::<f32>("manhattan")
-            .err()
-            .unwrap()
-            .contains("unknown cost"));
+        assert!(!parse_cost::<f32>("pnorm:0.5").err().unwrap().is_unknown());
+        let e = parse_cost::<f32>("manhattan").err().unwrap();
+        assert!(
+            e.is_unknown() && e.to_string().contains("unknown cost"),
+            "{e}"
+        );
     }
 }

@@ -254,31 +254,14 @@ impl<F: Real> Geometry<F> {
     }
 
     fn from_matrix_unchecked(c: Array2<F>, scale: ScaleCost, epsilon: Epsilon) -> Result<Self> {
-        let c = if c.is_standard_layout() {
-            c
-        } else {
-            c.as_standard_layout().to_owned()
-        };
+        let c = standard(c);
         let (n, m) = c.dim();
-        let slice = c.as_slice().expect("standard layout");
-        let (mean, std, max) = moments(slice, m)?;
-        let median = match scale {
-            ScaleCost::Median => Some(median_of(slice)),
-            _ => None,
-        };
-        let stats = CostStats {
-            mean,
-            std,
-            max,
-            median,
-        };
+        let stats = matrix_stats(&c, scale)?;
         let mut geom = Self::unscaled(Source::Dense(c), n, m);
         geom.set_scaling(stats, scale, epsilon)?;
         let inv = geom.inv_scale;
         if let Source::Dense(c) = &mut geom.source {
-            if inv != F::one() {
-                c.par_mapv_inplace(|v| v * inv);
-            }
+            divide(c, inv);
         }
         Ok(geom)
     }
@@ -549,7 +532,7 @@ pub(crate) fn dense_block_rows(n: usize, m: usize) -> usize {
         .min(((1usize << 18) / m.max(1)).max(1))
 }
 
-fn check_pair<F: Real>(x: &Array2<F>, y: &Array2<F>) -> Result<()> {
+pub(crate) fn check_pair<F: Real>(x: &Array2<F>, y: &Array2<F>) -> Result<()> {
     validate_points("source", x.view())?;
     validate_points("target", y.view())?;
     if x.ncols() != y.ncols() {
@@ -599,6 +582,66 @@ fn moments<F: Real>(c: &[F], m: usize) -> Result<(f64, f64, f64)> {
     let count = c.len() as f64;
     let mean = sum / count;
     Ok((mean, (sq / count - mean * mean).max(0.0).sqrt(), mx))
+}
+
+/// `c` in row-major (standard) layout.
+fn standard<F: Real>(c: Array2<F>) -> Array2<F> {
+    if c.is_standard_layout() {
+        c
+    } else {
+        c.as_standard_layout().to_owned()
+    }
+}
+
+/// `c *= inv` in place (nothing to do for 1).
+fn divide<F: Real>(c: &mut Array2<F>, inv: F) {
+    if inv != F::one() {
+        c.par_mapv_inplace(|v| v * inv);
+    }
+}
+
+/// The statistics of a standard-layout cost matrix that `scale` needs (the median only
+/// for [`ScaleCost::Median`]); errors on a non-finite entry.
+fn matrix_stats<F: Real>(c: &Array2<F>, scale: ScaleCost) -> Result<CostStats> {
+    let slice = c.as_slice().expect("standard layout");
+    let (mean, std, max) = moments(slice, c.ncols())?;
+    let median = match scale {
+        ScaleCost::Median => Some(median_of(slice)),
+        _ => None,
+    };
+    Ok(CostStats {
+        mean,
+        std,
+        max,
+        median,
+    })
+}
+
+/// A cost matrix divided by `scale` of its own statistics, and the factor: the cross cost
+/// a fused GW problem adds to its linearisations (which take their epsilon from the GW
+/// solver, so none is asked for here).
+///
+/// ```
+/// use genot_ot::geometry::{scaled_matrix, ScaleCost};
+/// use ndarray::array;
+///
+/// let (c, s) = scaled_matrix(array![[1.0, 3.0], [0.0, 4.0]], ScaleCost::Max).unwrap();
+/// assert_eq!((c, s), (array![[0.25, 0.75], [0.0, 1.0]], 4.0));
+/// assert!(scaled_matrix(array![[1.0, f64::NAN]], ScaleCost::None).is_err());
+/// ```
+pub fn scaled_matrix<F: Real>(c: Array2<F>, scale: ScaleCost) -> Result<(Array2<F>, f64)> {
+    if c.is_empty() {
+        return Err(OtError::Empty {
+            what: "cost matrix",
+            rows: c.nrows(),
+            cols: c.ncols(),
+        });
+    }
+    let mut c = standard(c);
+    let stats = matrix_stats(&c, scale)?;
+    let s = scale.factor(|| stats.mean, || stats.max, || stats.median)?;
+    divide(&mut c, F::c(1.0 / s));
+    Ok((c, s))
 }
 
 /// Median of a slice (the mean of the two middle values for an even length).

@@ -36,102 +36,15 @@
 
 use crate::error::{OtError, Result};
 use crate::geometry::{dense_block_rows, Geometry};
-use crate::intra::IntraGeometry;
-use crate::problem::{generalized_kl, rho, validate_weights, LinearProblem};
+pub use crate::problem::QuadraticProblem;
+use crate::problem::{generalized_kl, rho, LinearProblem};
 use crate::real::{axpy, dot, sum, Real};
 use crate::sinkhorn::Sinkhorn;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 
-/// A quadratic (GW or fused GW) problem, balanced or unbalanced.
-#[derive(Debug, Clone)]
-pub struct QuadraticProblem<F: Real> {
-    /// Cost within the source space (`n x n`).
-    pub xx: IntraGeometry<F>,
-    /// Cost within the target space (`m x m`).
-    pub yy: IntraGeometry<F>,
-    /// Scaled cross cost between shared features (`n x m`), for fused GW.
-    pub xy: Option<Array2<F>>,
-    /// Weight of the cross cost in the linearised problem.
-    pub fused_penalty: f64,
-    pub a: Array1<F>,
-    pub b: Array1<F>,
-    /// Marginal relaxations in (0, 1]; 1 is balanced (see the module docs).
-    pub tau_a: f64,
-    pub tau_b: f64,
-}
-
 impl<F: Real> QuadraticProblem<F> {
-    /// Pure GW with uniform weights.
-    pub fn new(xx: IntraGeometry<F>, yy: IntraGeometry<F>) -> Self {
-        let (n, m) = (xx.len(), yy.len());
-        QuadraticProblem {
-            xx,
-            yy,
-            xy: None,
-            fused_penalty: 0.0,
-            a: Array1::from_elem(n, F::c(1.0 / n as f64)),
-            b: Array1::from_elem(m, F::c(1.0 / m as f64)),
-            tau_a: 1.0,
-            tau_b: 1.0,
-        }
-    }
-
-    /// Fused GW: adds `fused_penalty` times the (scaled, dense) cost of `cross`.
-    pub fn with_fused(mut self, cross: &Geometry<F>, fused_penalty: f64) -> Result<Self> {
-        let (n, m) = (self.xx.len(), self.yy.len());
-        if cross.shape() != (n, m) {
-            return Err(OtError::DimensionMismatch {
-                what: format!(
-                    "the cross (shared-feature) cost is {:?} but the spaces have {n} and {m} points",
-                    cross.shape()
-                ),
-            });
-        }
-        if !(fused_penalty > 0.0 && fused_penalty.is_finite()) {
-            return Err(OtError::InvalidParameter(format!(
-                "fused_penalty must be > 0, got {fused_penalty}"
-            )));
-        }
-        let c = cross
-            .dense()
-            .ok_or_else(|| OtError::Unsupported("fused GW needs a dense cross geometry".into()))?;
-        self.xy = Some(c.clone());
-        self.fused_penalty = fused_penalty;
-        Ok(self)
-    }
-
-    /// Unbalanced GW: relaxes the marginals (`tau` in (0, 1], 1 is balanced).
-    pub fn with_tau(mut self, tau_a: f64, tau_b: f64) -> Result<Self> {
-        crate::problem::validate_tau("tau_a", tau_a)?;
-        crate::problem::validate_tau("tau_b", tau_b)?;
-        self.tau_a = tau_a;
-        self.tau_b = tau_b;
-        Ok(self)
-    }
-
-    /// True when both marginals are hard constraints.
-    pub fn is_balanced(&self) -> bool {
-        self.tau_a == 1.0 && self.tau_b == 1.0
-    }
-
-    /// Sets the marginal weights (positive; equal masses when balanced).
-    pub fn with_weights(mut self, a: Array1<F>, b: Array1<F>) -> Result<Self> {
-        let (n, m) = (self.xx.len(), self.yy.len());
-        validate_weights("source weights", &a, n)?;
-        validate_weights("target weights", &b, m)?;
-        let (sa, sb) = (a.sum().f64(), b.sum().f64());
-        if self.is_balanced() && (sa - sb).abs() > 1e-6 * sa.max(sb) {
-            return Err(OtError::InvalidParameter(format!(
-                "balanced GW needs equal masses, got {sa} and {sb}"
-            )));
-        }
-        self.a = a;
-        self.b = b;
-        Ok(self)
-    }
-
     /// The GW linearisation at `T` (without the fused term):
     /// `L_ij = u_i + v_j - 2 (C1 T C2^T)_ij` with `u = (C1 o C1) p`, `v = (C2 o C2) q`.
     /// `p` and `q` are the row and column sums of `T`.
@@ -186,14 +99,21 @@ pub enum GwInit<F: Real> {
 /// solves that accurate make the outer objective trace reliable: on the benchmark problem
 /// (n = 512) 1e-3 needed 8 outer iterations and ended at a higher objective, 1e-5 needs 5
 /// and ends lower than OTT-JAX, in less time (bench/BENCHMARKS.md).
+///
+/// ```
+/// use genot_ot::prelude::*;
+///
+/// let gw = GromovWasserstein::new(0.01).with_threshold(1e-4).with_max_iterations(3);
+/// assert_eq!((gw.epsilon(), gw.threshold(), gw.iterations()), (0.01, 1e-4, 3..=3));
+/// ```
 #[derive(Debug, Clone)]
 pub struct GromovWasserstein {
     /// Absolute epsilon of each linearised problem.
-    pub epsilon: f64,
-    pub threshold: f64,
-    pub min_iterations: usize,
-    pub max_iterations: usize,
-    pub sinkhorn: Sinkhorn,
+    epsilon: f64,
+    threshold: f64,
+    min_iterations: usize,
+    max_iterations: usize,
+    sinkhorn: Sinkhorn,
 }
 
 impl GromovWasserstein {
@@ -206,6 +126,52 @@ impl GromovWasserstein {
             max_iterations: 50,
             sinkhorn: Sinkhorn::default().with_threshold(1e-5),
         }
+    }
+
+    /// Stop when the objective changes by less than `threshold` (relative) between two
+    /// outer iterations.
+    pub fn with_threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// At most `max` outer iterations (the minimum, 5 by default, is lowered to `max`).
+    pub fn with_max_iterations(mut self, max: usize) -> Self {
+        self.max_iterations = max;
+        self.min_iterations = self.min_iterations.min(max);
+        self
+    }
+
+    /// At least `min` outer iterations before the threshold may stop the loop.
+    pub fn with_min_iterations(mut self, min: usize) -> Self {
+        self.min_iterations = min;
+        self
+    }
+
+    /// The Sinkhorn solver of the linearised problems (its plan is always requested).
+    pub fn with_sinkhorn(mut self, sinkhorn: Sinkhorn) -> Self {
+        self.sinkhorn = sinkhorn;
+        self
+    }
+
+    /// The absolute epsilon of each linearised problem.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The relative objective change that stops the outer loop.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// The smallest and largest number of outer iterations.
+    pub fn iterations(&self) -> std::ops::RangeInclusive<usize> {
+        self.min_iterations..=self.max_iterations
+    }
+
+    /// The inner Sinkhorn solver.
+    pub fn sinkhorn(&self) -> &Sinkhorn {
+        &self.sinkhorn
     }
 }
 
@@ -233,6 +199,11 @@ pub struct GwOutput<F: Real> {
     /// `E` after each linear solve.
     pub costs: Vec<f64>,
     pub epsilon: f64,
+    /// `max(|T 1 - a|_1, |T^T 1 - b|_1)`: the balanced constraint's violation (for
+    /// unbalanced GW, how far the relaxation moved the marginals).
+    pub marginal_error: f64,
+    /// The plan's total mass.
+    pub mass: f64,
 }
 
 fn finite_or_zero(x: f64) -> f64 {
@@ -266,6 +237,14 @@ fn kl_to_product<F: Real>(t: &Array2<F>, a: &Array1<F>, b: &Array1<F>) -> f64 {
         })
         .collect();
     per_row.iter().sum::<f64>() + a.sum().f64() * b.sum().f64()
+}
+
+/// `sum |u_i - w_i|` in f64.
+fn l1_distance<F: Real>(u: &[F], w: &Array1<F>) -> f64 {
+    u.iter()
+        .zip(w)
+        .map(|(p, q)| (p.f64() - q.f64()).abs())
+        .sum()
 }
 
 /// Row and column sums of a standard-layout matrix.
@@ -482,6 +461,8 @@ impl GromovWasserstein {
             inner_iterations,
             costs,
             epsilon: self.epsilon,
+            marginal_error: l1_distance(&p, &prob.a).max(l1_distance(&q, &prob.b)),
+            mass: p.iter().map(|v| v.f64()).sum(),
         })
     }
 }

@@ -5,6 +5,7 @@
 //! `tol` in it pins the plan to about `sqrt(tol)`: 1e-13 -> ~3e-7 in f64. Plan entries are
 //! about 1/72 and a different fixed point would differ by O(1e-2).
 
+use genot_ot::choice::CostChoice;
 use genot_ot::cost::{cost_matrix, SqEuclidean};
 use genot_ot::prelude::*;
 use ndarray::Array2;
@@ -45,24 +46,24 @@ fn check<F: Real>(low_rank: bool, tol_plan: f64, tol_cost: f64) {
             intra::<F>(&arr2(&case["y"]), low_rank),
         );
         if case["kind"] == "fgw" {
-            let cross = Geometry::from_points(
-                arr2(&case["xs"]).mapv(F::c),
-                arr2(&case["ys"]).mapv(F::c),
-                Arc::new(SqEuclidean),
-                ScaleCost::Max,
-                Epsilon::Absolute(1.0),
-            )
-            .unwrap();
             prob = prob
-                .with_fused(&cross, case["fused_penalty"].as_f64().unwrap())
+                .with_fused_points(
+                    arr2(&case["xs"]).mapv(F::c),
+                    arr2(&case["ys"]).mapv(F::c),
+                    &CostChoice::Points(Arc::new(SqEuclidean)),
+                    ScaleCost::Max,
+                    case["fused_penalty"].as_f64().unwrap(),
+                )
                 .unwrap();
         }
-        let mut solver = GromovWasserstein::new(case["epsilon"].as_f64().unwrap());
-        solver.threshold = if F::NAME == "float64" { 1e-13 } else { 1e-7 };
-        solver.max_iterations = 5000;
-        solver.sinkhorn = Sinkhorn::default()
-            .with_threshold(if F::NAME == "float64" { 1e-12 } else { 1e-6 })
-            .with_max_iterations(100_000);
+        let solver = GromovWasserstein::new(case["epsilon"].as_f64().unwrap())
+            .with_threshold(if F::NAME == "float64" { 1e-13 } else { 1e-7 })
+            .with_max_iterations(5000)
+            .with_sinkhorn(
+                Sinkhorn::default()
+                    .with_threshold(if F::NAME == "float64" { 1e-12 } else { 1e-6 })
+                    .with_max_iterations(100_000),
+            );
         let out = solver.solve(&prob, GwInit::Product).unwrap();
         assert!(
             out.converged && out.inner_converged,

@@ -1,6 +1,7 @@
 //! Properties of entropic GW: invariance to isometries, recovery of a permuted and rotated
 //! copy, the fused limit, initialisations and input errors.
 
+use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
 use genot_ot::metrics::foscttm;
 use genot_ot::prelude::*;
@@ -71,10 +72,18 @@ fn a_permuted_rotated_copy_is_matched_back() {
     perm.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(4));
     let q = rotation_3d(1.1);
     let y = Array2::from_shape_fn((n, 3), |(i, k)| x.row(perm[i]).dot(&q.column(k)));
-    let mut solver = GromovWasserstein::new(5e-4);
-    solver.max_iterations = 200;
+    let solver = GromovWasserstein::new(5e-4).with_max_iterations(200);
     let out = solver.solve(&problem(&x, &y), GwInit::Product).unwrap();
     assert!(out.converged);
+    // The reported marginal error and mass are those of the returned plan.
+    let l1 = |s: ndarray::Array1<f64>| s.iter().map(|v| (v - 1.0 / n as f64).abs()).sum::<f64>();
+    let err = l1(out.plan.sum_axis(Axis(1))).max(l1(out.plan.sum_axis(Axis(0))));
+    assert!(
+        (out.marginal_error - err).abs() <= 1e-12 + 1e-9 * err,
+        "{} {err}",
+        out.marginal_error
+    );
+    assert!(out.marginal_error < 1e-3 && (out.mass - out.plan.sum()).abs() < 1e-12);
     // Barycentric projection of each x onto y, compared with its true partner.
     let proj = out.plan.dot(&y) * n as f64;
     let truth = Array2::from_shape_fn((n, 3), |(i, k)| {
@@ -95,15 +104,18 @@ fn fused_gw_with_a_large_penalty_is_the_linear_plan() {
     let (xs, ys) = (cloud(30, 2, 7), cloud(25, 2, 8));
     let eps = 0.05;
     let cross = Geometry::from_points(
-        xs,
-        ys,
+        xs.clone(),
+        ys.clone(),
         Arc::new(SqEuclidean),
         ScaleCost::Max,
         Epsilon::Absolute(1.0),
     )
     .unwrap();
     let penalty = 1e4;
-    let prob = problem(&x, &y).with_fused(&cross, penalty).unwrap();
+    let sq = CostChoice::Points(Arc::new(SqEuclidean));
+    let prob = problem(&x, &y)
+        .with_fused_points(xs, ys, &sq, ScaleCost::Max, penalty)
+        .unwrap();
     let gw = GromovWasserstein::new(eps * penalty)
         .solve(&prob, GwInit::Product)
         .unwrap();
@@ -182,15 +194,21 @@ fn bad_inputs_are_named() {
         .solve(&prob, GwInit::Plan(Array2::zeros((10, 11))))
         .unwrap_err();
     assert!(e.to_string().contains("initial plan"), "{e}");
-    let cross = Geometry::from_points(
-        cloud(10, 2, 3),
-        cloud(11, 2, 4),
-        Arc::new(SqEuclidean),
-        ScaleCost::Max,
-        Epsilon::Absolute(1.0),
-    )
-    .unwrap();
-    let e = prob.clone().with_fused(&cross, 1.0).unwrap_err();
+    let sq = CostChoice::Points(Arc::new(SqEuclidean));
+    let e = prob
+        .clone()
+        .with_fused_points(cloud(10, 2, 3), cloud(11, 2, 4), &sq, ScaleCost::Max, 1.0)
+        .unwrap_err();
+    assert!(e.to_string().contains("10 and 11 rows"), "{e}");
+    let e = prob
+        .clone()
+        .with_fused(Array2::from_elem((10, 12), f64::NAN), 1.0)
+        .unwrap_err();
+    assert!(e.to_string().contains("non-finite"), "{e}");
+    let e = prob
+        .clone()
+        .with_fused(Array2::zeros((10, 11)), 1.0)
+        .unwrap_err();
     assert!(e.to_string().contains("cross"), "{e}");
     let w = |n: usize, total: f64| ndarray::Array1::from_elem(n, total / n as f64);
     let e = prob
@@ -219,10 +237,11 @@ fn unbalanced_gw_tends_to_balanced() {
     let (x, y) = (cloud(40, 2, 11), cloud(35, 3, 12));
     let solve = |tau: f64| {
         let prob = problem(&x, &y).with_tau(tau, tau).unwrap();
-        let mut s = GromovWasserstein::new(0.01);
-        s.threshold = 1e-7;
-        s.max_iterations = 500;
-        s.solve(&prob, GwInit::Product).unwrap()
+        GromovWasserstein::new(0.01)
+            .with_threshold(1e-7)
+            .with_max_iterations(500)
+            .solve(&prob, GwInit::Product)
+            .unwrap()
     };
     let balanced = solve(1.0).plan;
     let peak = balanced.iter().fold(0.0f64, |m, v| m.max(*v));
@@ -267,8 +286,7 @@ fn unbalanced_gw_drops_a_cluster_without_counterpart() {
         IntraGeometry::from_points(p.clone(), Arc::new(SqEuclidean), ScaleCost::Value(9.0)).unwrap()
     };
     let problem = |_: &Array2<f64>, _: &Array2<f64>| QuadraticProblem::new(common(&x), common(&y));
-    let mut s = GromovWasserstein::new(0.01);
-    s.max_iterations = 200;
+    let s = GromovWasserstein::new(0.01).with_max_iterations(200);
     // rho = eps tau / (1 - tau) = 0.99: destroying mass costs about as much as moving it.
     let out = s
         .solve(

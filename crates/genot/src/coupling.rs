@@ -258,13 +258,13 @@ impl Coupler {
                     self.cost.intra(yq, self.scale)?,
                 );
                 if self.kind == Kind::Fused {
-                    let cross = self.fused_cost.linear(
+                    prob = prob.with_fused_points(
                         x.slice(s![.., ..ss]).to_owned(),
                         y.slice(s![.., ..ts]).to_owned(),
+                        &self.fused_cost,
                         self.scale,
-                        self.epsilon,
+                        self.fused_penalty,
                     )?;
-                    prob = prob.with_fused(&cross, self.fused_penalty)?;
                 }
                 let prob = prob.with_tau(ta, tb)?;
                 let eps = match self.epsilon {
@@ -288,11 +288,10 @@ impl Coupler {
                         GwInit::Linear(Box::new(LinearProblem::new(geom).with_tau(ta, tb)?))
                     }
                 };
-                let mut gw = GromovWasserstein::new(eps);
-                gw.sinkhorn = self.sinkhorn.clone();
-                gw.max_iterations = self.gw_max_iterations;
-                gw.min_iterations = gw.min_iterations.min(self.gw_max_iterations);
-                gw.threshold = self.gw_threshold;
+                let gw = GromovWasserstein::new(eps)
+                    .with_sinkhorn(self.sinkhorn.clone())
+                    .with_max_iterations(self.gw_max_iterations)
+                    .with_threshold(self.gw_threshold);
                 let out = gw.solve(&prob, init)?;
                 let error = match out.costs.as_slice() {
                     [.., a, b] => ((b - a) / a.abs().max(f64::MIN_POSITIVE)).abs(),
