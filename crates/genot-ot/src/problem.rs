@@ -33,6 +33,13 @@ pub fn validate_tau(name: &str, tau: f64) -> Result<()> {
     }
 }
 
+/// Both relaxation parameters, checked.
+fn checked_taus(tau_a: f64, tau_b: f64) -> Result<(f64, f64)> {
+    validate_tau("tau_a", tau_a)?;
+    validate_tau("tau_b", tau_b)?;
+    Ok((tau_a, tau_b))
+}
+
 /// Checks marginal weights: `len` entries, finite and positive.
 pub(crate) fn validate_weights<F: Real>(what: &str, w: &Array1<F>, len: usize) -> Result<()> {
     if w.len() != len {
@@ -77,16 +84,13 @@ impl<F: Real> LinearProblem<F> {
 
     /// Sets the unbalancedness parameters, each in (0, 1].
     pub fn with_tau(mut self, tau_a: f64, tau_b: f64) -> Result<Self> {
-        validate_tau("tau_a", tau_a)?;
-        validate_tau("tau_b", tau_b)?;
-        self.tau_a = tau_a;
-        self.tau_b = tau_b;
+        (self.tau_a, self.tau_b) = checked_taus(tau_a, tau_b)?;
         Ok(self)
     }
 
     /// True when both marginals are hard constraints.
     pub fn is_balanced(&self) -> bool {
-        self.tau_a == 1.0 && self.tau_b == 1.0
+        (self.tau_a, self.tau_b) == (1.0, 1.0)
     }
 
     /// KL penalty strength of the source marginal (`inf` when balanced).
@@ -212,16 +216,13 @@ impl<F: Real> QuadraticProblem<F> {
 
     /// Unbalanced GW: relaxes the marginals (`tau` in (0, 1], 1 is balanced).
     pub fn with_tau(mut self, tau_a: f64, tau_b: f64) -> Result<Self> {
-        validate_tau("tau_a", tau_a)?;
-        validate_tau("tau_b", tau_b)?;
-        self.tau_a = tau_a;
-        self.tau_b = tau_b;
+        (self.tau_a, self.tau_b) = checked_taus(tau_a, tau_b)?;
         Ok(self)
     }
 
     /// True when both marginals are hard constraints.
     pub fn is_balanced(&self) -> bool {
-        self.tau_a == 1.0 && self.tau_b == 1.0
+        (self.tau_a, self.tau_b) == (1.0, 1.0)
     }
 
     /// Sets the marginal weights (positive; equal masses when balanced).
