@@ -377,4 +377,17 @@ pub struct GenotConfig {
     pub normalization: Normalization,
     pub matching: MatchingConfig,
     pub training: TrainConfig,
+    /// Which engine trained the velocity field, and on which device (absent in models
+    /// written before it was recorded, and before training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_by: Option<TrainedBy>,
+}
+
+/// The engine and device of a fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainedBy {
+    /// `native` (the CPU engine) or `burn`.
+    pub engine: String,
+    /// The device, as burn prints it (`Device<Flex(Cpu)>` for the CPU).
+    pub device: String,
 }

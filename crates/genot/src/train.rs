@@ -210,6 +210,7 @@ pub fn make_config(
         normalization: data.normalization(training.normalize),
         matching,
         training,
+        trained_by: None,
     })
 }
 
@@ -457,6 +458,16 @@ pub fn fit(
             "training produced non-finite weights in {name}"
         )));
     }
+    let mut config = config;
+    config.trained_by = Some(crate::config::TrainedBy {
+        engine: if options.engine.is_native(device) {
+            "native"
+        } else {
+            "burn"
+        }
+        .into(),
+        device: format!("{device:?}"),
+    });
     let model = Genot::from_config(config, Some(&weights), device)?;
     Ok((model, report))
 }

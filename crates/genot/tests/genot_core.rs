@@ -139,6 +139,33 @@ fn save_then_load_gives_identical_predictions() {
     }
     let loaded = Genot::load(dir.path(), &Device::flex()).unwrap();
     assert_eq!(loaded.config, model.config);
+    // The model records the engine that trained it (the native one on the CPU device).
+    let by = model.config.trained_by.clone().expect("recorded");
+    assert_eq!(by.engine, "native");
+    assert_eq!(by.device, format!("{:?}", Device::flex()));
+    // A model directory written before the record existed still loads, without one (its
+    // manifest left out: the edited config.json no longer matches it, as it must not).
+    let config = dir.path().join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    json.as_object_mut()
+        .unwrap()
+        .remove("trained_by")
+        .expect("written");
+    let old_dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() && !f.ends_with("manifest.json") {
+            std::fs::copy(&f, old_dir.path().join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(old_dir.path().join("config.json"), json.to_string()).unwrap();
+    let old = Genot::load(old_dir.path(), &Device::flex());
+    assert!(
+        old.as_ref().is_ok_and(|m| m.config.trained_by.is_none()),
+        "{:?}",
+        old.err()
+    );
     let x = data.source.slice(s![..50, ..]).to_owned();
     let three = TransportOptions {
         samples: 3,
