@@ -46,11 +46,7 @@ fn config_path(args: &[OsString]) -> Option<PathBuf> {
 /// `argv` (program name first) with the settings of a `fit --config FILE` inserted right
 /// after `fit`; other commands and `fit` without `--config` come back unchanged.
 pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
-    // The subcommand: the first argument after the global flags (`genot -q fit ...`).
-    let at = 1 + argv[1..]
-        .iter()
-        .take_while(|a| a.to_string_lossy().starts_with('-'))
-        .count();
+    let at = crate::global::subcommand_at(&argv);
     if argv.get(at).is_none_or(|a| a != "fit") {
         return Ok(argv);
     }
@@ -226,7 +222,21 @@ mod tests {
         .unwrap();
         let quiet: Vec<String> = quiet.iter().map(|s| s.to_string_lossy().into()).collect();
         assert_eq!(quiet[..4], ["genot", "-q", "fit", "--iterations=7"]);
-        assert_eq!(quiet.len(), 9);
+        // genot, -q, fit, the file's four settings (`joint = false` inserts nothing) as
+        // without -q, then --config FILE.
+        assert_eq!(quiet[3..7], text[2..6]);
+        assert_eq!(quiet[7..], ["--config", file.to_str().unwrap()]);
+        // After a global option's value too.
+        let mem = expand(os(&[
+            "genot",
+            "--max-memory",
+            "16G",
+            "fit",
+            "--config",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(mem[4].to_string_lossy(), "--iterations=7");
     }
 
     #[test]

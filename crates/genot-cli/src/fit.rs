@@ -216,12 +216,12 @@ pub(crate) fn genot_error(e: GenotError) -> CliError {
     }
 }
 
-/// Runs `genot fit`.
 /// The help of a `--cost` flag: `what`, then every cost name with what it is.
 pub fn cost_help(what: &str) -> String {
     format!("{what}: {}", genot_ot::choice::cost_help())
 }
 
+/// Runs `genot fit`.
 pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
     let device = crate::device::parse_device(&args.device)?;

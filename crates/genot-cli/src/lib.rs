@@ -9,6 +9,7 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod fit;
+pub mod global;
 pub mod io;
 pub mod plot;
 pub mod progress;

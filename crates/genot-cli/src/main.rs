@@ -17,15 +17,8 @@ use genot_cli::{config_file, demo, eval, fit, plot, solve, transport};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// The most memory a command may plan to use (16G, 512M, or bytes; default: the memory
-    /// available now, or GENOT_MAX_MEMORY). Work estimated to need more is refused before
-    /// it starts, with the setting to change.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = genot::resources::parse_size)]
-    max_memory: Option<u64>,
-    /// No progress output on stderr (a bar on a terminal; elsewhere, as in a log file, a
-    /// line every 10 seconds). Warnings and errors are still printed.
-    #[arg(long, short, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    global: genot_cli::global::GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,8 +65,8 @@ fn main() {
         }
     };
     let cli = Cli::parse_from(argv);
-    genot::resources::set_memory_limit(cli.max_memory);
-    genot_cli::progress::set_quiet(cli.quiet);
+    genot::resources::set_memory_limit(cli.global.max_memory);
+    genot_cli::progress::set_quiet(cli.global.quiet);
     let result: Result<String, CliError> = match &cli.command {
         Command::Solve(args) => solve::run(args).and_then(|r| to_json(&r)),
         Command::Eval(args) => eval::run(args).and_then(|r| {

@@ -469,9 +469,11 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
             s.dims
         )));
     }
-    if let Some(l) = s.labels {
-        check_labels("colour labels", l, n)?;
-    }
+    // The commands check the label count against their own flag (check_labels).
+    assert!(
+        s.labels.is_none_or(|l| l.len() == n),
+        "one label per source point"
+    );
     let flat: Array2<f32> = s
         .pred
         .to_owned()
@@ -551,7 +553,7 @@ pub fn scatter(s: &Scatter, path: &Path) -> Result<(), CliError> {
         if !followed.is_empty() {
             let label = if same {
                 format!(
-                    "{} source points (large dots), lines to their {k} samples",
+                    "lines from {} source points (large dots) to their {k} samples",
                     followed.len()
                 )
             } else {

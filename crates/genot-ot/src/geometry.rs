@@ -585,7 +585,7 @@ fn moments<F: Real>(c: &[F], m: usize) -> Result<(f64, f64, f64)> {
 }
 
 /// `c` in row-major (standard) layout.
-fn standard<F: Real>(c: Array2<F>) -> Array2<F> {
+pub(crate) fn standard<F: Real>(c: Array2<F>) -> Array2<F> {
     if c.is_standard_layout() {
         c
     } else {

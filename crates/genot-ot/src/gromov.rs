@@ -105,6 +105,9 @@ pub enum GwInit<F: Real> {
 ///
 /// let gw = GromovWasserstein::new(0.01).with_threshold(1e-4).with_max_iterations(3);
 /// assert_eq!((gw.epsilon(), gw.threshold(), gw.iterations()), (0.01, 1e-4, 3..=3));
+/// // The order does not matter: a minimum above the maximum yields to it.
+/// let gw = GromovWasserstein::new(0.01).with_max_iterations(3).with_min_iterations(10);
+/// assert_eq!(gw.iterations(), 3..=3);
 /// ```
 #[derive(Debug, Clone)]
 pub struct GromovWasserstein {
@@ -135,10 +138,9 @@ impl GromovWasserstein {
         self
     }
 
-    /// At most `max` outer iterations (the minimum, 5 by default, is lowered to `max`).
+    /// At most `max` outer iterations (a minimum above it, 5 by default, yields to it).
     pub fn with_max_iterations(mut self, max: usize) -> Self {
         self.max_iterations = max;
-        self.min_iterations = self.min_iterations.min(max);
         self
     }
 
@@ -164,9 +166,10 @@ impl GromovWasserstein {
         self.threshold
     }
 
-    /// The smallest and largest number of outer iterations.
+    /// The smallest and largest number of outer iterations (the minimum capped by the
+    /// maximum, in whichever order they were set).
     pub fn iterations(&self) -> std::ops::RangeInclusive<usize> {
-        self.min_iterations..=self.max_iterations
+        self.min_iterations.min(self.max_iterations)..=self.max_iterations
     }
 
     /// The inner Sinkhorn solver.
@@ -393,7 +396,7 @@ impl GromovWasserstein {
                 let prev = costs.last().copied();
                 costs.push(reg);
                 if let Some(prev) = prev {
-                    if outer >= self.min_iterations
+                    if outer >= *self.iterations().start()
                         && (reg - prev).abs() <= self.threshold * reg.abs().max(f64::MIN_POSITIVE)
                     {
                         converged = true;

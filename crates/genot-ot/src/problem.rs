@@ -205,11 +205,7 @@ impl<F: Real> QuadraticProblem<F> {
                 "the cross (shared-feature) cost has a non-finite entry".into(),
             ));
         }
-        self.xy = Some(if cross.is_standard_layout() {
-            cross
-        } else {
-            cross.as_standard_layout().to_owned()
-        });
+        self.xy = Some(crate::geometry::standard(cross));
         self.fused_penalty = fused_penalty;
         Ok(self)
     }

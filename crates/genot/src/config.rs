@@ -233,8 +233,9 @@ pub enum Normalize {
     /// Each feature to mean 0 and standard deviation 1 (the default).
     #[default]
     PerFeature,
-    /// Centred, and one scale for all the features of a side (the root mean square of their
-    /// standard deviations): the geometry of each space is kept.
+    /// Centred, and one scale for all the features of a side (the root mean square of the
+    /// standard deviations of those that vary): the geometry of each space is kept. In
+    /// every mode a constant target feature gets std 0 (it is returned exactly).
     Isotropic,
     /// The data as it is.
     None,

@@ -167,26 +167,25 @@ impl TrainingData {
         let side = |x: ArrayView2<f32>| -> (Vec<f32>, Vec<f32>) {
             let (mean, std) = moments(x);
             match mode {
-                Normalize::PerFeature => (
-                    mean.clone(),
-                    std.iter()
-                        .map(|&s| if s > 1e-12 { s } else { 1.0 })
-                        .collect(),
-                ),
+                Normalize::PerFeature => {
+                    let std = mean
+                        .iter()
+                        .zip(&std)
+                        .map(|(&m, &s)| if constant(m, s) { 1.0 } else { s })
+                        .collect();
+                    (mean, std)
+                }
                 Normalize::Isotropic => {
                     // Over the features that vary: constant ones neither shrink nor
                     // stretch the common scale.
-                    let varying: Vec<f64> = std
+                    let varying: Vec<f64> = mean
                         .iter()
-                        .filter(|&&s| s > 1e-12)
-                        .map(|&s| (s as f64).powi(2))
+                        .zip(&std)
+                        .filter(|&(&m, &s)| !constant(m, s))
+                        .map(|(_, &s)| (s as f64).powi(2))
                         .collect();
-                    let ms = varying.iter().sum::<f64>() / varying.len().max(1) as f64;
-                    let scale = if ms.sqrt() > 1e-12 {
-                        ms.sqrt() as f32
-                    } else {
-                        1.0
-                    };
+                    let rms = (varying.iter().sum::<f64>() / varying.len().max(1) as f64).sqrt();
+                    let scale = if rms > 1e-12 { rms as f32 } else { 1.0 };
                     (mean, vec![scale; std.len()])
                 }
                 Normalize::None => (vec![0.0; mean.len()], vec![1.0; std.len()]),
@@ -194,10 +193,10 @@ impl TrainingData {
         };
         let (source_mean, source_std) = side(self.source.view());
         let (mut target_mean, mut target_std) = side(self.target.view());
-        for (j, column) in self.target.axis_iter(Axis(1)).enumerate() {
-            let first = column.first().copied();
-            if let Some(c) = first.filter(|&c| column.iter().all(|&v| v == c)) {
-                (target_mean[j], target_std[j]) = (c, 0.0);
+        let (mean, std) = moments(self.target.view());
+        for (j, (&m, &s)) in mean.iter().zip(&std).enumerate() {
+            if constant(m, s) {
+                (target_mean[j], target_std[j]) = (m, 0.0);
             }
         }
         Normalization {
@@ -207,6 +206,11 @@ impl TrainingData {
             target_std,
         }
     }
+}
+
+/// Whether a feature of mean `m` and standard deviation `s` is constant (to rounding).
+fn constant(m: f32, s: f32) -> bool {
+    s <= 1e-12 * m.abs().max(1.0)
 }
 
 /// The rows of one condition.

@@ -626,6 +626,14 @@ fn load_checkpoint(
     saved.training.iterations = config.training.iterations;
     saved.training.checkpoint_every = config.training.checkpoint_every;
     if &saved != config {
+        let older = saved.normalization != config.normalization && {
+            let mut same = saved.clone();
+            same.normalization = config.normalization.clone();
+            &same == config
+        };
+        if older {
+            return Err(GenotError::Resume(format!("{}: the checkpoint's normalisation differs from the one computed now, with the same data and settings: it was written by an older genot (constant target features now get std 0, and the isotropic scale leaves them out); fit again without resuming", dir.display())));
+        }
         return Err(GenotError::Resume(format!("{}: the checkpoint was made with other data or settings (only the number of iterations may change on resume)", dir.display())));
     }
     let load = |name: &str| {

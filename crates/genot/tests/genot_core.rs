@@ -235,6 +235,16 @@ fn resume_continues_the_loss_curve() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("other data or settings"), "{err}");
+    // Only the normalisation differs (a checkpoint of an older genot): said so.
+    let state = dir.path().join(CHECKPOINT).join("state.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    json["config"]["normalization"]["target_std"][0] = serde_json::json!(1.0);
+    std::fs::write(&state, json.to_string()).unwrap();
+    let err = fit(&data, cfg(30), &Device::flex(), opts(true))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("older genot"), "{err}");
 }
 
 #[test]
