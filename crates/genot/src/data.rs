@@ -164,13 +164,13 @@ impl TrainingData {
     /// point mass has the velocity `-x / (1 - t)`, singular at `t = 1`, which a network
     /// cannot fit (it would pass its noise through, `N(0, 1)` around the constant).
     pub fn normalization(&self, mode: Normalize) -> Normalization {
-        let side = |x: ArrayView2<f32>| -> (Vec<f32>, Vec<f32>) {
-            let (mean, std) = moments(x);
+        let side = |mean: &[f32], std: &[f32]| -> (Vec<f32>, Vec<f32>) {
+            let mean = mean.to_vec();
             match mode {
                 Normalize::PerFeature => {
                     let std = mean
                         .iter()
-                        .zip(&std)
+                        .zip(std)
                         .map(|(&m, &s)| if constant(m, s) { 1.0 } else { s })
                         .collect();
                     (mean, std)
@@ -180,7 +180,7 @@ impl TrainingData {
                     // stretch the common scale.
                     let varying: Vec<f64> = mean
                         .iter()
-                        .zip(&std)
+                        .zip(std)
                         .filter(|&(&m, &s)| !constant(m, s))
                         .map(|(_, &s)| (s as f64).powi(2))
                         .collect();
@@ -191,9 +191,10 @@ impl TrainingData {
                 Normalize::None => (vec![0.0; mean.len()], vec![1.0; std.len()]),
             }
         };
-        let (source_mean, source_std) = side(self.source.view());
-        let (mut target_mean, mut target_std) = side(self.target.view());
+        let (mean, std) = moments(self.source.view());
+        let (source_mean, source_std) = side(&mean, &std);
         let (mean, std) = moments(self.target.view());
+        let (mut target_mean, mut target_std) = side(&mean, &std);
         for (j, (&m, &s)) in mean.iter().zip(&std).enumerate() {
             if constant(m, s) {
                 (target_mean[j], target_std[j]) = (m, 0.0);
