@@ -179,13 +179,26 @@ impl<F: Real> QuadraticProblem<F> {
                 ),
             });
         }
+        // Finite already: the scaling's statistics pass refuses a non-finite cost.
         let (c, _) = cost.cross(x_shared, y_shared, scale)?;
-        self.with_fused(c, fused_penalty)
+        self.check_fused(&c, fused_penalty)?;
+        Ok(self.set_fused(c, fused_penalty))
     }
 
     /// Fused GW: adds `fused_penalty` times the cross cost `cross` (`n x m`, already
     /// scaled as the intra-space costs are).
-    pub fn with_fused(mut self, cross: Array2<F>, fused_penalty: f64) -> Result<Self> {
+    pub fn with_fused(self, cross: Array2<F>, fused_penalty: f64) -> Result<Self> {
+        self.check_fused(&cross, fused_penalty)?;
+        if cross.iter().any(|v| !v.is_finite()) {
+            return Err(OtError::InvalidParameter(
+                "the cross (shared-feature) cost has a non-finite entry".into(),
+            ));
+        }
+        Ok(self.set_fused(cross, fused_penalty))
+    }
+
+    /// The checks of a cross cost that do not read its entries: its shape and the penalty.
+    fn check_fused(&self, cross: &Array2<F>, fused_penalty: f64) -> Result<()> {
         let (n, m) = (self.xx.len(), self.yy.len());
         if cross.dim() != (n, m) {
             return Err(OtError::DimensionMismatch {
@@ -200,14 +213,13 @@ impl<F: Real> QuadraticProblem<F> {
                 "fused_penalty must be > 0, got {fused_penalty}"
             )));
         }
-        if cross.iter().any(|v| !v.is_finite()) {
-            return Err(OtError::InvalidParameter(
-                "the cross (shared-feature) cost has a non-finite entry".into(),
-            ));
-        }
+        Ok(())
+    }
+
+    fn set_fused(mut self, cross: Array2<F>, fused_penalty: f64) -> Self {
         self.xy = Some(crate::geometry::standard(cross));
         self.fused_penalty = fused_penalty;
-        Ok(self)
+        self
     }
 
     /// Unbalanced GW: relaxes the marginals (`tau` in (0, 1], 1 is balanced).
