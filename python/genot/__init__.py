@@ -39,7 +39,11 @@ def __dir__() -> list:
     return sorted(__all__)
 __version__: str = _genot.__version__
 
-KINDS = ("linear", "quadratic", "fused")
+# The settings' defaults and choices come from the one schema (Rust's FitSettings), which
+# the CLI's `genot fit` flags are derived from too.
+_DEFAULTS: dict = json.loads(_genot.default_settings())
+_CHOICES: dict = json.loads(_genot.setting_choices())
+KINDS = tuple(_CHOICES["kind"])
 SOLVERS = ("dopri5", "tsit5", "euler", "midpoint", "rk4")
 PathLike = Union[str, "os.PathLike[str]"]
 # Settings that are arguments of `fit`, not of the constructor.
@@ -80,34 +84,34 @@ class GENOT:
 
     def __init__(
         self,
-        kind: str = "linear",
+        kind: str = _DEFAULTS["kind"],
         *,
-        cost: str = "sqeuclidean",
-        epsilon: Optional[float] = None,
-        relative_epsilon: bool = False,
-        scale_cost: Union[str, float] = "mean",
-        tau_a: float = 1.0,
-        tau_b: float = 1.0,
-        hidden: int = 256,
-        layers: int = 3,
-        time_frequencies: int = 128,
-        k_samples: int = 1,
-        latent_matching: bool = False,
-        joint: bool = False,
-        fused_penalty: float = 1.0,
-        warmup_iterations: int = 100,
-        sinkhorn_max_iterations: int = 2000,
-        sinkhorn_threshold: float = 1e-3,
-        gw_max_iterations: int = 50,
-        gw_threshold: float = 1e-3,
-        orientation: str = "pushforward",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-10,
-        ema: Optional[float] = None,
-        grad_clip: Optional[float] = None,
-        normalize: str = "per-feature",
-        seed: int = 0,
-        engine: str = "native",
+        cost: str = _DEFAULTS["cost"],
+        epsilon: Optional[float] = _DEFAULTS["epsilon"],
+        relative_epsilon: bool = _DEFAULTS["relative_epsilon"],
+        scale_cost: Union[str, float] = _DEFAULTS["scale_cost"],
+        tau_a: float = _DEFAULTS["tau_a"],
+        tau_b: float = _DEFAULTS["tau_b"],
+        hidden: int = _DEFAULTS["hidden"],
+        layers: int = _DEFAULTS["layers"],
+        time_frequencies: int = _DEFAULTS["time_frequencies"],
+        k_samples: int = _DEFAULTS["k_samples"],
+        latent_matching: bool = _DEFAULTS["latent_matching"],
+        joint: bool = _DEFAULTS["joint"],
+        fused_penalty: float = _DEFAULTS["fused_penalty"],
+        warmup_iterations: int = _DEFAULTS["warmup_iterations"],
+        sinkhorn_max_iterations: int = _DEFAULTS["sinkhorn_max_iterations"],
+        sinkhorn_threshold: float = _DEFAULTS["sinkhorn_threshold"],
+        gw_max_iterations: int = _DEFAULTS["gw_max_iterations"],
+        gw_threshold: float = _DEFAULTS["gw_threshold"],
+        orientation: str = _DEFAULTS["orientation"],
+        lr: float = _DEFAULTS["lr"],
+        weight_decay: float = _DEFAULTS["weight_decay"],
+        ema: Optional[float] = _DEFAULTS["ema"],
+        grad_clip: Optional[float] = _DEFAULTS["grad_clip"],
+        normalize: str = _DEFAULTS["normalize"],
+        seed: int = _DEFAULTS["seed"],
+        engine: str = _DEFAULTS["engine"],
     ):
         if not isinstance(scale_cost, str):
             scale_cost = repr(number(scale_cost, "scale_cost", positive=True))
@@ -131,14 +135,14 @@ class GENOT:
             "sinkhorn_threshold": number(sinkhorn_threshold, "sinkhorn_threshold", positive=True),
             "gw_max_iterations": integer(gw_max_iterations, "gw_max_iterations", minimum=1),
             "gw_threshold": number(gw_threshold, "gw_threshold", positive=True),
-            "orientation": choice(orientation, "orientation", ("pushforward", "none")),
+            "orientation": choice(orientation, "orientation", _CHOICES["orientation"]),
             "lr": number(lr, "lr", positive=True),
             "weight_decay": number(weight_decay, "weight_decay"),
             "ema": number(ema, "ema", optional=True),
             "grad_clip": number(grad_clip, "grad_clip", positive=True, optional=True),
-            "normalize": choice(normalize, "normalize", ("per-feature", "isotropic", "none")),
+            "normalize": choice(normalize, "normalize", _CHOICES["normalize"]),
             "seed": integer(seed, "seed"),
-            "engine": choice(engine, "engine", ("native", "burn")),
+            "engine": choice(engine, "engine", _CHOICES["engine"]),
         }
         # The ranges and cross-setting rules, checked by the same code as `genot fit`'s.
         _genot.validate_settings(json.dumps(self.settings))
@@ -159,12 +163,12 @@ class GENOT:
         target_shared: Any = None,
         source_conditions: Any = None,
         target_conditions: Any = None,
-        iterations: int = 5000,
-        batch_size: int = 256,
-        ot_batch_size: Optional[int] = None,
+        iterations: int = _DEFAULTS["iterations"],
+        batch_size: int = _DEFAULTS["batch_size"],
+        ot_batch_size: Optional[int] = _DEFAULTS["ot_batch_size"],
         progress: Union[bool, Callable[[int, int, float], None]] = True,
         checkpoint_dir: Optional[PathLike] = None,
-        checkpoint_every: int = 1000,
+        checkpoint_every: int = _DEFAULTS["checkpoint_every"],
         resume: bool = False,
     ) -> "GENOT":
         """Trains on ``source`` (n x p) and ``target`` (m x q) and returns ``self``.

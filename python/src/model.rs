@@ -32,6 +32,12 @@ pub fn default_settings() -> String {
     serde_json::to_string(&FitSettings::default()).expect("settings serialise")
 }
 
+/// The names each choice setting takes (`{"kind": ["linear", ...], ...}`), as JSON.
+#[pyfunction]
+pub fn setting_choices() -> String {
+    serde_json::to_string(&FitSettings::choices()).expect("choices serialise")
+}
+
 /// Checks a JSON object of [`FitSettings`] keys without data, as `genot fit` checks its
 /// flags (same rules, same messages): a `ValueError` names the first bad setting.
 #[pyfunction]
@@ -84,7 +90,7 @@ pub fn fit(
         data = data.with_conditions(s, t);
     }
     let config = settings.config(&data).map_err(genot_err)?;
-    let engine = settings.engine().map_err(genot_err)?;
+    let engine = settings.engine;
     if resume && checkpoint_dir.is_none() {
         return Err(value_err("resume=True needs checkpoint_dir"));
     }
@@ -240,9 +246,9 @@ impl Model {
 
     /// The settings that trained this model (the keys of `default_settings`), as JSON.
     #[getter]
-    fn settings(&self) -> String {
-        serde_json::to_string(&FitSettings::from_config(&self.inner.config, "native"))
-            .expect("settings serialise")
+    fn settings(&self) -> PyResult<String> {
+        let settings = FitSettings::from_config(&self.inner.config).map_err(genot_err)?;
+        Ok(serde_json::to_string(&settings).expect("settings serialise"))
     }
 
     /// The flow-matching loss of every training iteration (None when unknown).

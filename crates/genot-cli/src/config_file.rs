@@ -1,14 +1,17 @@
 //! `genot fit --config FILE.toml`: a TOML file whose keys are the long flags of
 //! `genot fit` (`iterations = 2000`, `kind = "quadratic"`, `relative-epsilon = true`, `-`
-//! or `_` alike). The file's settings go in front of the command line's own flags, so a
-//! flag given on the command line overrides the file. Relative paths in the file are
-//! relative to the file's folder. `genot fit` saves the settings it ran with as
+//! or `_` alike). The file is deserialised into the same [`FitArgs`] (and so the same
+//! [`genot::FitSettings`] schema) as the command line; a flag given on the command line
+//! overrides the file's key, a switch included (`--joint=false`). Relative paths in the
+//! file are relative to the file's folder. `genot fit` saves the settings it ran with as
 //! `OUT/fit.toml`, which `--config` reads back.
 
 use crate::error::CliError;
-use clap::{ArgAction, Args, Command};
+use crate::fit::FitArgs;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 use genot_io::config_toml::Value;
-use std::ffi::OsString;
+use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
 
 /// The keys whose values are file paths.
@@ -28,30 +31,19 @@ fn is_obs(value: &str) -> bool {
     value.starts_with("obs/") && !value.ends_with(".csv")
 }
 
-/// The value of `--config` among the arguments of a subcommand, if any.
-fn config_path(args: &[OsString]) -> Option<PathBuf> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let a = a.to_string_lossy();
-        if a == "--config" {
-            return it.next().map(PathBuf::from);
-        }
-        if let Some(v) = a.strip_prefix("--config=") {
-            return Some(PathBuf::from(v));
-        }
+/// The arguments as a JSON object with every key (`null` for an unset option).
+fn object(args: &FitArgs) -> Result<Map<String, Json>, CliError> {
+    match serde_json::to_value(args) {
+        Ok(Json::Object(m)) => Ok(m),
+        _ => Err(CliError::Run("cannot encode the fit arguments".into())),
     }
-    None
 }
 
-/// `argv` (program name first) with the settings of a `fit --config FILE` inserted right
-/// after `fit`; other commands and `fit` without `--config` come back unchanged.
-pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
-    let at = crate::global::subcommand_at(&argv);
-    if argv.get(at).is_none_or(|a| a != "fit") {
-        return Ok(argv);
-    }
-    let Some(path) = config_path(&argv[at + 1..]) else {
-        return Ok(argv);
+/// `args` (parsed from `matches`) with the settings of its `--config` file where the
+/// command line gave none; without `--config`, `args` as they are.
+pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError> {
+    let Some(path) = args.config.clone() else {
+        return Ok(args);
     };
     let shown = path.display();
     let text = std::fs::read_to_string(&path)
@@ -59,8 +51,7 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     let entries = genot_io::config_toml::entries(&text)
         .map_err(|e| CliError::Input(format!("config file '{shown}' {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let fit = crate::fit::FitArgs::augment_args(Command::new("fit"));
-    let mut inserted: Vec<OsString> = vec![];
+    let mut merged = object(&args)?;
     for genot_io::config_toml::Entry {
         key,
         value,
@@ -68,175 +59,152 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     } in &entries
     {
         let id = key.replace('-', "_");
-        let arg = fit
-            .get_arguments()
-            .find(|a| a.get_id() == id.as_str() && a.get_long().is_some() && id != "config")
-            .ok_or_else(|| {
-                CliError::Input(format!(
-                    "config file '{shown}': unknown key '{key}' (the keys are the long flags of `genot fit`, see `genot fit --help`)"
-                ))
-            })?;
-        let flag = format!("--{}", arg.get_long().expect("long flags only"));
-        let switch = matches!(arg.get_action(), ArgAction::SetTrue);
-        let text = match value {
-            Value::Bool(b) if switch => {
-                if *b {
-                    inserted.push(flag.into());
-                }
-                continue;
-            }
-            _ if switch => {
-                return Err(CliError::Input(format!(
-                    "config file '{shown}': '{key}' is a switch: true or false"
-                )))
-            }
-            Value::Str(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
-                base.join(s).into_os_string()
-            }
-            Value::Str(s) => s.into(),
-            Value::Int(i) => i.to_string().into(),
-            Value::Float(f) => f.to_string().into(),
-            _ => {
-                return Err(CliError::Input(format!(
-                    "config file '{shown}': '{key}' must be a string, a number or true/false"
-                )))
-            }
-        };
-        // The value is checked by the flag's own parser (type, range, choices) here, where
-        // the message can name the file and the key.
-        let probe = Command::new("fit").no_binary_name(true).arg(
-            clap::Arg::new("value")
-                .long("value")
-                .value_name("V")
-                .value_parser(arg.get_value_parser().clone())
-                .action(ArgAction::Set),
-        );
-        let mut probed = OsString::from("--value=");
-        probed.push(&text);
-        if let Err(e) = probe.try_get_matches_from([probed]) {
-            let text = e.to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let first = lines.next().unwrap_or("").trim_start_matches("error: ");
-            let choices = lines.find(|l| l.starts_with("[possible values"));
-            let why = format!(
-                "{}{}",
-                first.replace("'--value <V>'", &format!("'{flag}'")),
-                choices.map(|c| format!(" {c}")).unwrap_or_default()
-            );
+        if !merged.contains_key(&id) {
             return Err(CliError::Input(format!(
-                "config file '{shown}', key '{key}' = {value_shown}: {why}"
+                "config file '{shown}': unknown key '{key}' (the keys are the long flags of `genot fit`, see `genot fit --help`)"
             )));
         }
-        // `--flag=value`: a value that starts with '-' is still a value.
-        let mut joined = OsString::from(format!("{flag}="));
-        joined.push(&text);
-        inserted.push(joined);
+        let bad = |why: String| {
+            CliError::Input(format!(
+                "config file '{shown}', key '{key}' = {value_shown}: {why}"
+            ))
+        };
+        let json = match value {
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Str(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
+                Json::String(base.join(s).display().to_string())
+            }
+            Value::Str(s) => Json::String(s.clone()),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Json::Number)
+                .ok_or_else(|| bad("not a finite number".into()))?,
+            Value::Other => return Err(bad("must be a string, a number or true/false".into())),
+        };
+        // The value is checked by the schema's own types and choices here, where the
+        // message can name the file and the key.
+        let mut probe = object(&args)?;
+        probe.insert(id.clone(), json.clone());
+        serde_json::from_value::<FitArgs>(Json::Object(probe)).map_err(|e| bad(e.to_string()))?;
+        if matches.value_source(&id) != Some(ValueSource::CommandLine) {
+            merged.insert(id, json);
+        }
     }
-    let mut out = argv[..=at].to_vec();
-    out.extend(inserted);
-    out.extend(argv[at + 1..].iter().cloned());
+    let mut out: FitArgs = serde_json::from_value(Json::Object(merged))
+        .map_err(|e| CliError::Input(format!("config file '{shown}': {e}")))?;
+    out.config = Some(path);
+    out.resume = args.resume;
     Ok(out)
 }
 
 /// The effective settings of a run as a TOML file that `--config` reads back: every
-/// setting with its value, paths made absolute.
-pub fn effective(args: &crate::fit::FitArgs) -> Result<String, CliError> {
-    let mut args = args.clone();
-    for p in [
-        Some(&mut args.source),
-        Some(&mut args.target),
-        Some(&mut args.out),
-        args.source_shared.as_mut(),
-        args.target_shared.as_mut(),
-        args.source_conditions.as_mut(),
-        args.target_conditions.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if is_obs(&p.to_string_lossy()) {
-            continue;
-        }
-        if let Ok(abs) = std::path::absolute(&*p) {
-            *p = abs;
-        }
+/// setting with its value (keys as the long flags), paths made absolute.
+pub fn effective(args: &FitArgs) -> Result<String, CliError> {
+    let mut table = toml::Table::new();
+    for (key, value) in object(args)? {
+        let value = match value {
+            Json::Null => continue,
+            Json::String(s) if PATH_KEYS.contains(&key.as_str()) && !is_obs(&s) => {
+                let p = PathBuf::from(&s);
+                toml::Value::String(std::path::absolute(&p).unwrap_or(p).display().to_string())
+            }
+            Json::String(s) => toml::Value::String(s),
+            Json::Bool(b) => toml::Value::Boolean(b),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => toml::Value::Integer(i),
+                None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            _ => continue,
+        };
+        table.insert(key.replace('_', "-"), value);
     }
-    toml::to_string(&args)
+    toml::to_string(&table)
         .map(|t| format!("# The settings of `genot fit` for this model (`genot fit --config fit.toml` runs it again).\n{t}"))
         .map_err(|e| CliError::Run(format!("cannot write the effective settings: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn os(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use crate::fit::parse;
+    use genot::FitSettings;
 
     #[test]
-    fn file_settings_go_before_the_flags() {
+    fn file_settings_go_under_the_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(
             &file,
-            "iterations = 7\nrelative-epsilon = true\njoint = false\nsource = \"x.npy\"\nlr = 0.001\n",
+            "iterations = 7\nrelative-epsilon = true\njoint = false\nsource = \"x.npy\"\nlr = 0.001\nscale_cost = 2\nsource-conditions = \"obs/batch\"\n",
         )
         .unwrap();
-        let argv = os(&[
-            "genot",
-            "fit",
-            "--config",
-            file.to_str().unwrap(),
-            "--lr",
-            "0.01",
-        ]);
-        let out = expand(argv).unwrap();
-        let text: Vec<String> = out.iter().map(|s| s.to_string_lossy().into()).collect();
-        let x = dir.path().join("x.npy").display().to_string();
-        // toml tables are sorted by key
-        let source = format!("--source={x}");
+        let f = file.to_str().unwrap();
+        let a = parse(["--config", f, "--lr", "0.01", "--target", "y.npy"]).unwrap();
+        let s = &a.settings;
         assert_eq!(
-            text[..6],
-            [
-                "genot",
-                "fit",
-                "--iterations=7",
-                "--lr=0.001",
-                "--relative-epsilon",
-                source.as_str()
-            ]
+            (s.iterations, s.lr),
+            (7, 0.01),
+            "the flag overrides the file"
+        );
+        assert!(s.relative_epsilon && !s.joint);
+        assert_eq!(s.scale_cost, genot_ot::geometry::ScaleCost::Value(2.0));
+        assert_eq!(
+            a.source,
+            Some(dir.path().join("x.npy")),
+            "relative to the file"
         );
         assert_eq!(
-            text[6..],
-            ["--config", file.to_str().unwrap(), "--lr", "0.01"]
+            a.target,
+            Some("y.npy".into()),
+            "the command line's own path"
         );
-        // After a global flag (`genot -q fit --config ...`) the file is read all the same.
-        let quiet = expand(os(&[
-            "genot",
-            "-q",
-            "fit",
-            "--config",
-            file.to_str().unwrap(),
-        ]))
+        assert_eq!(
+            a.source_conditions,
+            Some("obs/batch".into()),
+            "a column, not a path"
+        );
+        // The rest is the schema's defaults, and a switch the file sets turns off here.
+        let b = parse(["--config", f, "--relative-epsilon=false"]).unwrap();
+        assert_eq!(
+            b.settings,
+            FitSettings {
+                iterations: 7,
+                lr: 0.001,
+                scale_cost: genot_ot::geometry::ScaleCost::Value(2.0),
+                ..FitSettings::default()
+            }
+        );
+        assert_eq!(b.device, "cpu");
+    }
+
+    #[test]
+    fn the_effective_settings_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = parse([
+            "--source",
+            "x.npy",
+            "--target",
+            "y.npy",
+            "--out",
+            "m",
+            "--kind",
+            "quadratic",
+            "--epsilon",
+            "0.02",
+            "--ema",
+            "0.99",
+            "--joint",
+            "--normalize",
+            "none",
+            "--plot",
+        ])
         .unwrap();
-        let quiet: Vec<String> = quiet.iter().map(|s| s.to_string_lossy().into()).collect();
-        assert_eq!(quiet[..4], ["genot", "-q", "fit", "--iterations=7"]);
-        // genot, -q, fit, the file's four settings (`joint = false` inserts nothing) as
-        // without -q, then --config FILE.
-        assert_eq!(quiet[3..7], text[2..6]);
-        assert_eq!(quiet[7..], ["--config", file.to_str().unwrap()]);
-        // After a global option's value too.
-        let mem = expand(os(&[
-            "genot",
-            "--max-memory",
-            "16G",
-            "fit",
-            "--config",
-            file.to_str().unwrap(),
-        ]))
-        .unwrap();
-        assert_eq!(mem[4].to_string_lossy(), "--iterations=7");
+        let text = super::effective(&a).unwrap();
+        assert!(text.contains("time-frequencies = 128") && !text.contains("ot-batch-size"));
+        let file = dir.path().join("fit.toml");
+        std::fs::write(&file, &text).unwrap();
+        let b = parse(["--config", file.to_str().unwrap()]).unwrap();
+        assert_eq!(b.settings, a.settings);
+        assert!(b.plot && b.source.as_ref().is_some_and(|p| p.is_absolute()));
     }
 
     #[test]
@@ -245,24 +213,29 @@ mod tests {
         let file = dir.path().join("c.toml");
         for (body, want) in [
             ("iteration = 7", "unknown key 'iteration'"),
-            ("joint = 1", "'joint' is a switch"),
-            ("lr = [1, 2]", "'lr' must be a string"),
+            ("config = \"other.toml\"", "unknown key 'config'"),
+            (
+                "joint = 1",
+                "key 'joint' = 1: invalid type: integer `1`, expected a boolean",
+            ),
+            ("lr = [1, 2]", "'lr' = [1, 2]: must be a string"),
+            ("lr = nan", "'lr' = nan: not a finite number"),
             ("lr = ", "not valid TOML"),
             (
                 "iterations = -5",
-                "key 'iterations' = -5: invalid value '-5'",
+                "key 'iterations' = -5: invalid value: integer `-5`",
             ),
             (
                 "kind = \"cubic\"",
-                "key 'kind' = \"cubic\": invalid value 'cubic'",
+                "key 'kind' = \"cubic\": unknown variant `cubic`",
             ),
+            ("scale-cost = \"mode\"", "unknown scale-cost 'mode'"),
         ] {
             std::fs::write(&file, body).unwrap();
-            let argv = os(&["genot", "fit", "--config", file.to_str().unwrap()]);
-            let e = expand(argv).unwrap_err().to_string();
-            assert!(e.contains(want) && e.contains("c.toml"), "{e}");
+            let e = parse(["--config", file.to_str().unwrap()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want) && e.contains("c.toml"), "{body}: {e}");
         }
-        let argv = os(&["genot", "solve", "--config", "nope.toml"]);
-        assert_eq!(expand(argv.clone()).unwrap(), argv);
     }
 }

@@ -9,6 +9,7 @@ use crate::error::CliError;
 use crate::io::write_npy_atomic;
 use crate::{eval, fit, transport};
 use clap::{Args, Command, FromArgMatches};
+use genot::FitSettings;
 use ndarray::{s, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -110,32 +111,24 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         "genot demo: 8 Gaussians from N(0, I), data in '{}'",
         dir.display()
     );
-    let (iterations, seed) = (args.iterations.to_string(), args.seed.to_string());
-    let fitted = fit::run(&parse::<fit::FitArgs>(
-        "fit",
-        &[
-            "--source",
-            &text(&path("source.npy")),
-            "--target",
-            &text(&path("target.npy")),
-            "--out",
-            &text(&path("model")),
-            "--iterations",
-            &iterations,
-            "--hidden",
-            "128",
-            "--lr",
-            "1e-3",
-            "--relative-epsilon",
-            "--epsilon",
-            "0.1",
-            "--checkpoint-every",
-            "0",
-            "--seed",
-            &seed,
-            "--plot",
-        ],
-    )?)?;
+    let seed = args.seed.to_string();
+    let fitted = fit::run(&fit::FitArgs {
+        source: Some(path("source.npy")),
+        target: Some(path("target.npy")),
+        out: Some(path("model")),
+        settings: FitSettings {
+            iterations: args.iterations,
+            hidden: 128,
+            lr: 1e-3,
+            relative_epsilon: true,
+            epsilon: Some(0.1),
+            checkpoint_every: 0,
+            seed: args.seed,
+            ..FitSettings::default()
+        },
+        plot: true,
+        ..fit::FitArgs::default()
+    })?;
     transport::run(&parse::<transport::TransportArgs>(
         "transport",
         &[

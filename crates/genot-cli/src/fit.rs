@@ -2,36 +2,37 @@
 
 use crate::error::CliError;
 use crate::io::Side;
-use clap::Args;
+use clap::{Args, Command, FromArgMatches};
 use genot::config::Kind;
 use genot::model::write_model_files;
 use genot::model_dir::Staging;
 use genot::train::{fit, FitOptions, Progress};
 use genot::{FitSettings, GenotError, TrainingData};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Arguments of `genot fit`.
-#[derive(Debug, Clone, Args, Serialize)]
-// fit.toml is written with the long flags as keys, as the README and --config read them.
-#[serde(rename_all = "kebab-case")]
+/// Arguments of `genot fit`: the data and where the model goes, and the settings of the
+/// run ([`FitSettings`], the one schema of them, flattened in). Parse them with
+/// [`command`] (the flags with the schema's defaults), then [`FitArgs::resolve`] reads a
+/// `--config` file under the command line's own flags.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct FitArgs {
-    /// Read these flags from a TOML file (keys are the long flags: `iterations = 2000`);
-    /// flags given on the command line override it. Relative paths are relative to the
-    /// file. `OUT/fit.toml` records every run's settings in this format.
+    /// Read the settings from a TOML file (keys are the long flags, with - or _: `iterations
+    /// = 2000`); flags given on the command line override it. Relative paths are relative
+    /// to the file. `OUT/fit.toml` records every run's settings in this format.
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Source points, n x p: .npy, .csv[:columns], or .h5ad[:KEY] with KEY = X (the
     /// default), obsm/NAME or layers/NAME (cells.h5ad:obsm/X_pca). For fused: the features
     /// that are only comparable within the source space.
-    #[arg(long)]
-    pub source: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    pub source: Option<PathBuf>,
     /// Target points, m x q (same formats).
-    #[arg(long)]
-    pub target: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    pub target: Option<PathBuf>,
     /// Keep only the source cells of the --source .h5ad whose obs column matches:
     /// obs/COLUMN=VALUE[,VALUE...] (or != to drop them), e.g. obs/condition=control. Shared
     /// features and conditions of the source are cut to the same cells.
@@ -41,98 +42,14 @@ pub struct FitArgs {
     #[arg(long)]
     pub target_filter: Option<String>,
     /// Model directory to write (config.json, model.safetensors, history.json, checkpoint/).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// linear (same space, --cost between points), quadratic (GW on intra-space costs,
-    /// any dimensions), fused (GW plus --source-shared/--target-shared features).
-    #[arg(long, default_value = "linear", value_parser = ["linear", "quadratic", "fused"])]
-    pub kind: String,
+    #[arg(long, required_unless_present = "config")]
+    pub out: Option<PathBuf>,
     /// Fused: source features comparable across spaces (n rows).
     #[arg(long, requires = "target_shared")]
     pub source_shared: Option<PathBuf>,
     /// Fused: target features comparable across spaces (m rows).
     #[arg(long, requires = "source_shared")]
     pub target_shared: Option<PathBuf>,
-    // The help lists genot_ot::choice::COSTS.
-    #[arg(long, default_value = "sqeuclidean", help = cost_help(
-        "Cost (linear: between points; quadratic/fused: within each space)"
-    ))]
-    pub cost: String,
-    /// Fused: weight of the shared-feature (squared Euclidean) cost.
-    #[arg(long, default_value_t = 1.0)]
-    pub fused_penalty: f64,
-    /// Entropic regularisation, absolute on the scaled cost (default 0.1 linear, 0.01 GW).
-    #[arg(long)]
-    pub epsilon: Option<f64>,
-    /// Linear: --epsilon is a multiple of the mean scaled cost of each batch.
-    #[arg(long)]
-    pub relative_epsilon: bool,
-    /// Divide each batch cost by its mean, median, max, nothing (none) or a number.
-    #[arg(long, default_value = "mean")]
-    pub scale_cost: String,
-    /// Source marginal relaxation in (0, 1]; below 1 trains U-GENOT (with eta and xi).
-    #[arg(long, default_value_t = 1.0)]
-    pub tau_a: f64,
-    /// Target marginal relaxation in (0, 1].
-    #[arg(long, default_value_t = 1.0)]
-    pub tau_b: f64,
-    /// Training iterations: network steps, each on one batch coupling.
-    #[arg(long, default_value_t = 5000)]
-    pub iterations: usize,
-    /// Source points per batch (and target points per batch).
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
-    /// Points of each side that each coupling is solved on (default: --batch-size); the
-    /// network's --batch-size sources and their pairs are drawn from that larger plan, which
-    /// shrinks the coupling's minibatch bias for the same network step. Linear couplings
-    /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
-    #[arg(long)]
-    pub ot_batch_size: Option<usize>,
-    /// AdamW learning rate (1e-3: best or tied on 3 of the 4 tasks of bench/DEFAULTS-STUDY.md).
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 1e-10)]
-    pub weight_decay: f64,
-    /// Width of the hidden layers.
-    #[arg(long, default_value_t = 256)]
-    pub hidden: usize,
-    /// Dense layers per block.
-    #[arg(long, default_value_t = 3)]
-    pub layers: usize,
-    /// Time frequencies F (2F time features).
-    #[arg(long, default_value_t = 128)]
-    pub time_frequencies: usize,
-    /// Targets drawn per source point in each batch.
-    #[arg(long, default_value_t = 1)]
-    pub k_samples: usize,
-    /// With --k-samples > 1: re-pair each source's latents with its targets by OT.
-    #[arg(long)]
-    pub latent_matching: bool,
-    /// Draw pairs jointly from the batch plan instead of row by row.
-    #[arg(long)]
-    pub joint: bool,
-    /// GW: iterations on one fixed batch before GW solves start from the model's image.
-    #[arg(long, default_value_t = 100)]
-    pub warmup_iterations: usize,
-    /// GW orientation: pushforward (the warm-up batch's plan in the orientation of lowest
-    /// GW objective among 8 candidate batches, then solves from the model's image) or none
-    /// (every batch from the product of its marginals, no warm-up: OTT's behaviour).
-    #[arg(long, default_value = "pushforward", value_parser = ["pushforward", "none"])]
-    pub orientation: String,
-    /// Iteration limit of each batch Sinkhorn (linear batches and the inner solves of GW).
-    /// A batch that reaches it is trained on as it stands and counted in the report.
-    #[arg(long, default_value_t = 2000)]
-    pub sinkhorn_max_iterations: usize,
-    /// L1 marginal error at which each batch Sinkhorn stops.
-    #[arg(long, default_value_t = 1e-3)]
-    pub sinkhorn_threshold: f64,
-    /// GW: limit on the outer iterations of each batch solve.
-    #[arg(long, default_value_t = 50)]
-    pub gw_max_iterations: usize,
-    /// GW: relative change of the objective at which a batch solve stops.
-    #[arg(long, default_value_t = 1e-3)]
-    pub gw_threshold: f64,
     /// One condition label per source row: .csv with a header (the only column or
     /// file.csv:column), file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad.
     #[arg(long, requires = "target_conditions")]
@@ -140,41 +57,72 @@ pub struct FitArgs {
     /// One condition label per target row.
     #[arg(long, requires = "source_conditions")]
     pub target_conditions: Option<PathBuf>,
-    /// Exponential moving average of the weights with this decay (e.g. 0.999), bias-corrected
-    /// as Adam's moments are, so it never holds the initial weights.
-    #[arg(long)]
-    pub ema: Option<f64>,
-    /// Clip each parameter's gradient to this norm.
-    #[arg(long)]
-    pub grad_clip: Option<f64>,
-    /// Scaling of the network's input and output, fitted on the training data: per-feature
-    /// (mean 0, std 1 per feature), isotropic (centred, one scale per side: keeps each
-    /// space's geometry) or none.
-    #[arg(long, default_value = "per-feature", value_parser = ["per-feature", "isotropic", "none"])]
-    pub normalize: String,
-    /// Write a checkpoint every this many iterations (0: only at the end).
-    #[arg(long, default_value_t = 1000)]
-    pub checkpoint_every: usize,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub settings: FitSettings,
     /// Continue from OUT/checkpoint (same data and settings; --iterations may grow).
     #[arg(long)]
     #[serde(skip)]
     pub resume: bool,
-    /// Seed of every random choice of the run (initial weights, batches, noise, times):
-    /// the same data, settings and seed give the same model on any number of threads.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Velocity-field implementation on the CPU: native (hand-written kernels, the fastest)
-    /// or burn (burn's autodiff on the Flex backend; the same function and weights). GPU
-    /// devices always use burn.
-    #[arg(long, default_value = "native", value_parser = ["native", "burn"])]
-    pub engine: String,
     /// Where to train: cpu, or wgpu / cuda (cuda:N) in builds with that feature (burn engine;
     /// the batch couplings stay on the CPU).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = CPU)]
     pub device: String,
     /// Also draw the training loss curve into OUT/loss.png.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub plot: bool,
+}
+
+/// The default device.
+const CPU: &str = "cpu";
+
+/// No data, the default settings, on the CPU: fill in what a call needs.
+impl Default for FitArgs {
+    fn default() -> Self {
+        FitArgs {
+            config: None,
+            source: None,
+            target: None,
+            source_filter: None,
+            target_filter: None,
+            out: None,
+            source_shared: None,
+            target_shared: None,
+            source_conditions: None,
+            target_conditions: None,
+            settings: FitSettings::default(),
+            resume: false,
+            device: CPU.into(),
+            plot: false,
+        }
+    }
+}
+
+impl FitArgs {
+    /// The arguments with the `--config` file's settings filled in where the command line
+    /// (`matches`, which parsed `self`) gave none; see [`crate::config_file`].
+    pub fn resolve(self, matches: &clap::ArgMatches) -> Result<FitArgs, CliError> {
+        crate::config_file::resolve(self, matches)
+    }
+}
+
+/// The `fit` subcommand's flags, with the settings' defaults from the schema.
+pub fn command(cmd: Command) -> Command {
+    FitSettings::defaults_in(FitArgs::augment_args(cmd))
+}
+
+/// The arguments of `genot fit ARGS...` (no program or subcommand name in `argv`), with a
+/// `--config` file read: what the binary runs, for callers that build a command line.
+pub fn parse<I, T>(argv: I) -> Result<FitArgs, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command(Command::new("fit").no_binary_name(true))
+        .try_get_matches_from(argv)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let args = FitArgs::from_arg_matches(&matches).map_err(|e| CliError::Input(e.to_string()))?;
+    args.resolve(&matches)
 }
 
 /// The JSON report of `genot fit`.
@@ -221,11 +169,34 @@ pub fn cost_help(what: &str) -> String {
     format!("{what}: {}", genot_ot::choice::cost_help())
 }
 
-/// Runs `genot fit`.
+/// The model directory as the report names it.
+fn dir_shown(args: &FitArgs) -> String {
+    args.out
+        .as_deref()
+        .unwrap_or(std::path::Path::new(""))
+        .display()
+        .to_string()
+}
+
+/// A path the command line or the config file must give.
+fn given<'a>(path: &'a Option<PathBuf>, key: &str) -> Result<&'a PathBuf, CliError> {
+    path.as_ref().ok_or_else(|| {
+        CliError::Input(format!(
+            "no --{key}: give it on the command line or as `{key}` in the --config file"
+        ))
+    })
+}
+
+/// Runs `genot fit` (on arguments whose `--config` is already read: [`FitArgs::resolve`]).
 pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
-    let kind: Kind = args.kind.parse().map_err(CliError::Input)?;
+    let settings = &args.settings;
+    let (source, target, out) = (
+        given(&args.source, "source")?,
+        given(&args.target, "target")?,
+        given(&args.out, "out")?,
+    );
     let device = crate::device::parse_device(&args.device)?;
-    match (kind == Kind::Fused, args.source_shared.is_some()) {
+    match (settings.kind == Kind::Fused, args.source_shared.is_some()) {
         (true, false) => {
             return Err(CliError::Input(
                 "--kind fused compares features that both spaces share: give them with --source-shared and --target-shared".into(),
@@ -234,58 +205,17 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         (false, true) => {
             return Err(CliError::Input(format!(
                 "--source-shared and --target-shared are the shared features of a fused fit: add --kind fused (this is --kind {})",
-                args.kind
+                settings.kind
             )))
         }
         _ => {}
     }
-    let settings = FitSettings {
-        kind,
-        cost: args.cost.clone(),
-        fused_penalty: args.fused_penalty,
-        epsilon: args.epsilon,
-        relative_epsilon: args.relative_epsilon,
-        scale_cost: args.scale_cost.clone(),
-        tau_a: args.tau_a,
-        tau_b: args.tau_b,
-        iterations: args.iterations,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        weight_decay: args.weight_decay,
-        hidden: args.hidden,
-        layers: args.layers,
-        time_frequencies: args.time_frequencies,
-        k_samples: args.k_samples,
-        latent_matching: args.latent_matching,
-        joint: args.joint,
-        warmup_iterations: args.warmup_iterations,
-        sinkhorn_max_iterations: args.sinkhorn_max_iterations,
-        sinkhorn_threshold: args.sinkhorn_threshold,
-        gw_max_iterations: args.gw_max_iterations,
-        gw_threshold: args.gw_threshold,
-        orientation: args.orientation.parse().map_err(CliError::Input)?,
-        ot_batch_size: args.ot_batch_size,
-        ema: args.ema,
-        grad_clip: args.grad_clip,
-        normalize: args.normalize.parse().map_err(CliError::Input)?,
-        checkpoint_every: args.checkpoint_every,
-        seed: args.seed,
-        engine: args.engine.clone(),
-    };
     settings.validate().map_err(genot_error)?;
-    let src = Side::new(
-        &args.source,
-        args.source_filter.as_deref(),
-        "--source-filter",
-    )?;
-    let tgt = Side::new(
-        &args.target,
-        args.target_filter.as_deref(),
-        "--target-filter",
-    )?;
+    let src = Side::new(source, args.source_filter.as_deref(), "--source-filter")?;
+    let tgt = Side::new(target, args.target_filter.as_deref(), "--target-filter")?;
     let mut data = TrainingData::new(
-        src.points::<f32>(&args.source, "source")?,
-        tgt.points::<f32>(&args.target, "target")?,
+        src.points::<f32>(source, "source")?,
+        tgt.points::<f32>(target, "target")?,
     );
     if let (Some(s), Some(t)) = (&args.source_shared, &args.target_shared) {
         data = data
@@ -306,24 +236,16 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         .map_err(|e| genot_error(e.into()))?;
     // Everything of this run goes to a staging directory beside OUT, swapped in for OUT
     // at the end: a failed or interrupted fit leaves the previous model as it was.
-    let staging = Staging::begin(&args.out, args.resume).map_err(genot_error)?;
+    let staging = Staging::begin(out, args.resume).map_err(genot_error)?;
     if args.resume && !staging.prepare_resume().map_err(genot_error)? {
         staging.abandon();
         return Err(CliError::Input(format!(
             "--resume: no checkpoint of an interrupted run beside '{}' and none in it",
-            args.out.display()
+            out.display()
         )));
     }
     let mut interrupted = false;
-    let result = train_into(
-        args,
-        &staging,
-        &data,
-        config,
-        &device,
-        &settings,
-        &mut interrupted,
-    );
+    let result = train_into(args, &staging, &data, config, &device, &mut interrupted);
     match &result {
         // Ctrl-C: the staging directory keeps the checkpoint for --resume; and a failed
         // attempt to resume (other settings, say) keeps the interrupted run it found.
@@ -342,7 +264,6 @@ fn train_into(
     data: &TrainingData,
     config: genot::GenotConfig,
     device: &burn::tensor::Device,
-    settings: &FitSettings,
     interrupted: &mut bool,
 ) -> Result<FitReport, CliError> {
     let dir = staging.path();
@@ -388,7 +309,7 @@ fn train_into(
             resume: args.resume,
             progress: Some(&mut hook),
             stop: Some(stop),
-            engine: settings.engine().map_err(genot_error)?,
+            engine: args.settings.engine,
         },
     );
     bar.finish();
@@ -410,7 +331,7 @@ fn train_into(
     let tail = &report.losses[report.losses.len().saturating_sub(100)..];
     let run_iterations = c.training.iterations - report.resumed_from;
     Ok(FitReport {
-        model: args.out.display().to_string(),
+        model: dir_shown(args),
         kind: c.matching.kind,
         n_source: data.source.nrows(),
         n_target: data.target.nrows(),
@@ -434,4 +355,34 @@ fn train_into(
             })
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flags_defaults_are_the_schemas() {
+        let a = parse(["--source", "x.npy", "--target", "y.npy", "--out", "m"]).unwrap();
+        assert_eq!(a.settings, FitSettings::default());
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let b = parse(["--config", empty.to_str().unwrap()]).unwrap();
+        assert_eq!(b.settings, FitSettings::default());
+        // --help shows each default, as the schema has it.
+        let help = command(Command::new("fit")).render_long_help().to_string();
+        let d = FitSettings::default();
+        for shown in [
+            format!("[default: {}]", d.lr),
+            format!("[default: {}]", d.iterations),
+            format!("[default: {}]", d.scale_cost),
+            "[default: per-feature]".to_string(),
+        ] {
+            assert!(help.contains(&shown), "{shown} not in the help");
+        }
+        // A missing path names itself when the config file does not give it.
+        let e = run(&b).unwrap_err().to_string();
+        assert!(e.contains("no --source"), "{e}");
+    }
 }

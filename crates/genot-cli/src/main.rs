@@ -4,9 +4,9 @@
 //! (discrete entropic OT between two point clouds), `eval` (metrics between predicted and
 //! observed points), `plot` (figures), `demo` (all of it on a built-in task).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use genot_cli::error::CliError;
-use genot_cli::{config_file, demo, eval, fit, plot, solve, transport};
+use genot_cli::{demo, eval, fit, plot, solve, transport};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,14 +57,11 @@ fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
 }
 
 fn main() {
-    let argv = match config_file::expand(std::env::args_os().collect()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(e.exit_code());
-        }
-    };
-    let cli = Cli::parse_from(argv);
+    // The fit settings' defaults come from their schema (genot::FitSettings).
+    let matches = Cli::command()
+        .mut_subcommand("fit", genot::FitSettings::defaults_in)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     genot::resources::set_memory_limit(cli.global.max_memory);
     genot_cli::progress::set_quiet(cli.global.quiet);
     let result: Result<String, CliError> = match &cli.command {
@@ -73,7 +70,16 @@ fn main() {
             eprint!("{}", r.table());
             to_json(&r)
         }),
-        Command::Fit(args) => fit::run(args).and_then(|r| to_json(&r)),
+        Command::Fit(args) => {
+            let m = matches
+                .subcommand_matches("fit")
+                .expect("the fit subcommand");
+            (**args)
+                .clone()
+                .resolve(m)
+                .and_then(|args| fit::run(&args))
+                .and_then(|r| to_json(&r))
+        }
         Command::Transport(args) => transport::run(args).and_then(|r| to_json(&r)),
         Command::Plot(args) => plot::run(args).and_then(|r| to_json(&r)),
         Command::Demo(args) => demo::run(args).and_then(|r| to_json(&r)),

@@ -217,6 +217,23 @@ fn config_file_flags_override_and_the_effective_settings_run_again() {
             .clone()
     };
     assert_eq!(losses(&m1), losses(&m2));
+    // A switch the file turns on turns off on the command line, after a global flag too.
+    let m4 = dir.path().join("m4");
+    ok_json(genot(&[
+        "-q",
+        "fit",
+        "--config",
+        s(&config),
+        "--relative-epsilon=false",
+        "--iterations",
+        "2",
+        "--out",
+        s(&m4),
+    ]));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m4.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["matching"]["relative_epsilon"], false);
+    assert_eq!(c["velocity"]["hidden"], 16, "the rest from the file");
     // An unknown key is an input error naming the file and the key; nothing is written.
     std::fs::write(&config, "iteration = 3\n").unwrap();
     let out = genot(&[

@@ -47,6 +47,19 @@ impl std::str::FromStr for ScaleCost {
     }
 }
 
+/// The name [`ScaleCost::from_str`](std::str::FromStr) reads back (`mean`, `2.5`).
+impl std::fmt::Display for ScaleCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScaleCost::None => f.write_str("none"),
+            ScaleCost::Value(v) => write!(f, "{v}"),
+            ScaleCost::Mean => f.write_str("mean"),
+            ScaleCost::Median => f.write_str("median"),
+            ScaleCost::Max => f.write_str("max"),
+        }
+    }
+}
+
 impl ScaleCost {
     /// The factor the raw cost is divided by, from its statistics (computed only when
     /// needed). `median` is `None` where the whole matrix is not at hand (online or

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Which GENOT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Source and target in one space, coupled by entropic OT on a cost.
@@ -34,6 +34,17 @@ impl std::str::FromStr for Kind {
                 "unknown kind {s:?}: expected linear, quadratic or fused"
             )),
         }
+    }
+}
+
+/// The name the settings use (`linear`, `quadratic`, `fused`).
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Linear => "linear",
+            Kind::Quadratic => "quadratic",
+            Kind::Fused => "fused",
+        })
     }
 }
 
@@ -200,7 +211,7 @@ fn check_cost(c: &str) -> Result<(), String> {
 }
 
 /// How a GW run (quadratic, fused) fixes its orientation (see [`crate::orientation`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Orientation {
     /// The warm-up trains on the evaluation batch in the orientation of lowest GW objective
@@ -227,7 +238,7 @@ impl std::str::FromStr for Orientation {
 
 /// How the network's source input and target output are scaled (fitted on the training
 /// data, stored in [`Normalization`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Normalize {
     /// Each feature to mean 0 and standard deviation 1 (the default).
@@ -388,7 +399,7 @@ pub struct GenotConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainedBy {
     /// `native` (the CPU engine) or `burn`.
-    pub engine: String,
+    pub engine: crate::engine::Engine,
     /// The device, as burn prints it (`Device<Flex(Cpu)>` for the CPU).
     pub device: String,
 }

@@ -17,13 +17,14 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The implementation choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The implementation choice (the `engine` setting: `native` or `burn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// The native engine on the CPU (Flex device), burn elsewhere.
     #[default]
-    Auto,
+    #[serde(alias = "auto")]
+    Native,
     /// Always burn (autodiff on the given device).
     Burn,
 }
@@ -31,7 +32,7 @@ pub enum Engine {
 impl Engine {
     /// Whether this choice runs the native engine on `device`.
     pub fn is_native(self, device: &Device) -> bool {
-        self == Engine::Auto && *device == Device::flex()
+        self == Engine::Native && *device == Device::flex()
     }
 }
 

@@ -16,58 +16,226 @@ use crate::data::TrainingData;
 use crate::engine::Engine;
 use crate::error::{GenotError, Result};
 use crate::train::{make_config, Architecture};
+use clap::ArgAction;
+use genot_ot::geometry::ScaleCost;
 use serde::{Deserialize, Serialize};
 
-/// Every setting of a training run (see the CLI's `genot fit --help` for each one).
+/// Every setting of a training run: the one schema of them. Each field's type, check and
+/// documentation is here; its default is [`FitSettings::default`]. The `genot fit` flags
+/// are derived from this struct (clap, with the defaults of [`FitSettings::defaults_in`]),
+/// its TOML config and `fit.toml` are this struct deserialised, and Python's `GENOT(...)`
+/// sends it as JSON (`genot._genot.default_settings()` is the default).
 /// Missing keys take their defaults when deserialised; unknown keys are an error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct FitSettings {
+    /// linear (same space, the cost between points), quadratic (GW on intra-space costs, any
+    /// dimensions), fused (GW plus shared features compared across the spaces).
+    #[arg(long, value_enum)]
     pub kind: Kind,
+    // The help lists genot_ot::choice::COSTS.
+    #[arg(long, help = format!(
+        "Cost (linear: between points; quadratic/fused: within each space): {}",
+        genot_ot::choice::cost_help()
+    ))]
     pub cost: String,
+    /// Fused: weight of the shared-feature (squared Euclidean) cost.
+    #[arg(long)]
     pub fused_penalty: f64,
-    /// `None`: 0.1 for linear problems, 0.01 for GW.
+    /// Entropic regularisation, absolute on the scaled cost (default 0.1 linear, 0.01 GW).
+    #[arg(long)]
     pub epsilon: Option<f64>,
+    /// Linear: epsilon is a multiple of the mean scaled cost of each batch.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub relative_epsilon: bool,
-    pub scale_cost: String,
+    /// Divide each batch cost by its mean, median, max, nothing (none) or a number.
+    #[arg(long)]
+    #[serde(with = "scale_text")]
+    pub scale_cost: ScaleCost,
+    /// Source marginal relaxation in (0, 1]; below 1 trains U-GENOT (with eta and xi).
+    #[arg(long)]
     pub tau_a: f64,
+    /// Target marginal relaxation in (0, 1].
+    #[arg(long)]
     pub tau_b: f64,
+    /// Training iterations: network steps, each on one batch coupling.
+    #[arg(long)]
     pub iterations: usize,
+    /// Source points per batch (and target points per batch).
+    #[arg(long)]
     pub batch_size: usize,
+    /// AdamW learning rate (1e-3: best or tied on 3 of the 4 tasks of bench/DEFAULTS-STUDY.md).
+    #[arg(long)]
     pub lr: f64,
+    /// AdamW weight decay.
+    #[arg(long)]
     pub weight_decay: f64,
+    /// Width of the hidden layers.
+    #[arg(long)]
     pub hidden: usize,
+    /// Dense layers per block.
+    #[arg(long)]
     pub layers: usize,
+    /// Time frequencies F (2F time features).
+    #[arg(long)]
     pub time_frequencies: usize,
+    /// Targets drawn per source point in each batch.
+    #[arg(long)]
     pub k_samples: usize,
+    /// With k_samples > 1: re-pair each source's latents with its targets by OT.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub latent_matching: bool,
+    /// Draw pairs jointly from the batch plan instead of row by row.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub joint: bool,
+    /// GW: iterations on one fixed batch before GW solves start from the model's image.
+    #[arg(long)]
     pub warmup_iterations: usize,
+    /// Iteration limit of each batch Sinkhorn (linear batches and the inner solves of GW).
+    /// A batch that reaches it is trained on as it stands and counted in the report.
+    #[arg(long)]
     pub sinkhorn_max_iterations: usize,
+    /// L1 marginal error at which each batch Sinkhorn stops.
+    #[arg(long)]
     pub sinkhorn_threshold: f64,
+    /// GW: limit on the outer iterations of each batch solve.
+    #[arg(long)]
     pub gw_max_iterations: usize,
+    /// GW: relative change of the objective at which a batch solve stops.
+    #[arg(long)]
     pub gw_threshold: f64,
-    /// `pushforward` or `none` (GW only).
+    /// GW orientation: pushforward (the warm-up batch's plan in the orientation of lowest
+    /// GW objective among 8 candidate batches, then solves from the model's image) or none
+    /// (every batch from the product of its marginals, no warm-up: OTT's behaviour).
+    #[arg(long, value_enum)]
     pub orientation: Orientation,
-    /// `None`: the batch size.
+    /// Points of each side that each coupling is solved on (default: the batch size); the
+    /// network's batch of sources and their pairs are drawn from that larger plan, which
+    /// shrinks the coupling's minibatch bias for the same network step. Linear couplings
+    /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
+    #[arg(long)]
     pub ot_batch_size: Option<usize>,
+    /// Exponential moving average of the weights with this decay (e.g. 0.999), bias-corrected
+    /// as Adam's moments are, so it never holds the initial weights.
+    #[arg(long)]
     pub ema: Option<f64>,
+    /// Clip each parameter's gradient to this norm.
+    #[arg(long)]
     pub grad_clip: Option<f64>,
-    /// `per-feature`, `isotropic` or `none`: the scaling of the network's input and output.
+    /// Scaling of the network's input and output, fitted on the training data: per-feature
+    /// (mean 0, std 1 per feature), isotropic (centred, one scale per side: keeps each
+    /// space's geometry) or none.
+    #[arg(long, value_enum)]
     pub normalize: Normalize,
+    /// Write a checkpoint every this many iterations (0: only at the end).
+    #[arg(long)]
     pub checkpoint_every: usize,
+    /// Seed of every random choice of the run (initial weights, batches, noise, times):
+    /// the same data, settings and seed give the same model on any number of threads.
+    #[arg(long)]
     pub seed: u64,
-    /// `native` (the CPU engine, used on the CPU) or `burn`.
-    pub engine: String,
+    /// Velocity-field implementation on the CPU: native (hand-written kernels, the fastest)
+    /// or burn (burn's autodiff on the Flex backend; the same function and weights). GPU
+    /// devices always use burn.
+    #[arg(long, value_enum)]
+    pub engine: Engine,
+}
+
+/// `scale_cost` as its name (`"mean"`, `"2.5"`); a number is read too (`scale_cost = 2.5`
+/// in a TOML file, `2.5` in JSON).
+mod scale_text {
+    use genot_ot::geometry::ScaleCost;
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &ScaleCost, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ScaleCost, D::Error> {
+        struct Visit;
+        impl de::Visitor<'_> for Visit {
+            type Value = ScaleCost;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("mean, median, max, none or a positive number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScaleCost, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScaleCost, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScaleCost, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScaleCost, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl Default for FitSettings {
     fn default() -> Self {
         let a = Architecture::default();
         let v = (a.hidden, a.layers, a.time_frequencies);
-        let mut s = Self::from_parts(&MatchingConfig::default(), &TrainConfig::default(), v);
+        let mut s = Self::from_parts(&MatchingConfig::default(), &TrainConfig::default(), v)
+            .expect("the default scale_cost is a name");
         s.epsilon = None;
         s
+    }
+}
+
+impl FitSettings {
+    /// The names each choice setting takes (`kind`: `linear`, `quadratic`, `fused`; ...),
+    /// as the flags' possible values list them: what Python's `GENOT(...)` checks against.
+    ///
+    /// ```
+    /// let c = genot::FitSettings::choices();
+    /// assert_eq!(c["kind"], ["linear", "quadratic", "fused"]);
+    /// assert_eq!(c["engine"], ["native", "burn"]);
+    /// ```
+    pub fn choices() -> std::collections::BTreeMap<String, Vec<String>> {
+        use clap::Args;
+        FitSettings::augment_args(clap::Command::new("fit"))
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+            .map(|a| {
+                let values = a.get_possible_values();
+                let names = values.iter().map(|v| v.get_name().to_string());
+                (a.get_id().to_string(), names.collect::<Vec<_>>())
+            })
+            // Switches take true/false, which are not a choice of names.
+            .filter(|(_, names)| !names.is_empty() && names != &["true", "false"])
+            .collect()
+    }
+
+    /// `cmd` (a command with these settings' flags, from `FitSettings::augment_args`) with
+    /// each flag's default taken from [`FitSettings::default`], so that the schema's
+    /// defaults are declared once: `--help` shows them and a flag not given takes them.
+    ///
+    /// ```
+    /// use clap::{Args, Command, FromArgMatches};
+    /// use genot::FitSettings;
+    /// let cmd = FitSettings::defaults_in(FitSettings::augment_args(Command::new("fit")));
+    /// let m = cmd.try_get_matches_from(["fit", "--lr", "0.01", "--joint"]).unwrap();
+    /// let s = FitSettings::from_arg_matches(&m).unwrap();
+    /// assert_eq!((s.lr, s.joint), (0.01, true));
+    /// assert_eq!(s, FitSettings { lr: 0.01, joint: true, ..FitSettings::default() });
+    /// ```
+    pub fn defaults_in(cmd: clap::Command) -> clap::Command {
+        let defaults = serde_json::to_value(FitSettings::default()).expect("settings serialise");
+        let serde_json::Value::Object(defaults) = defaults else {
+            unreachable!("a struct serialises to an object")
+        };
+        defaults.into_iter().fold(cmd, |cmd, (key, value)| {
+            let text = match value {
+                serde_json::Value::Null => return cmd, // an optional setting: no default
+                serde_json::Value::String(s) => s,
+                v => v.to_string(),
+            };
+            cmd.mut_arg(key, |a| a.required(false).default_value(text))
+        })
     }
 }
 
@@ -84,7 +252,7 @@ impl FitSettings {
             cost: self.cost.clone(),
             epsilon: self.epsilon(),
             relative_epsilon: self.relative_epsilon,
-            scale_cost: self.scale_cost.clone(),
+            scale_cost: self.scale_cost.to_string(),
             tau_a: self.tau_a,
             tau_b: self.tau_b,
             fused_penalty: self.fused_penalty,
@@ -126,47 +294,44 @@ impl FitSettings {
         }
     }
 
-    pub fn engine(&self) -> Result<Engine> {
-        match self.engine.as_str() {
-            "native" => Ok(Engine::Auto),
-            "burn" => Ok(Engine::Burn),
-            e => Err(GenotError::Invalid(format!(
-                "unknown engine {e:?}: expected native or burn"
-            ))),
-        }
-    }
-
     /// Checks the settings without data (the message names the setting).
     pub fn validate(&self) -> Result<()> {
         self.matching().validate().map_err(GenotError::Invalid)?;
-        self.training().validate().map_err(GenotError::Invalid)?;
-        self.engine().map(|_| ())
+        self.training().validate().map_err(GenotError::Invalid)
     }
 
-    /// The settings that train `config` (with the given engine): the inverse of
-    /// [`FitSettings::config`] for everything a model directory records.
-    pub fn from_config(config: &GenotConfig, engine: &str) -> Self {
+    /// The settings that train `config` (on the engine that trained it, native when not
+    /// recorded): the inverse of [`FitSettings::config`] for everything a model directory
+    /// records.
+    pub fn from_config(config: &GenotConfig) -> Result<Self> {
         let v = &config.velocity;
-        FitSettings {
-            engine: engine.into(),
+        Ok(FitSettings {
+            engine: config
+                .trained_by
+                .as_ref()
+                .map_or(Engine::Native, |t| t.engine),
             ..Self::from_parts(
                 &config.matching,
                 &config.training,
                 (v.hidden, v.layers, v.time_frequencies),
-            )
-        }
+            )?
+        })
     }
 
     /// The settings of matching and training configurations and a network size
     /// `(hidden, layers, time_frequencies)`, on the native engine.
-    fn from_parts(m: &MatchingConfig, t: &TrainConfig, size: (usize, usize, usize)) -> Self {
-        FitSettings {
+    fn from_parts(
+        m: &MatchingConfig,
+        t: &TrainConfig,
+        size: (usize, usize, usize),
+    ) -> Result<Self> {
+        Ok(FitSettings {
             kind: m.kind,
             cost: m.cost.clone(),
             fused_penalty: m.fused_penalty,
             epsilon: Some(m.epsilon),
             relative_epsilon: m.relative_epsilon,
-            scale_cost: m.scale_cost.clone(),
+            scale_cost: m.scale().map_err(GenotError::Invalid)?,
             tau_a: m.tau_a,
             tau_b: m.tau_b,
             iterations: t.iterations,
@@ -191,13 +356,12 @@ impl FitSettings {
             normalize: t.normalize,
             checkpoint_every: t.checkpoint_every,
             seed: t.seed,
-            engine: "native".into(),
-        }
+            engine: Engine::Native,
+        })
     }
 
     /// The model configuration these settings train on `data`.
     pub fn config(&self, data: &TrainingData) -> Result<GenotConfig> {
-        self.engine()?;
         make_config(data, self.matching(), self.training(), self.architecture())
     }
 }
@@ -225,7 +389,7 @@ mod tests {
             kind: Kind::Quadratic,
             cost: "euclidean".into(),
             epsilon: Some(0.02),
-            scale_cost: "max".into(),
+            scale_cost: ScaleCost::Max,
             tau_a: 0.9,
             iterations: 17,
             batch_size: 8,
@@ -248,11 +412,15 @@ mod tests {
             normalize: Normalize::Isotropic,
             checkpoint_every: 7,
             seed: 11,
-            engine: "burn".into(),
+            engine: Engine::Burn,
             ..FitSettings::default()
         };
-        let config = s.config(&data).unwrap();
-        assert_eq!(FitSettings::from_config(&config, "burn"), s);
+        let mut config = s.config(&data).unwrap();
+        config.trained_by = Some(crate::config::TrainedBy {
+            engine: Engine::Burn,
+            device: "Cpu".into(),
+        });
+        assert_eq!(FitSettings::from_config(&config).unwrap(), s);
     }
 
     #[test]
@@ -321,11 +489,24 @@ mod tests {
             ..FitSettings::default()
         };
         assert!(s.validate().unwrap_err().to_string().contains("tau_a"));
-        let s = FitSettings {
-            engine: "fast".into(),
-            ..FitSettings::default()
-        };
-        assert!(s.validate().unwrap_err().to_string().contains("engine"));
+        // Names outside a choice are refused when read, naming the choices.
+        for (json, want) in [
+            (r#"{"engine": "fast"}"#, "`native`, `burn`"),
+            (r#"{"kind": "cubic"}"#, "`linear`, `quadratic`, `fused`"),
+            (r#"{"scale_cost": "mode"}"#, "unknown scale-cost 'mode'"),
+            (r#"{"scale_cost": -2}"#, "positive number, got -2"),
+        ] {
+            let e = serde_json::from_str::<FitSettings>(json).unwrap_err();
+            assert!(e.to_string().contains(want), "{json}: {e}");
+        }
+        // A scale is read as a name or a number, and written as a name that reads back.
+        for (json, want) in [(r#""2.5""#, 2.5), ("2.5", 2.5), ("4", 4.0)] {
+            let s: FitSettings =
+                serde_json::from_str(&format!(r#"{{"scale_cost": {json}}}"#)).unwrap();
+            assert_eq!(s.scale_cost, ScaleCost::Value(want));
+            let back = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<FitSettings>(&back).unwrap(), s);
+        }
         for s in [
             FitSettings {
                 sinkhorn_max_iterations: 0,

@@ -154,8 +154,12 @@ pub fn make_config(
         }
     }
     let (p, q) = (data.source.ncols(), data.target.ncols());
+    let graph = matches!(
+        genot_ot::choice::CostChoice::<f32>::parse(&matching.cost),
+        Ok(genot_ot::choice::CostChoice::Graph(_))
+    );
     match matching.kind {
-        Kind::Linear if p != q && !matching.cost.starts_with("graph:") => {
+        Kind::Linear if p != q && !graph => {
             return Err(GenotError::Invalid(format!(
                 "a linear problem compares source and target points, but the source has {p} features and the target {q}: use --kind quadratic (or fused) for different spaces"
             )))
@@ -461,11 +465,10 @@ pub fn fit(
     let mut config = config;
     config.trained_by = Some(crate::config::TrainedBy {
         engine: if options.engine.is_native(device) {
-            "native"
+            Engine::Native
         } else {
-            "burn"
-        }
-        .into(),
+            Engine::Burn
+        },
         device: format!("{device:?}"),
     });
     let model = Genot::from_config(config, Some(&weights), device)?;

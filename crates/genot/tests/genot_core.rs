@@ -141,7 +141,7 @@ fn save_then_load_gives_identical_predictions() {
     assert_eq!(loaded.config, model.config);
     // The model records the engine that trained it (the native one on the CPU device).
     let by = model.config.trained_by.clone().expect("recorded");
-    assert_eq!(by.engine, "native");
+    assert_eq!(by.engine, genot::engine::Engine::Native);
     assert_eq!(by.device, format!("{:?}", Device::flex()));
     // A model directory written before the record existed still loads, without one (its
     // manifest left out: the edited config.json no longer matches it, as it must not).

@@ -217,7 +217,7 @@ fn both_engines_train_alike() {
             },
         )
     };
-    let (_, native) = run(Engine::Auto, false).unwrap();
+    let (_, native) = run(Engine::Native, false).unwrap();
     let (_, burn) = fit(
         &data,
         config.clone(),
