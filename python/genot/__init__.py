@@ -42,9 +42,10 @@ __version__: str = _genot.__version__
 # The settings' defaults and choices come from the one schema (Rust's FitSettings), which
 # the CLI's `genot fit` flags are derived from too.
 _DEFAULTS: dict = json.loads(_genot.default_settings())
+_TRANSPORT: dict = json.loads(_genot.default_transport_settings())
 _CHOICES: dict = json.loads(_genot.setting_choices())
 KINDS = tuple(_CHOICES["kind"])
-SOLVERS = ("dopri5", "tsit5", "euler", "midpoint", "rk4")
+SOLVERS = tuple(_CHOICES["solver"])
 PathLike = Union[str, "os.PathLike[str]"]
 # Settings that are arguments of `fit`, not of the constructor.
 FIT_ARGUMENTS = ("iterations", "batch_size", "ot_batch_size", "checkpoint_every")
@@ -245,15 +246,15 @@ class GENOT:
     def transport(
         self,
         x: Any,
-        n_samples: int = 1,
+        n_samples: int = _TRANSPORT["samples"],
         conditions: Any = None,
         *,
         source_shared: Any = None,
-        solver: str = "dopri5",
-        steps: int = 20,
-        rtol: float = 1e-3,
-        atol: float = 1e-6,
-        seed: int = 0,
+        solver: str = _TRANSPORT["solver"],
+        steps: int = _TRANSPORT["steps"],
+        rtol: float = _TRANSPORT["rtol"],
+        atol: float = _TRANSPORT["atol"],
+        seed: int = _TRANSPORT["seed"],
         return_mean: bool = False,
         return_weights: bool = False,
         return_uncertainty: bool = False,
@@ -278,16 +279,19 @@ class GENOT:
         labels = None if conditions is None else as_labels(conditions, "conditions", x.shape[0])
         if return_weights and not self.is_unbalanced:
             raise ValueError("return_weights: this model is balanced (no eta); train with tau_a or tau_b < 1")
+        settings = {
+            "samples": k,
+            "solver": choice(solver, "solver", SOLVERS),
+            "steps": integer(steps, "steps", minimum=1),
+            "rtol": number(rtol, "rtol", positive=True),
+            "atol": number(atol, "atol", positive=True),
+            "seed": integer(seed, "seed"),
+        }
         samples, mean, uncertainty, weights, _ = model.transport(
             x,
+            json.dumps(settings),
             shared=xs,
             conditions=labels,
-            samples=k,
-            solver=choice(solver, "solver", SOLVERS),
-            steps=integer(steps, "steps", minimum=1),
-            rtol=number(rtol, "rtol", positive=True),
-            atol=number(atol, "atol", positive=True),
-            seed=integer(seed, "seed"),
             uncertainty=flag(return_uncertainty, "return_uncertainty"),
         )
         if k == 1:

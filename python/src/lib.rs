@@ -17,6 +17,7 @@ fn _genot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::default_settings, m)?)?;
     m.add_function(wrap_pyfunction!(model::validate_settings, m)?)?;
     m.add_function(wrap_pyfunction!(model::setting_choices, m)?)?;
+    m.add_function(wrap_pyfunction!(model::default_transport_settings, m)?)?;
     m.add_function(wrap_pyfunction!(ot::costs, m)?)?;
     m.add_function(wrap_pyfunction!(ot::sinkhorn, m)?)?;
     m.add_function(wrap_pyfunction!(ot::gromov_wasserstein, m)?)?;

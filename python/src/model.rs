@@ -2,7 +2,7 @@
 
 use crate::errors::{genot_err, value_err};
 use burn::tensor::Device;
-use genot::ode::Solver;
+use genot::settings::{choices_of, TransportSettings};
 use genot::train::{fit as train, load_history, save_fitted, FitOptions, Progress, TrainReport};
 use genot::{FitSettings, Genot, TrainingData, TransportOptions};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2};
@@ -32,10 +32,19 @@ pub fn default_settings() -> String {
     serde_json::to_string(&FitSettings::default()).expect("settings serialise")
 }
 
-/// The names each choice setting takes (`{"kind": ["linear", ...], ...}`), as JSON.
+/// The names each choice setting takes (`{"kind": ["linear", ...], ...}`, and the
+/// transport settings' `{"solver": [...]}`), as JSON.
 #[pyfunction]
 pub fn setting_choices() -> String {
-    serde_json::to_string(&FitSettings::choices()).expect("choices serialise")
+    let mut all = FitSettings::choices();
+    all.extend(choices_of::<TransportSettings>());
+    serde_json::to_string(&all).expect("choices serialise")
+}
+
+/// The default transport settings (the keywords of `transport`), as JSON.
+#[pyfunction]
+pub fn default_transport_settings() -> String {
+    serde_json::to_string(&TransportSettings::default()).expect("settings serialise")
 }
 
 /// Checks a JSON object of [`FitSettings`] keys without data, as `genot fit` checks its
@@ -194,24 +203,20 @@ impl Model {
 
     /// Samples `(samples n x K x q, mean n x q, uncertainty n, eta(x) n or None,
     /// velocity evaluations)`.
-    #[pyo3(signature = (x, *, shared=None, conditions=None, samples=1, solver="dopri5",
-        steps=20, rtol=1e-3, atol=1e-6, seed=0, uncertainty=false))]
-    #[allow(clippy::too_many_arguments)]
+    /// `settings` is a JSON object of [`TransportSettings`] keys (missing ones default).
+    #[pyo3(signature = (x, settings, *, shared=None, conditions=None, uncertainty=false))]
     fn transport<'py>(
         &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
+        settings: &str,
         shared: Option<PyReadonlyArray2<'py, f32>>,
         conditions: Option<Vec<String>>,
-        samples: usize,
-        solver: &str,
-        steps: usize,
-        rtol: f64,
-        atol: f64,
-        seed: u64,
         uncertainty: bool,
     ) -> PyResult<Transported<'py>> {
-        let solver = Solver::from_name(solver, steps, rtol, atol).map_err(value_err)?;
+        let settings: TransportSettings =
+            serde_json::from_str(settings).map_err(|e| value_err(e.to_string()))?;
+        let options = settings.options().map_err(|e| value_err(e.to_string()))?;
         let x = self
             .inner
             .source_input(
@@ -220,11 +225,8 @@ impl Model {
             )
             .map_err(genot_err)?;
         let opts = TransportOptions {
-            samples,
-            solver,
-            seed,
             uncertainty,
-            ..TransportOptions::default()
+            ..options
         };
         let out = py
             .detach(|| self.inner.transport(x.view(), conditions.as_deref(), &opts))

@@ -34,6 +34,17 @@ def test_python_defaults_are_the_rust_defaults():
     assert init == rust
 
 
+def test_python_transport_defaults_are_the_rust_defaults():
+    rust = json.loads(_genot.default_transport_settings())
+    sig = inspect.signature(genot.GENOT.transport).parameters
+    py = {k: sig[k].default for k in ("solver", "steps", "rtol", "atol", "seed")}
+    py["samples"] = sig["n_samples"].default
+    assert py == rust
+    choices = json.loads(_genot.setting_choices())
+    assert genot.SOLVERS == tuple(choices["solver"]) and "rk4" in genot.SOLVERS
+    assert choices["normalize"] == ["per-feature", "isotropic", "none"]
+
+
 def test_fit_learns_the_shift_and_transport_shapes(shifted):
     x, _, model = shifted
     one = model.transport(x[:50])

@@ -9,6 +9,7 @@ use crate::error::CliError;
 use crate::io::write_npy_atomic;
 use crate::{eval, fit, transport};
 use clap::{Args, Command, FromArgMatches};
+use genot::settings::TransportSettings;
 use genot::FitSettings;
 use ndarray::{s, Array2};
 use rand::{Rng, SeedableRng};
@@ -111,7 +112,6 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         "genot demo: 8 Gaussians from N(0, I), data in '{}'",
         dir.display()
     );
-    let seed = args.seed.to_string();
     let fitted = fit::run(&fit::FitArgs {
         source: Some(path("source.npy")),
         target: Some(path("target.npy")),
@@ -129,38 +129,29 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         plot: true,
         ..fit::FitArgs::default()
     })?;
-    transport::run(&parse::<transport::TransportArgs>(
-        "transport",
-        &[
-            "--model",
-            &text(&path("model")),
-            "--source",
-            &text(&path("source_test.npy")),
-            "--out",
-            &text(&path("predictions.npy")),
-            "--seed",
-            &seed,
-        ],
-    )?)?;
-    let shown = transport::run(&parse::<transport::TransportArgs>(
-        "transport",
-        &[
-            "--model",
-            &text(&path("model")),
-            "--source",
-            &text(&path("source_plot.npy")),
-            "--out",
-            &text(&path("samples.npy")),
-            "--samples",
-            "8",
-            "--seed",
-            &seed,
-            "--plot",
-            &text(&path("transport.png")),
-            "--plot-target",
-            &text(&path("target_test.npy")),
-        ],
-    )?)?;
+    let sampling = TransportSettings {
+        seed: args.seed,
+        ..TransportSettings::default()
+    };
+    transport::run(&transport::TransportArgs {
+        model: path("model"),
+        source: path("source_test.npy"),
+        out: path("predictions.npy"),
+        settings: sampling.clone(),
+        ..transport::TransportArgs::default()
+    })?;
+    let shown = transport::run(&transport::TransportArgs {
+        model: path("model"),
+        source: path("source_plot.npy"),
+        out: path("samples.npy"),
+        settings: TransportSettings {
+            samples: 8,
+            ..sampling
+        },
+        plot: Some(path("transport.png")),
+        plot_target: Some(path("target_test.npy")),
+        ..transport::TransportArgs::default()
+    })?;
     let genot = score(&path("predictions.npy"), &path("target_test.npy"))?;
     let source_as_is = score(&path("source_test.npy"), &path("target_test.npy"))?;
     let report = DemoReport {

@@ -21,6 +21,9 @@ pub const AVAILABLE: &[&str] = &[
 /// feature of the same name).
 const GPU: &[&str] = &["wgpu", "cuda"];
 
+/// The default device of every command.
+pub const CPU: &str = "cpu";
+
 /// The device named on the command line: `cpu`, `wgpu`, `cuda` (the first CUDA device) or
 /// `cuda:N`.
 pub fn parse_device(name: &str) -> Result<Device, CliError> {

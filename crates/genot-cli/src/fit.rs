@@ -66,15 +66,12 @@ pub struct FitArgs {
     pub resume: bool,
     /// Where to train: cpu, or wgpu / cuda (cuda:N) in builds with that feature (burn engine;
     /// the batch couplings stay on the CPU).
-    #[arg(long, default_value = CPU)]
+    #[arg(long, default_value = crate::device::CPU)]
     pub device: String,
     /// Also draw the training loss curve into OUT/loss.png.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub plot: bool,
 }
-
-/// The default device.
-const CPU: &str = "cpu";
 
 /// No data, the default settings, on the CPU: fill in what a call needs.
 impl Default for FitArgs {
@@ -92,7 +89,7 @@ impl Default for FitArgs {
             target_conditions: None,
             settings: FitSettings::default(),
             resume: false,
-            device: CPU.into(),
+            device: crate::device::CPU.into(),
             plot: false,
         }
     }

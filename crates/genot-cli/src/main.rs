@@ -57,9 +57,10 @@ fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
 }
 
 fn main() {
-    // The fit settings' defaults come from their schema (genot::FitSettings).
+    // The fit and transport settings' defaults come from their schemas (genot::settings).
     let matches = Cli::command()
         .mut_subcommand("fit", genot::FitSettings::defaults_in)
+        .mut_subcommand("transport", genot::settings::TransportSettings::defaults_in)
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     genot::resources::set_memory_limit(cli.global.max_memory);

@@ -5,13 +5,14 @@ use crate::fit::genot_error;
 use crate::h5ad;
 use crate::io::{check_output_format, read_points, write_points_atomic, Side};
 use clap::Args;
-use genot::ode::Solver;
+use genot::settings::TransportSettings;
 use genot::{Genot, TransportOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Arguments of `genot transport`.
+/// Arguments of `genot transport`: the files, and how to sample ([`TransportSettings`],
+/// the one schema of the sampling settings, flattened in; parse with [`command`]).
 #[derive(Debug, Args)]
 pub struct TransportArgs {
     /// Model directory written by `genot fit`.
@@ -36,9 +37,6 @@ pub struct TransportArgs {
     /// (K > 1) and, for U-GENOT, obs/KEY_weight. The input is never overwritten.
     #[arg(long)]
     pub out: PathBuf,
-    /// Samples per source point (K).
-    #[arg(long, default_value_t = 1)]
-    pub samples: usize,
     /// Conditional models: one label per source row (.csv with a header row,
     /// file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad).
     #[arg(long)]
@@ -54,21 +52,8 @@ pub struct TransportArgs {
     /// per-feature variance of the samples.
     #[arg(long)]
     pub uncertainty_out: Option<PathBuf>,
-    /// ODE solver: dopri5 or tsit5 (adaptive, one step size per point), euler, midpoint,
-    /// rk4 (fixed steps).
-    #[arg(long, default_value = "dopri5", value_parser = Solver::NAMES)]
-    pub solver: String,
-    /// Steps of a fixed-step solver.
-    #[arg(long, default_value_t = 20)]
-    pub steps: usize,
-    /// Relative tolerance of the adaptive solvers.
-    #[arg(long, default_value_t = 1e-3)]
-    pub rtol: f64,
-    /// Absolute tolerance of the adaptive solvers.
-    #[arg(long, default_value_t = 1e-6)]
-    pub atol: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub settings: TransportSettings,
     /// Draw the source points and their samples into this PNG (first two principal
     /// components beyond two features).
     #[arg(long)]
@@ -85,8 +70,36 @@ pub struct TransportArgs {
     #[arg(long, requires = "plot", value_name = "LABELS")]
     pub plot_color: Option<PathBuf>,
     /// Where to run: cpu, or wgpu / cuda (cuda:N) in builds with that feature.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = crate::device::CPU)]
     pub device: String,
+}
+
+/// No files, the default settings, on the CPU: fill in what a call needs.
+impl Default for TransportArgs {
+    fn default() -> Self {
+        TransportArgs {
+            model: PathBuf::new(),
+            source: PathBuf::new(),
+            source_filter: None,
+            source_shared: None,
+            out: PathBuf::new(),
+            conditions: None,
+            mean_out: None,
+            weights_out: None,
+            uncertainty_out: None,
+            settings: TransportSettings::default(),
+            plot: None,
+            plot_target: None,
+            plot_dims: 2,
+            plot_color: None,
+            device: crate::device::CPU.into(),
+        }
+    }
+}
+
+/// The `transport` subcommand's flags, with the sampling settings' defaults from the schema.
+pub fn command(cmd: clap::Command) -> clap::Command {
+    TransportSettings::defaults_in(TransportArgs::augment_args(cmd))
 }
 
 /// The JSON report of `genot transport`.
@@ -103,11 +116,7 @@ pub struct TransportReport {
 
 /// Runs `genot transport`.
 pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
-    let solver = Solver::from_name(&args.solver, args.steps, args.rtol, args.atol)
-        .map_err(CliError::Input)?;
-    if args.samples == 0 {
-        return Err(CliError::Input("--samples must be at least 1".into()));
-    }
+    let options = args.settings.options().map_err(genot_error)?;
     let h5ad_out = h5ad_output(args)?;
     for p in [
         h5ad_out.is_none().then_some(&args.out),
@@ -201,18 +210,15 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
     };
     let mut bar = crate::progress::Progress::spinner(
         "transport",
-        &format!("{} points x {} samples", x.nrows(), args.samples),
+        &format!("{} points x {} samples", x.nrows(), args.settings.samples),
     );
     let start = Instant::now();
     let out = model.transport(
         x.view(),
         labels.as_deref(),
         &TransportOptions {
-            samples: args.samples,
-            solver,
-            seed: args.seed,
             uncertainty: args.uncertainty_out.is_some(),
-            ..TransportOptions::default()
+            ..options
         },
     );
     bar.finish();
@@ -258,7 +264,7 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         samples: k,
         target_dim: q,
         shape,
-        solver: args.solver.clone(),
+        solver: args.settings.solver.clone(),
         velocity_evaluations: out.evaluations,
         seconds,
     })
@@ -319,4 +325,37 @@ fn write_h5ad(
         p.obs.push((format!("{key}_weight"), w.clone()));
     }
     h5ad::write_copy(&input, file, &p).map_err(CliError::Run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches;
+
+    #[test]
+    fn the_flags_defaults_are_the_schemas() {
+        let cmd = command(clap::Command::new("transport").no_binary_name(true));
+        let help = cmd.clone().render_long_help().to_string();
+        let m = cmd
+            .try_get_matches_from(["--model", "m", "--source", "x.npy", "--out", "y.npy"])
+            .unwrap();
+        let a = TransportArgs::from_arg_matches(&m).unwrap();
+        let d = TransportSettings::default();
+        assert_eq!(a.settings, d);
+        for shown in [
+            format!("[default: {}]", d.rtol),
+            format!("[default: {}]", d.solver),
+        ] {
+            assert!(help.contains(&shown), "{shown} not in the help");
+        }
+        // The library's check, named by the setting.
+        let bad = TransportArgs {
+            settings: TransportSettings { samples: 0, ..d },
+            ..TransportArgs::default()
+        };
+        assert!(run(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("samples must be at least 1"));
+    }
 }

@@ -70,19 +70,18 @@ pub struct TransportOptions {
     pub uncertainty: bool,
 }
 
+impl TransportOptions {
+    /// The default rows integrated together.
+    pub const CHUNK: usize = 8192;
+}
+
 impl Default for TransportOptions {
-    /// One sample, Dopri5 at rtol 1e-3 / atol 1e-6 (SPEC section 3), seed 0.
+    /// The options of [`TransportSettings::default`](crate::settings::TransportSettings):
+    /// one sample, Dopri5 at rtol 1e-3 / atol 1e-6 (SPEC section 3), seed 0.
     fn default() -> Self {
-        TransportOptions {
-            samples: 1,
-            solver: Solver::Dopri5 {
-                rtol: 1e-3,
-                atol: 1e-6,
-            },
-            seed: 0,
-            chunk: 8192,
-            uncertainty: false,
-        }
+        crate::settings::TransportSettings::default()
+            .options()
+            .expect("the default transport settings are valid")
     }
 }
 

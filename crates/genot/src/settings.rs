@@ -15,6 +15,8 @@ use crate::config::{
 use crate::data::TrainingData;
 use crate::engine::Engine;
 use crate::error::{GenotError, Result};
+use crate::model::TransportOptions;
+use crate::ode::Solver;
 use crate::train::{make_config, Architecture};
 use clap::ArgAction;
 use genot_ot::geometry::ScaleCost;
@@ -196,23 +198,11 @@ impl FitSettings {
     /// assert_eq!(c["engine"], ["native", "burn"]);
     /// ```
     pub fn choices() -> std::collections::BTreeMap<String, Vec<String>> {
-        use clap::Args;
-        FitSettings::augment_args(clap::Command::new("fit"))
-            .get_arguments()
-            .filter(|a| a.get_action().takes_values())
-            .map(|a| {
-                let values = a.get_possible_values();
-                let names = values.iter().map(|v| v.get_name().to_string());
-                (a.get_id().to_string(), names.collect::<Vec<_>>())
-            })
-            // Switches take true/false, which are not a choice of names.
-            .filter(|(_, names)| !names.is_empty() && names != &["true", "false"])
-            .collect()
+        choices_of::<FitSettings>()
     }
 
     /// `cmd` (a command with these settings' flags, from `FitSettings::augment_args`) with
-    /// each flag's default taken from [`FitSettings::default`], so that the schema's
-    /// defaults are declared once: `--help` shows them and a flag not given takes them.
+    /// each flag's default taken from [`FitSettings::default`]: see [`defaults_in`].
     ///
     /// ```
     /// use clap::{Args, Command, FromArgMatches};
@@ -224,17 +214,111 @@ impl FitSettings {
     /// assert_eq!(s, FitSettings { lr: 0.01, joint: true, ..FitSettings::default() });
     /// ```
     pub fn defaults_in(cmd: clap::Command) -> clap::Command {
-        let defaults = serde_json::to_value(FitSettings::default()).expect("settings serialise");
-        let serde_json::Value::Object(defaults) = defaults else {
-            unreachable!("a struct serialises to an object")
+        defaults_in::<FitSettings>(cmd)
+    }
+}
+
+/// The names each choice setting of `S` takes, as its flags' possible values list them.
+pub fn choices_of<S: clap::Args>() -> std::collections::BTreeMap<String, Vec<String>> {
+    S::augment_args(clap::Command::new("settings"))
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .map(|a| {
+            let values = a.get_possible_values();
+            let names = values.iter().map(|v| v.get_name().to_string());
+            (a.get_id().to_string(), names.collect::<Vec<_>>())
+        })
+        // Switches take true/false, which are not a choice of names.
+        .filter(|(_, names)| !names.is_empty() && names != &["true", "false"])
+        .collect()
+}
+
+/// `cmd` (a command with the flags of the settings `S`) with each flag's default taken
+/// from `S::default()`, so that a schema's defaults are declared once: `--help` shows them
+/// and a flag not given takes them. The flags are the fields (clap's ids are the field
+/// names, which are the serde keys).
+pub fn defaults_in<S: Serialize + Default>(cmd: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(S::default()).expect("settings serialise");
+    let serde_json::Value::Object(defaults) = defaults else {
+        unreachable!("a struct serialises to an object")
+    };
+    defaults.into_iter().fold(cmd, |cmd, (key, value)| {
+        let text = match value {
+            serde_json::Value::Null => return cmd, // an optional setting: no default
+            serde_json::Value::String(s) => s,
+            v => v.to_string(),
         };
-        defaults.into_iter().fold(cmd, |cmd, (key, value)| {
-            let text = match value {
-                serde_json::Value::Null => return cmd, // an optional setting: no default
-                serde_json::Value::String(s) => s,
-                v => v.to_string(),
-            };
-            cmd.mut_arg(key, |a| a.required(false).default_value(text))
+        cmd.mut_arg(key, |a| a.required(false).default_value(text))
+    })
+}
+
+/// How a fitted model samples (`genot transport`'s flags, Python's `transport(...)`
+/// keywords): the one schema of them, with [`TransportSettings::default`] the defaults.
+///
+/// ```
+/// use genot::settings::TransportSettings;
+/// let s: TransportSettings = serde_json::from_str(r#"{"solver": "euler", "steps": 8}"#).unwrap();
+/// assert_eq!(s.options().unwrap().solver, genot::ode::Solver::Euler { steps: 8 });
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportSettings {
+    /// Samples per source point (K).
+    #[arg(long)]
+    pub samples: usize,
+    /// ODE solver: dopri5 or tsit5 (adaptive, one step size per point), euler, midpoint,
+    /// rk4 (fixed steps).
+    #[arg(long, value_parser = Solver::NAMES)]
+    pub solver: String,
+    /// Steps of a fixed-step solver.
+    #[arg(long)]
+    pub steps: usize,
+    /// Relative tolerance of the adaptive solvers.
+    #[arg(long)]
+    pub rtol: f64,
+    /// Absolute tolerance of the adaptive solvers.
+    #[arg(long)]
+    pub atol: f64,
+    /// Seed of the latent draws (each point has its own stream: the same point gets the
+    /// same samples in any batch).
+    #[arg(long)]
+    pub seed: u64,
+}
+
+impl Default for TransportSettings {
+    /// One sample, Dopri5 at rtol 1e-3 / atol 1e-6 (SPEC section 3), seed 0.
+    fn default() -> Self {
+        TransportSettings {
+            samples: 1,
+            solver: "dopri5".into(),
+            steps: 20,
+            rtol: 1e-3,
+            atol: 1e-6,
+            seed: 0,
+        }
+    }
+}
+
+impl TransportSettings {
+    /// `cmd` with each sampling flag's default from [`TransportSettings::default`].
+    pub fn defaults_in(cmd: clap::Command) -> clap::Command {
+        defaults_in::<TransportSettings>(cmd)
+    }
+
+    /// The transport options (the default chunk, no uncertainty); the message names the
+    /// bad setting.
+    pub fn options(&self) -> Result<TransportOptions> {
+        if self.samples == 0 {
+            return Err(GenotError::Invalid("samples must be at least 1".into()));
+        }
+        let solver = Solver::from_name(&self.solver, self.steps, self.rtol, self.atol)
+            .map_err(GenotError::Invalid)?;
+        Ok(TransportOptions {
+            samples: self.samples,
+            solver,
+            seed: self.seed,
+            chunk: TransportOptions::CHUNK,
+            uncertainty: false,
         })
     }
 }
