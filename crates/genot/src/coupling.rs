@@ -6,7 +6,7 @@
 //! cross cost, the other columns the intra-space costs.
 
 use crate::config::{Kind, MatchingConfig};
-use crate::matching::{pairs_from_plan, pairs_from_plan_rows, Pairs};
+use crate::matching::{pairs_from_plan, pairs_from_plan_rows, PairDraw, Pairs};
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
 use genot_ot::error::OtError;
@@ -143,26 +143,11 @@ impl BatchPlan {
 
     /// Draws the network's training pairs from the plan ([`pairs_from_plan`], or
     /// [`pairs_from_plan_rows`] for an online plan).
-    pub fn pairs(
-        &self,
-        balanced: bool,
-        k: usize,
-        joint: bool,
-        sources: usize,
-        seed: u64,
-    ) -> Result<Pairs, OtError> {
+    pub fn pairs(&self, draw: PairDraw) -> Result<Pairs, OtError> {
         if self.is_online() {
-            pairs_from_plan_rows(
-                self.row_mass.view(),
-                |r| self.rows(r),
-                balanced,
-                k,
-                joint,
-                sources,
-                seed,
-            )
+            pairs_from_plan_rows(self.row_mass.view(), |r| self.rows(r), draw)
         } else {
-            pairs_from_plan(self.plan.view(), balanced, k, joint, sources, seed)
+            pairs_from_plan(self.plan.view(), draw)
         }
     }
 }
@@ -468,8 +453,14 @@ mod tests {
             let balanced = tau == 1.0;
             for joint in [false, true] {
                 let (k, sources) = (3, 40);
-                let p1 = pd.pairs(balanced, k, joint, sources, 11).unwrap();
-                let p2 = po.pairs(balanced, k, joint, sources, 11).unwrap();
+                let draw = PairDraw {
+                    balanced,
+                    k,
+                    joint,
+                    sources,
+                    seed: 11,
+                };
+                let (p1, p2) = (pd.pairs(draw).unwrap(), po.pairs(draw).unwrap());
                 assert_eq!(p2.source.len(), sources * k);
                 assert_eq!(p2.target.len(), sources * k);
                 if balanced && !joint {

@@ -150,6 +150,19 @@ impl FieldTrainer {
         }
     }
 
+    /// The `step`-th (1-based) bias-corrected EMA update of `ema` ([`params::ema_update`]);
+    /// the native engine reads its weights in place instead of copying them into a map.
+    pub fn update_ema(&self, ema: &mut Weights, decay: f64, step: usize) {
+        match self {
+            FieldTrainer::Native { field, .. } => {
+                field.blend_into(ema, params::ema_rate(decay, step))
+            }
+            FieldTrainer::Burn { field, .. } => {
+                params::ema_update(ema, &params::export(field), decay, step)
+            }
+        }
+    }
+
     /// Writes the field and its optimizer state into the (temporary) checkpoint folder.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let io = |name: &str, e: String| GenotError::file(&dir.join(name), e);

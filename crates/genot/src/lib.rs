@@ -19,12 +19,15 @@
 //! The compute device is chosen at run time (`burn::tensor::Device`): `Device::flex()` on
 //! the CPU by default; GPU backends come with burn's cargo features.
 
+pub mod checkpoint;
 pub mod config;
+pub mod configure;
 pub mod coupling;
 pub mod data;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod history;
 pub mod matching;
 pub mod model;
 pub mod model_dir;
@@ -35,7 +38,10 @@ pub mod params;
 pub mod rescaling;
 pub mod resources;
 pub mod settings;
+pub mod tensor;
 pub mod train;
+pub mod trainer;
+pub mod transport;
 pub mod velocity;
 
 pub use config::{GenotConfig, Kind, MatchingConfig, TrainConfig};

@@ -28,23 +28,31 @@ pub struct Pairs {
     pub target: Vec<usize>,
 }
 
+/// Which training pairs to draw from a batch plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairDraw {
+    /// A balanced plan (each source row keeps its mass) or not (rows resampled by mass).
+    pub balanced: bool,
+    /// Targets per source row.
+    pub k: usize,
+    /// Draw `(source, target)` pairs jointly from the plan instead of row by row.
+    pub joint: bool,
+    /// Source rows drawn (at most the plan's rows).
+    pub sources: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
 /// Draws `sources x k` training pairs from a batch plan of `n >= sources` source rows:
 /// jointly, or row-wise with `sources` distinct rows drawn uniformly (balanced: all of them,
 /// in order, when `sources == n`) or rows resampled by the plan's row mass (unbalanced),
 /// `k` targets per chosen row, grouped source by source. With `sources < n` (an OT batch
 /// larger than the network's batch) the pairs follow the large plan.
-pub fn pairs_from_plan<F: Real>(
-    plan: ArrayView2<F>,
-    balanced: bool,
-    k: usize,
-    joint: bool,
-    sources: usize,
-    seed: u64,
-) -> Result<Pairs, OtError> {
+pub fn pairs_from_plan<F: Real>(plan: ArrayView2<F>, draw: PairDraw) -> Result<Pairs, OtError> {
     let n = plan.nrows();
-    check_sources(sources, n)?;
-    if joint {
-        let draws = sample_joint(plan, sources * k, seed)?;
+    let d = draw.checked(n)?;
+    if d.joint {
+        let draws = sample_joint(plan, d.sources * d.k, d.seed)?;
         let (source, target) = draws.into_iter().unzip();
         return Ok(Pairs { source, target });
     }
@@ -52,31 +60,40 @@ pub fn pairs_from_plan<F: Real>(
         source: s
             .source
             .iter()
-            .flat_map(|&i| std::iter::repeat_n(rows.map_or(i, |r| r[i]), k))
+            .flat_map(|&i| std::iter::repeat_n(rows.map_or(i, |r| r[i]), d.k))
             .collect(),
         target: s.target,
     };
-    if !balanced {
-        let s = sample_conditional(plan, k, RowSelection::Resample(sources), seed)?;
+    if !d.balanced {
+        let s = sample_conditional(plan, d.k, RowSelection::Resample(d.sources), d.seed)?;
         return Ok(grouped(s, None));
     }
-    if sources == n {
-        let s = sample_conditional(plan, k, RowSelection::EachOnce, seed)?;
+    if d.sources == n {
+        let s = sample_conditional(plan, d.k, RowSelection::EachOnce, d.seed)?;
         return Ok(grouped(s, None));
     }
-    let rows = uniform_rows(n, sources, seed);
+    let rows = uniform_rows(n, d.sources, d.seed);
     let sub = plan.select(Axis(0), &rows);
-    let s = sample_conditional(sub.view(), k, RowSelection::EachOnce, seed)?;
+    let s = sample_conditional(sub.view(), d.k, RowSelection::EachOnce, d.seed)?;
     Ok(grouped(s, Some(&rows)))
 }
 
-fn check_sources(sources: usize, n: usize) -> Result<(), OtError> {
-    if sources == 0 || sources > n {
-        return Err(OtError::InvalidParameter(format!(
-            "cannot draw {sources} sources from a plan of {n} rows"
-        )));
+impl PairDraw {
+    /// The draw, checked against a plan of `n` source rows.
+    fn checked(self, n: usize) -> Result<Self, OtError> {
+        if self.k == 0 {
+            return Err(OtError::InvalidParameter(
+                "k (targets per source) must be >= 1".into(),
+            ));
+        }
+        if self.sources == 0 || self.sources > n {
+            return Err(OtError::InvalidParameter(format!(
+                "cannot draw {} sources from a plan of {n} rows",
+                self.sources
+            )));
+        }
+        Ok(self)
     }
-    Ok(())
 }
 
 /// `sources` distinct rows of `n`, uniformly, sorted: the rows of a balanced plan that the
@@ -98,33 +115,24 @@ fn uniform_rows(n: usize, sources: usize, seed: u64) -> Vec<usize> {
 pub fn pairs_from_plan_rows(
     row_mass: ndarray::ArrayView1<f32>,
     rows: impl Fn(&[usize]) -> Array2<f32>,
-    balanced: bool,
-    k: usize,
-    joint: bool,
-    sources: usize,
-    seed: u64,
+    draw: PairDraw,
 ) -> Result<Pairs, OtError> {
     let n = row_mass.len();
-    check_sources(sources, n)?;
-    if k == 0 {
-        return Err(OtError::InvalidParameter(
-            "k (targets per source) must be >= 1".into(),
-        ));
-    }
+    let d = draw.checked(n)?;
     let by_mass = |count: usize| -> Result<Vec<usize>, OtError> {
         let w: Vec<f64> = row_mass.iter().map(|&v| v as f64).collect();
         let dist = WeightedIndex::new(&w).map_err(|e| {
             OtError::InvalidParameter(format!("cannot resample rows of the plan: {e}"))
         })?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0DD5_0125);
+        let mut rng = ChaCha8Rng::seed_from_u64(d.seed ^ 0x0DD5_0125);
         Ok((0..count).map(|_| dist.sample(&mut rng)).collect())
     };
-    let chosen: Vec<usize> = if joint {
-        by_mass(sources * k)?
-    } else if balanced {
-        uniform_rows(n, sources, seed)
+    let chosen: Vec<usize> = if d.joint {
+        by_mass(d.sources * d.k)?
+    } else if d.balanced {
+        uniform_rows(n, d.sources, d.seed)
     } else {
-        by_mass(sources)?
+        by_mass(d.sources)?
     };
     // Each distinct row is formed once.
     let mut distinct = chosen.clone();
@@ -135,9 +143,9 @@ pub fn pairs_from_plan_rows(
         .iter()
         .map(|i| distinct.binary_search(i).expect("a chosen row"))
         .collect();
-    let per_slot = if joint { 1 } else { k };
+    let per_slot = if d.joint { 1 } else { d.k };
     let picked = sub.select(Axis(0), &slot_rows);
-    let s = sample_conditional(picked.view(), per_slot, RowSelection::EachOnce, seed)?;
+    let s = sample_conditional(picked.view(), per_slot, RowSelection::EachOnce, d.seed)?;
     Ok(Pairs {
         source: chosen
             .iter()

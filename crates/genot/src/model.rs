@@ -9,37 +9,21 @@ use crate::config::{GenotConfig, FORMAT_VERSION};
 use crate::data::check_points;
 use crate::error::{GenotError, Result};
 use crate::native::NativeField;
-use crate::ode::{adaptive_rows, integrate, Solver};
 use crate::params::{self, Weights};
 use crate::rescaling::Rescaling;
 use crate::velocity::VelocityField;
 use burn::tensor::{Device, Tensor, TensorData};
-use ndarray::{s, Array1, Array2, Array3, ArrayView2, Axis};
-use rand::SeedableRng;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use std::path::Path;
+
+pub(crate) use crate::tensor::one_hot_append;
+pub use crate::tensor::{to_array, to_tensor};
+pub use crate::transport::{TransportOptions, Transported};
 
 /// The weights file of a model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// The configuration file of a model directory.
 pub const CONFIG_FILE: &str = "config.json";
-
-/// Host array to a tensor on `device`.
-pub fn to_tensor(a: ArrayView2<f32>, device: &Device) -> Tensor<2> {
-    let (n, d) = a.dim();
-    let v: Vec<f32> = a.iter().copied().collect();
-    Tensor::from_data(TensorData::new(v, [n, d]), device)
-}
-
-/// Tensor to a host array.
-pub fn to_array(t: Tensor<2>) -> Array2<f32> {
-    let [n, d] = t.dims();
-    let v = t
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 data");
-    Array2::from_shape_vec((n, d), v).expect("shape matches")
-}
 
 /// A GENOT model ready to transport points.
 #[derive(Debug)]
@@ -53,53 +37,7 @@ pub struct Genot {
     pub device: Device,
     /// The native CPU engine's copy of the velocity field, used for transport on the Flex
     /// device (the same function as `velocity`, several times faster there).
-    native: Option<NativeField>,
-}
-
-/// How [`Genot::transport`] samples.
-#[derive(Debug, Clone, Copy)]
-pub struct TransportOptions {
-    /// Samples per source point (`K`).
-    pub samples: usize,
-    pub solver: Solver,
-    pub seed: u64,
-    /// Rows (points x samples) integrated together.
-    pub chunk: usize,
-    /// The caller will use [`Transported::uncertainty`], which needs `samples >= 2` (with
-    /// one sample it is zero by construction): refused otherwise.
-    pub uncertainty: bool,
-}
-
-impl TransportOptions {
-    /// The default rows integrated together.
-    pub const CHUNK: usize = 8192;
-}
-
-impl Default for TransportOptions {
-    /// The options of [`TransportSettings::default`](crate::settings::TransportSettings):
-    /// one sample, Dopri5 at rtol 1e-3 / atol 1e-6 (SPEC section 3), seed 0.
-    fn default() -> Self {
-        crate::settings::TransportSettings::default()
-            .options()
-            .expect("the default transport settings are valid")
-    }
-}
-
-/// What [`Genot::transport`] returns, in target units.
-#[derive(Debug, Clone)]
-pub struct Transported {
-    /// `n x K x q`: `K` samples of `y | x` per source point.
-    pub samples: Array3<f32>,
-    /// `n x q`: the mean of the samples (the conditional mean when `K` is large).
-    pub mean: Array2<f32>,
-    /// `n`: spread of the samples. Same-space models: the variance, over the samples, of the
-    /// cosine similarity between each displacement `y_k - x` and the mean displacement;
-    /// otherwise the mean per-feature variance of the samples. 0 with one sample.
-    pub uncertainty: Array1<f32>,
-    /// U-GENOT: `eta(x)`, the mass each source point keeps (1 = unchanged).
-    pub weights: Option<Array1<f32>>,
-    /// Velocity evaluations per chunk, summed.
-    pub evaluations: usize,
+    pub(crate) native: Option<NativeField>,
 }
 
 impl Genot {
@@ -259,7 +197,7 @@ impl Genot {
         }
     }
 
-    fn check_source(&self, x: ArrayView2<f32>) -> Result<()> {
+    pub(crate) fn check_source(&self, x: ArrayView2<f32>) -> Result<()> {
         check_points("the source", x)?;
         if x.ncols() != self.config.source_dim {
             return Err(GenotError::Invalid(format!(
@@ -272,175 +210,18 @@ impl Genot {
     }
 
     /// Velocity of normalised states `xt` at times `t` (one per row) given condition inputs.
-    pub fn velocity_rows(&self, t: &[f64], xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
+    pub fn velocity_rows(&self, t: &[f64], xt: &Array2<f32>, cond: ArrayView2<f32>) -> Array2<f32> {
         let n = xt.nrows();
         let times: Vec<f32> = t.iter().map(|&v| v as f32).collect();
         if let Some(native) = &self.native {
-            return native.forward(&times, xt.view(), cond.view());
+            return native.forward(&times, xt.view(), cond);
         }
         let t = Tensor::<2>::from_data(TensorData::new(times, [n, 1]), &self.device);
         to_array(self.velocity.forward(
             t,
             to_tensor(xt.view(), &self.device),
-            to_tensor(cond.view(), &self.device),
+            to_tensor(cond, &self.device),
         ))
-    }
-
-    /// Integrates from latent noise `z` to samples of `y | x` (normalised units), for
-    /// prepared condition inputs. The adaptive solvers adapt one step size per row.
-    pub fn integrate_normalized(
-        &self,
-        z: Array2<f32>,
-        cond: &Array2<f32>,
-        solver: Solver,
-    ) -> Result<(Array2<f32>, usize)> {
-        let (y, stats) = match (solver.adaptive(), &self.native) {
-            (Some((tableau, rtol, atol)), Some(native)) => {
-                // The condition's share is constant along each trajectory: compute it once.
-                let part = native.condition_part(cond.view());
-                adaptive_rows(
-                    tableau,
-                    |rows, t, x| {
-                        let times: Vec<f32> = t.iter().map(|&v| v as f32).collect();
-                        native.forward_with_condition(
-                            &times,
-                            x.view(),
-                            part.select(Axis(0), rows).view(),
-                        )
-                    },
-                    z,
-                    0.0,
-                    1.0,
-                    rtol,
-                    atol,
-                )?
-            }
-            (Some((tableau, rtol, atol)), None) => adaptive_rows(
-                tableau,
-                |rows, t, x| self.velocity_rows(t, x, &cond.select(Axis(0), rows)),
-                z,
-                0.0,
-                1.0,
-                rtol,
-                atol,
-            )?,
-            (None, _) => integrate(
-                |t, x| self.velocity_rows(&vec![t; x.nrows()], x, cond),
-                z,
-                0.0,
-                1.0,
-                solver,
-            )?,
-        };
-        Ok((y, stats.evaluations))
-    }
-
-    /// Samples `y ~ pi(. | x)` for every row of `x` (source units), with conditions when the
-    /// model is conditional.
-    pub fn transport(
-        &self,
-        x: ArrayView2<f32>,
-        conditions: Option<&[String]>,
-        opts: &TransportOptions,
-    ) -> Result<Transported> {
-        self.check_source(x)?;
-        if opts.samples == 0 {
-            return Err(GenotError::Invalid("samples must be at least 1".into()));
-        }
-        if opts.uncertainty && opts.samples < 2 {
-            return Err(GenotError::Invalid(format!(
-                "the per-point uncertainty compares samples of the same point, so it needs at least 2 samples per point, got {}",
-                opts.samples
-            )));
-        }
-        crate::resources::check(&crate::resources::transport_need(
-            &self.config,
-            x.nrows(),
-            opts.samples,
-            opts.chunk,
-        ))?;
-        let cidx = self.condition_indices(conditions, x.nrows())?;
-        let norm = &self.config.normalization;
-        let (n, k, q) = (x.nrows(), opts.samples, self.config.target_dim);
-        let xn = norm.normalize_source(x);
-        let cond_points = self.condition_input(xn.view(), &cidx);
-        // Row r = point r / k, sample r % k.
-        let rows: Vec<usize> = (0..n * k).map(|r| r / k).collect();
-        let cond = cond_points.select(Axis(0), &rows);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
-        let z: Array2<f32> = crate::flow::latents(n * k, q, &mut rng);
-        let mut out = Array2::<f32>::zeros((n * k, q));
-        let mut evaluations = 0;
-        let chunk = opts.chunk.max(1);
-        for start in (0..n * k).step_by(chunk) {
-            let end = (start + chunk).min(n * k);
-            let (y, ev) = self.integrate_normalized(
-                z.slice(s![start..end, ..]).to_owned(),
-                &cond.slice(s![start..end, ..]).to_owned(),
-                opts.solver,
-            )?;
-            evaluations += ev;
-            out.slice_mut(s![start..end, ..]).assign(&y);
-        }
-        let y = norm.denormalize_target(out.view());
-        let samples = y.into_shape_with_order((n, k, q)).expect("n k q rows");
-        let mean = samples.mean_axis(Axis(1)).expect("k >= 1");
-        let same_space = self.config.source_dim == q;
-        let uncertainty = Array1::from_iter((0..n).map(|i| {
-            let si = samples.index_axis(Axis(0), i);
-            if k < 2 {
-                0.0
-            } else if same_space {
-                let xi = x.row(i);
-                let md = &mean.row(i) - &xi;
-                let cos: Vec<f64> = si
-                    .outer_iter()
-                    .map(|yk| {
-                        let d = &yk - &xi;
-                        let (dot, a, b) =
-                            d.iter()
-                                .zip(md.iter())
-                                .fold((0.0, 0.0, 0.0), |(s, a, b), (&u, &v)| {
-                                    (s + (u * v) as f64, a + (u * u) as f64, b + (v * v) as f64)
-                                });
-                        if a > 0.0 && b > 0.0 {
-                            dot / (a.sqrt() * b.sqrt())
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect();
-                variance(&cos) as f32
-            } else {
-                let m = mean.row(i);
-                let total: f64 = si
-                    .outer_iter()
-                    .map(|yk| {
-                        yk.iter()
-                            .zip(m.iter())
-                            .map(|(&a, &b)| ((a - b) as f64).powi(2))
-                            .sum::<f64>()
-                    })
-                    .sum();
-                (total / ((k - 1) * q) as f64) as f32
-            }
-        }));
-        let weights = self.source_weights(x, conditions)?;
-        if let Some(r) = samples
-            .outer_iter()
-            .position(|s| s.iter().any(|v| !v.is_finite()))
-        {
-            return Err(GenotError::Invalid(format!(
-                "the samples of point {r} are not finite"
-            )));
-        }
-        Ok(Transported {
-            samples,
-            mean,
-            uncertainty,
-            weights,
-            evaluations,
-        })
     }
 
     /// Writes `config.json` and `model.safetensors` into `dir` (created if needed).
@@ -531,30 +312,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
-}
-
-/// `[x | one_hot(c)]`.
-pub(crate) fn one_hot_append(
-    x: ArrayView2<f32>,
-    conditions: &[Option<usize>],
-    n_labels: usize,
-) -> Array2<f32> {
-    if n_labels == 0 {
-        return x.to_owned();
-    }
-    let d = x.ncols();
-    let mut out = Array2::<f32>::zeros((x.nrows(), d + n_labels));
-    out.slice_mut(s![.., ..d]).assign(&x);
-    for (r, c) in conditions.iter().enumerate() {
-        if let Some(c) = c {
-            out[[r, d + c]] = 1.0;
-        }
-    }
-    out
-}
-
-fn variance(v: &[f64]) -> f64 {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
 }

@@ -288,6 +288,20 @@ impl NativeField {
         out
     }
 
+    /// One bias-corrected EMA update of `ema` (weights under the names of
+    /// [`NativeField::weights`]) toward the current weights at `rate`
+    /// ([`params::ema_rate`]), read in place: no copy of the weights.
+    pub fn blend_into(&self, ema: &mut Weights, rate: f32) {
+        for (name, d) in Self::names(&self.config).iter().zip(&self.layers) {
+            if let Some(e) = ema.get_mut(&format!("{name}.weight")) {
+                crate::params::ema_blend(&mut e.values, d.w.iter(), rate);
+            }
+            if let Some(e) = ema.get_mut(&format!("{name}.bias")) {
+                crate::params::ema_blend(&mut e.values, d.b.iter(), rate);
+            }
+        }
+    }
+
     /// Adam moments and step count, named `m.*`, `v.*` (for checkpoints).
     pub fn optimizer_state(&self) -> (Weights, u64) {
         let mut out = Weights::new();

@@ -225,13 +225,23 @@ pub fn read_safetensors(path: &Path) -> Result<Weights, String> {
 /// the average never holds the random initial weights, which an uncorrected average started
 /// there keeps with weight `decay^step` (0.999^2000 = 14% after 2000 iterations).
 pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f64, step: usize) {
-    let a = ((1.0 - decay) / (1.0 - decay.powi(step.min(i32::MAX as usize) as i32))) as f32;
+    let a = ema_rate(decay, step);
     for (k, e) in ema.iter_mut() {
         if let Some(c) = current.get(k) {
-            for (ev, &cv) in e.values.iter_mut().zip(&c.values) {
-                *ev += a * (cv - *ev);
-            }
+            ema_blend(&mut e.values, &c.values, a);
         }
+    }
+}
+
+/// The rate `a = (1 - decay) / (1 - decay^step)` of [`ema_update`]'s `step`-th update.
+pub fn ema_rate(decay: f64, step: usize) -> f32 {
+    ((1.0 - decay) / (1.0 - decay.powi(step.min(i32::MAX as usize) as i32))) as f32
+}
+
+/// `ema <- ema + a (current - ema)`, value by value.
+pub fn ema_blend<'a>(ema: &mut [f32], current: impl IntoIterator<Item = &'a f32>, a: f32) {
+    for (ev, &cv) in ema.iter_mut().zip(current) {
+        *ev += a * (cv - *ev);
     }
 }
 

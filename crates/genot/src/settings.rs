@@ -12,12 +12,12 @@
 use crate::config::{
     GenotConfig, Kind, MatchingConfig, Normalize, Orientation, RescalingConfig, TrainConfig,
 };
+use crate::configure::{make_config, Architecture};
 use crate::data::TrainingData;
 use crate::engine::Engine;
 use crate::error::{GenotError, Result};
 use crate::model::TransportOptions;
 use crate::ode::Solver;
-use crate::train::{make_config, Architecture};
 use clap::ArgAction;
 use genot_ot::geometry::ScaleCost;
 use serde::{Deserialize, Serialize};

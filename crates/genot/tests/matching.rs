@@ -3,7 +3,7 @@
 use genot::config::MatchingConfig;
 use genot::coupling::Coupler;
 use genot::flow::latents;
-use genot::matching::{match_latents_per_source, pairs_from_plan, Pairs};
+use genot::matching::{match_latents_per_source, pairs_from_plan, PairDraw, Pairs};
 use ndarray::{concatenate, Array2, Axis};
 use rand::SeedableRng;
 
@@ -19,11 +19,13 @@ fn pairs(config: &MatchingConfig, x: &Array2<f32>, y: &Array2<f32>, k: usize, se
         .unwrap();
     pairs_from_plan(
         plan.plan.view(),
-        config.is_balanced(),
-        k,
-        config.joint,
-        x.nrows(),
-        seed,
+        PairDraw {
+            balanced: config.is_balanced(),
+            k,
+            joint: config.joint,
+            sources: x.nrows(),
+            seed,
+        },
     )
     .unwrap()
 }
@@ -123,7 +125,14 @@ fn pairs_from_a_larger_ot_batch_follow_its_plan() {
     let (sources, k, rounds) = (2, 3, 4000);
     let mut counts = Array2::<f64>::zeros((n, n));
     for r in 0..rounds {
-        let p = pairs_from_plan(plan.view(), true, k, false, sources, r).unwrap();
+        let draw = PairDraw {
+            balanced: true,
+            k,
+            joint: false,
+            sources,
+            seed: r,
+        };
+        let p = pairs_from_plan(plan.view(), draw).unwrap();
         assert_eq!(p.source.len(), sources * k);
         // Distinct sources, each with its k targets in a group.
         assert_ne!(p.source[0], p.source[k]);

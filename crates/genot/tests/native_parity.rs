@@ -237,3 +237,30 @@ fn both_engines_train_alike() {
     let err = run(Engine::Burn, true).unwrap_err().to_string();
     assert!(err.contains("other engine"), "{err}");
 }
+
+/// The native engine's in-place EMA update is the map-based update on exported weights,
+/// bit for bit (every parameter found under its name, none left out).
+#[test]
+fn the_in_place_ema_update_is_the_named_one() {
+    let device = Device::flex();
+    let field = params::init_uniform(CONFIG.init(&device), 5);
+    let native = NativeField::from_weights(CONFIG, &params::export(&field)).unwrap();
+    let other = params::export(&params::init_uniform(CONFIG.init(&device), 6));
+    let (mut by_name, mut in_place) = (other.clone(), other.clone());
+    for step in [1, 2, 50] {
+        params::ema_update(&mut by_name, &native.weights(), 0.99, step);
+        native.blend_into(&mut in_place, params::ema_rate(0.99, step));
+    }
+    assert_eq!(by_name, in_place);
+    // After the first (bias-corrected) update the average is the current weights (up to
+    // the rounding of `e + (w - e)`), every parameter of them.
+    let mut first = other.clone();
+    native.blend_into(&mut first, params::ema_rate(0.99, 1));
+    let current = native.weights();
+    assert_eq!(first.len(), current.len());
+    for (k, w) in &current {
+        for (a, b) in first[k].values.iter().zip(&w.values) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{k}: {a} vs {b}");
+        }
+    }
+}
