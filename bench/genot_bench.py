@@ -15,7 +15,10 @@ rtol = atol = 1e-5: genot's Dopri5 and Tsit5 against OTT's Tsit5; and fixed-step
 
 Usage (after bash bench/setup.sh):
     bench/.venv/bin/python bench/genot_bench.py [--iterations 5000] [--tasks rel,abs,gw] [--seed 0]
-        [--genot-flags '--normalize none --ema 0.99']
+        [--genot-flags '--normalize none --ema 0.99'] [--genot-bin OTHER/genot] [--genot-only]
+--genot-bin times another build of genot (for a before/after comparison on one machine;
+the divergences are still scored by this checkout's `genot eval`); --genot-only skips the
+OTT side.
 """
 import argparse
 import functools
@@ -29,6 +32,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out", "genot")
 GENOT = os.path.join(ROOT, "target", "release", "genot")
+FIT_BIN = GENOT  # the build being timed (--genot-bin)
 N = 20000
 
 
@@ -76,7 +80,7 @@ def divergence(pred, target, eps):
 
 def genot_side(task, x, y, xtest, iters, seed, flags=()):
     model = os.path.join(OUT, f"model-{task}")
-    args = [GENOT, "fit", "--source", save(f"{task}-x.npy", x), "--target", save(f"{task}-y.npy", y),
+    args = [FIT_BIN, "fit", "--source", save(f"{task}-x.npy", x), "--target", save(f"{task}-y.npy", y),
             "--out", model, "--iterations", str(iters), "--batch-size", "256", "--lr", "1e-3",
             "--hidden", "128", "--layers", "3", "--time-frequencies", "128", "--checkpoint-every", "0",
             "--seed", str(seed)]
@@ -97,7 +101,7 @@ def genot_side(task, x, y, xtest, iters, seed, flags=()):
                          ("fixed", ["--solver", "euler", "--steps", "20"])]:
         pred = os.path.join(OUT, f"{task}-genot-{label}.npy")
         t = time.perf_counter()
-        run([GENOT, "transport", "--model", model, "--source", xt, "--out", pred] + extra)
+        run([FIT_BIN, "transport", "--model", model, "--source", xt, "--out", pred] + extra)
         res[f"sample_{label}_s"] = time.perf_counter() - t
         res[f"pred_{label}"] = pred
     return res
@@ -155,7 +159,11 @@ def main():
     ap.add_argument("--tasks", default="rel,abs,gw")
     ap.add_argument("--seed", type=int, default=0, help="training seed of both sides")
     ap.add_argument("--genot-flags", default="", help="extra `genot fit` flags, e.g. '--normalize none --ema 0.99'")
+    ap.add_argument("--genot-bin", default=GENOT, help="the genot binary to time (default: this checkout's)")
+    ap.add_argument("--genot-only", action="store_true", help="skip the OTT-JAX side")
     a = ap.parse_args()
+    global FIT_BIN
+    FIT_BIN = a.genot_bin
     os.makedirs(OUT, exist_ok=True)
     rows = {}
     for task in a.tasks.split(","):
@@ -165,13 +173,15 @@ def main():
         eps = 0.01 if task == "gw" else 0.1
         fresh = save(f"{task}-fresh.npy", ytest)
         g = genot_side(task, x, y, xtest, a.iterations, a.seed, a.genot_flags.split())
-        o = ott_side(task, x, y, xtest, a.iterations, a.seed)
+        o = None if a.genot_only else ott_side(task, x, y, xtest, a.iterations, a.seed)
         for r in (g, o):
-            for k in [k for k in r if k.startswith("pred_")]:
+            for k in [k for k in (r or {}) if k.startswith("pred_")]:
                 r["div_" + k[5:]] = divergence(r.pop(k), fresh, eps)
-        rows[task] = {"genot": g, "ott": o, "iter_speedup": o["ms_per_iter"] / g["ms_per_iter"],
-                      "sample_speedup": o["sample_adaptive_s"] / g["sample_adaptive_s"],
-                      "sample_speedup_tsit5": o["sample_adaptive_s"] / g["sample_tsit5_s"]}
+        rows[task] = {"genot": g}
+        if o is not None:
+            rows[task].update(ott=o, iter_speedup=o["ms_per_iter"] / g["ms_per_iter"],
+                              sample_speedup=o["sample_adaptive_s"] / g["sample_adaptive_s"],
+                              sample_speedup_tsit5=o["sample_adaptive_s"] / g["sample_tsit5_s"])
         print(json.dumps({task: rows[task]}, indent=1), flush=True)
     rows["genot_flags"] = a.genot_flags
     with open(os.path.join(OUT, f"results-seed{a.seed}.json"), "w") as f:

@@ -8,18 +8,10 @@ use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// `genot fit` with a small network.
+/// `genot fit` with a small network (larger than [`common::SMALL`]: these tests check
+/// what the model learns).
 fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "fit",
-        "--source",
-        s(x),
-        "--target",
-        s(y),
-        "--out",
-        s(model),
-        "--iterations",
-        iterations,
+    const NET: [&str; 10] = [
         "--hidden",
         "32",
         "--layers",
@@ -31,23 +23,12 @@ fn fit_small(x: &Path, y: &Path, model: &Path, iterations: &str, extra: &[&str])
         "--batch-size",
         "128",
     ];
-    args.extend_from_slice(extra);
-    genot(&args)
+    genot(&common::fit_args_with(x, y, model, iterations, &NET, extra))
 }
 
 /// `genot transport` of `x` through `model` into `out`, with extra flags.
 fn transport(model: &Path, x: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "transport",
-        "--model",
-        s(model),
-        "--source",
-        s(x),
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    genot(&args)
+    genot(&common::transport_args(model, x, out, extra))
 }
 
 /// `x.npy` (n points) and `y.npy` (the same shifted by `shift` along the first axis) in

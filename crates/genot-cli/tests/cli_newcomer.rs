@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{clouds, fit_args, s};
-use std::path::Path;
+use common::{clouds, fit_args, s, transport_args};
 use std::process::{Command, Output};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -15,25 +14,6 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("run genot")
-}
-
-fn transport_args<'a>(
-    model: &'a Path,
-    x: &'a Path,
-    out: &'a Path,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut a = vec![
-        "transport",
-        "--model",
-        s(model),
-        "--source",
-        s(x),
-        "--out",
-        s(out),
-    ];
-    a.extend_from_slice(extra);
-    a
 }
 
 fn stderr(out: &Output) -> String {

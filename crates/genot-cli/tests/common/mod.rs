@@ -71,6 +71,19 @@ pub fn fit_args<'a>(
     iterations: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
+    fit_args_with(x, y, out, iterations, &SMALL, extra)
+}
+
+/// [`fit_args`] with the network (and other) flags `net` instead of [`SMALL`].
+#[allow(dead_code)]
+pub fn fit_args_with<'a>(
+    x: &'a Path,
+    y: &'a Path,
+    out: &'a Path,
+    iterations: &'a str,
+    net: &[&'a str],
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "fit",
         "--source",
@@ -82,7 +95,28 @@ pub fn fit_args<'a>(
         "--iterations",
         iterations,
     ];
-    args.extend_from_slice(&SMALL);
+    args.extend_from_slice(net);
     args.extend_from_slice(extra);
     args
+}
+
+/// The arguments of `genot transport` of `x` through `model` into `out`, with `extra`.
+#[allow(dead_code)]
+pub fn transport_args<'a>(
+    model: &'a Path,
+    x: &'a Path,
+    out: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut a = vec![
+        "transport",
+        "--model",
+        s(model),
+        "--source",
+        s(x),
+        "--out",
+        s(out),
+    ];
+    a.extend_from_slice(extra);
+    a
 }
