@@ -69,7 +69,7 @@ pub struct FitArgs {
     #[arg(long, default_value = crate::device::CPU)]
     pub device: String,
     /// Also draw the training loss curve into OUT/loss.png.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL", default_value = "false")]
     pub plot: bool,
 }
 

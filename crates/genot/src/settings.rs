@@ -48,7 +48,7 @@ pub struct FitSettings {
     #[arg(long)]
     pub epsilon: Option<f64>,
     /// Linear: epsilon is a multiple of the mean scaled cost of each batch.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_name = "BOOL")]
     pub relative_epsilon: bool,
     /// Divide each batch cost by its mean, median, max, nothing (none) or a number.
     #[arg(long)]
@@ -85,10 +85,10 @@ pub struct FitSettings {
     #[arg(long)]
     pub k_samples: usize,
     /// With k_samples > 1: re-pair each source's latents with its targets by OT.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_name = "BOOL")]
     pub latent_matching: bool,
     /// Draw pairs jointly from the batch plan instead of row by row.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_name = "BOOL")]
     pub joint: bool,
     /// GW: iterations on one fixed batch before GW solves start from the model's image.
     #[arg(long)]
