@@ -184,7 +184,8 @@ def main():
                               sample_speedup_tsit5=o["sample_adaptive_s"] / g["sample_tsit5_s"])
         print(json.dumps({task: rows[task]}, indent=1), flush=True)
     rows["genot_flags"] = a.genot_flags
-    with open(os.path.join(OUT, f"results-seed{a.seed}.json"), "w") as f:
+    name = f"results-genot-only-seed{a.seed}.json" if a.genot_only else f"results-seed{a.seed}.json"
+    with open(os.path.join(OUT, name), "w") as f:
         json.dump(rows, f, indent=1)
 
 

@@ -18,15 +18,10 @@ class Model:
     def transport(
         self,
         x: F32,
+        settings: str,
         *,
         shared: Optional[F32] = None,
         conditions: Optional[List[str]] = None,
-        samples: int = 1,
-        solver: str = "dopri5",
-        steps: int = 20,
-        rtol: float = 1e-3,
-        atol: float = 1e-6,
-        seed: int = 0,
         uncertainty: bool = False,
     ) -> Tuple[F32, F32, F32, Optional[F32], int]: ...
     @property
@@ -41,6 +36,8 @@ class Model:
     def n_parameters(self) -> int: ...
 
 def default_settings() -> str: ...
+def default_transport_settings() -> str: ...
+def setting_choices() -> str: ...
 def validate_settings(settings: str) -> None: ...
 def fit(
     source: F32,

@@ -2,8 +2,10 @@
 //! `genot fit` (`iterations = 2000`, `kind = "quadratic"`, `relative-epsilon = true`, `-`
 //! or `_` alike). The file is deserialised into the same [`FitArgs`] (and so the same
 //! [`genot::FitSettings`] schema) as the command line; a flag given on the command line
-//! overrides the file's key, a switch included (`--joint=false`). Relative paths in the
-//! file are relative to the file's folder. `genot fit` saves the settings it ran with as
+//! overrides the file's key, a switch included (`--joint=false`). A number may be written
+//! as text and a whole number as a float, as on the command line. Every long flag but
+//! `--config` is a key (`resume = true` too). Relative paths in the file are relative to
+//! the file's folder. `genot fit` saves the settings it ran with as
 //! `OUT/fit.toml`, which `--config` reads back.
 
 use crate::error::CliError;
@@ -35,7 +37,10 @@ fn is_obs(value: &str) -> bool {
 fn object(args: &FitArgs) -> Result<Map<String, Json>, CliError> {
     match serde_json::to_value(args) {
         Ok(Json::Object(m)) => Ok(m),
-        _ => Err(CliError::Run("cannot encode the fit arguments".into())),
+        Ok(_) => Err(CliError::Run("the fit arguments are not a table".into())),
+        Err(e) => Err(CliError::Input(format!(
+            "cannot encode the fit arguments: {e}"
+        ))),
     }
 }
 
@@ -45,6 +50,11 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
     let Some(path) = args.config.clone() else {
         return Ok(args);
     };
+    // The command line's own values must stand as JSON (a NaN does not): its checks then
+    // name the flag, not a key of the file.
+    if serde_json::from_value::<FitArgs>(Json::Object(object(&args)?)).is_err() {
+        args.settings.validate().map_err(crate::fit::genot_error)?;
+    }
     let shown = path.display();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::Input(format!("cannot read the config file '{shown}': {e}")))?;
@@ -52,6 +62,7 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
         .map_err(|e| CliError::Input(format!("config file '{shown}' {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut merged = object(&args)?;
+    let mut resume = args.resume;
     for genot_io::config_toml::Entry {
         key,
         value,
@@ -59,16 +70,25 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
     } in &entries
     {
         let id = key.replace('-', "_");
-        if !merged.contains_key(&id) {
-            return Err(CliError::Input(format!(
-                "config file '{shown}': unknown key '{key}' (the keys are the long flags of `genot fit`, see `genot fit --help`)"
-            )));
-        }
         let bad = |why: String| {
             CliError::Input(format!(
                 "config file '{shown}', key '{key}' = {value_shown}: {why}"
             ))
         };
+        let from_cli = matches.value_source(&id) == Some(ValueSource::CommandLine);
+        if id == "resume" {
+            match value {
+                Value::Bool(b) if !from_cli => resume = *b,
+                Value::Bool(_) => {}
+                _ => return Err(bad("a switch: true or false".into())),
+            }
+            continue;
+        }
+        if !merged.contains_key(&id) {
+            return Err(CliError::Input(format!(
+                "config file '{shown}': unknown key '{key}' (the keys are the long flags of `genot fit` but config, see `genot fit --help`)"
+            )));
+        }
         let json = match value {
             Value::Bool(b) => Json::Bool(*b),
             Value::Str(s) if PATH_KEYS.contains(&id.as_str()) && !is_obs(s) => {
@@ -81,19 +101,35 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
                 .ok_or_else(|| bad("not a finite number".into()))?,
             Value::Other => return Err(bad("must be a string, a number or true/false".into())),
         };
+        // As on the command line, a number may be written as text (`lr = "1e-3"`, a seed
+        // above i64::MAX) and a whole number as a float (`iterations = 2e3`).
+        let other = match value {
+            Value::Str(s) => s.parse::<serde_json::Number>().ok().map(Json::Number),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(Json::from(*f as i64)),
+            _ => None,
+        };
         // The value is checked by the schema's own types and choices here, where the
         // message can name the file and the key.
-        let mut probe = object(&args)?;
-        probe.insert(id.clone(), json.clone());
-        serde_json::from_value::<FitArgs>(Json::Object(probe)).map_err(|e| bad(e.to_string()))?;
-        if matches.value_source(&id) != Some(ValueSource::CommandLine) {
+        let probe = |json: &Json| -> Result<(), String> {
+            let mut probe = object(&args).map_err(|e| e.to_string())?;
+            probe.insert(id.clone(), json.clone());
+            serde_json::from_value::<FitArgs>(Json::Object(probe))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let json = match (probe(&json), other) {
+            (Ok(()), _) => json,
+            (Err(e), Some(o)) => probe(&o).map(|()| o).map_err(|_| bad(e))?,
+            (Err(e), None) => return Err(bad(e)),
+        };
+        if !from_cli {
             merged.insert(id, json);
         }
     }
     let mut out: FitArgs = serde_json::from_value(Json::Object(merged))
         .map_err(|e| CliError::Input(format!("config file '{shown}': {e}")))?;
     out.config = Some(path);
-    out.resume = args.resume;
+    out.resume = resume;
     Ok(out)
 }
 
@@ -110,9 +146,12 @@ pub fn effective(args: &FitArgs) -> Result<String, CliError> {
             }
             Json::String(s) => toml::Value::String(s),
             Json::Bool(b) => toml::Value::Boolean(b),
-            Json::Number(n) => match n.as_i64() {
-                Some(i) => toml::Value::Integer(i),
-                None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            // TOML integers are i64: a larger u64 (a seed) is written as text, which
+            // `--config` reads back.
+            Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => toml::Value::Integer(i),
+                (None, Some(u)) => toml::Value::String(u.to_string()),
+                (None, None) => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             _ => continue,
         };
@@ -174,6 +213,55 @@ mod tests {
             }
         );
         assert_eq!(b.device, "cpu");
+    }
+
+    #[test]
+    fn numbers_as_text_and_whole_floats_read_as_on_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "lr = \"1e-3\"\niterations = 2e3\nseed = \"18446744073709551615\"\nresume = true\nsource-conditions = \"c.csv\"\n",
+        )
+        .unwrap();
+        let a = parse(["--config", file.to_str().unwrap()]).unwrap();
+        assert_eq!((a.settings.lr, a.settings.iterations), (1e-3, 2000));
+        assert_eq!(a.settings.seed, u64::MAX);
+        assert!(a.resume, "resume is a key too");
+        // A seed above i64::MAX goes to fit.toml as text, and reads back.
+        let text = super::effective(&a).unwrap();
+        std::fs::write(&file, &text).unwrap();
+        let b = parse(["--config", file.to_str().unwrap()]).unwrap();
+        assert_eq!(b.settings, a.settings);
+        // A file's half of a pair is checked with the command line's other half.
+        let out = dir.path().join("m");
+        let half = parse([
+            "--config",
+            file.to_str().unwrap(),
+            "--source",
+            "x.npy",
+            "--target",
+            "y.npy",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let e = crate::fit::run(&half).unwrap_err().to_string();
+        assert!(
+            e.contains("--source-conditions and --target-conditions go together"),
+            "{e}"
+        );
+        // The command line's own bad value is named as its flag, not as a key of the file.
+        let e = parse(["--config", file.to_str().unwrap(), "--lr", "NaN"]).unwrap_err();
+        assert!(e.to_string().starts_with("lr must be > 0"), "{e}");
+        // As the binary parses: a repeated flag takes its last value, negatives are values.
+        let c = parse(["--config", file.to_str().unwrap(), "--lr", "1", "--lr", "2"]).unwrap();
+        assert_eq!(c.settings.lr, 2.0);
+        let d = parse(["--config", file.to_str().unwrap(), "--weight-decay", "-1"]).unwrap();
+        assert_eq!(
+            d.settings.weight_decay, -1.0,
+            "a value, refused by the range check"
+        );
     }
 
     #[test]

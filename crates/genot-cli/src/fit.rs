@@ -18,6 +18,7 @@ use std::sync::Arc;
 /// [`command`] (the flags with the schema's defaults), then [`FitArgs::resolve`] reads a
 /// `--config` file under the command line's own flags.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[command(args_override_self = true, allow_negative_numbers = true)]
 pub struct FitArgs {
     /// Read the settings from a TOML file (keys are the long flags, with - or _: `iterations
     /// = 2000`); flags given on the command line override it. Relative paths are relative
@@ -45,17 +46,17 @@ pub struct FitArgs {
     #[arg(long, required_unless_present = "config")]
     pub out: Option<PathBuf>,
     /// Fused: source features comparable across spaces (n rows).
-    #[arg(long, requires = "target_shared")]
+    #[arg(long)]
     pub source_shared: Option<PathBuf>,
     /// Fused: target features comparable across spaces (m rows).
-    #[arg(long, requires = "source_shared")]
+    #[arg(long)]
     pub target_shared: Option<PathBuf>,
     /// One condition label per source row: .csv with a header (the only column or
     /// file.csv:column), file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad.
-    #[arg(long, requires = "target_conditions")]
+    #[arg(long)]
     pub source_conditions: Option<PathBuf>,
     /// One condition label per target row.
-    #[arg(long, requires = "source_conditions")]
+    #[arg(long)]
     pub target_conditions: Option<PathBuf>,
     #[command(flatten)]
     #[serde(flatten)]
@@ -193,6 +194,21 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         given(&args.out, "out")?,
     );
     let device = crate::device::parse_device(&args.device)?;
+    // Pairs are checked here, after a --config file has had its say.
+    for (a, b, what) in [
+        (&args.source_shared, &args.target_shared, "shared"),
+        (
+            &args.source_conditions,
+            &args.target_conditions,
+            "conditions",
+        ),
+    ] {
+        if a.is_some() != b.is_some() {
+            return Err(CliError::Input(format!(
+                "--source-{what} and --target-{what} go together: give both (on the command line or in the --config file) or neither"
+            )));
+        }
+    }
     match (settings.kind == Kind::Fused, args.source_shared.is_some()) {
         (true, false) => {
             return Err(CliError::Input(

@@ -35,7 +35,6 @@ enum Command {
     /// Train a GENOT model (linear, quadratic or fused; balanced or unbalanced; with or
     /// without conditions) and write it to a model directory. JSON report on stdout.
     /// `--config FILE.toml` reads the flags from a file (flags given here override it).
-    #[command(args_override_self = true, allow_negative_numbers = true)]
     Fit(Box<fit::FitArgs>),
     /// Sample the learned conditional distributions for new source points with a model
     /// directory from `genot fit`. JSON report on stdout.

@@ -85,6 +85,10 @@ fn a_lying_sparse_shape_is_an_error_not_an_abort() {
             .unwrap()
             .write_raw(&[12i64, 1_000_000_000_000])
             .unwrap();
+        // Closed (and its lock released) before genot opens it: a handle left to drop
+        // later once made the child see "unable to lock file" under load.
+        drop(x);
+        f.close().unwrap();
     }
     let (y, _) = clouds(dir.path());
     let out = genot(&["solve", "--source", s(&file), "--target", s(&y)]);

@@ -1,7 +1,7 @@
 //! The first stage of `genot fit --config FILE.toml`: the file's text parsed as a TOML
 //! table, each key with its value as one of the kinds a flag takes (the CLI then matches
-//! the keys against the flags of `genot fit` and checks each value with the flag's own
-//! parser).
+//! the keys against the flags of `genot fit` and reads each value into the settings
+//! schema, `genot::FitSettings`, with serde).
 
 use thiserror::Error;
 

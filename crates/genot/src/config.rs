@@ -23,20 +23,6 @@ pub enum Kind {
     Fused,
 }
 
-impl std::str::FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "linear" => Ok(Kind::Linear),
-            "quadratic" => Ok(Kind::Quadratic),
-            "fused" => Ok(Kind::Fused),
-            _ => Err(format!(
-                "unknown kind {s:?}: expected linear, quadratic or fused"
-            )),
-        }
-    }
-}
-
 /// The name the settings use (`linear`, `quadratic`, `fused`).
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -223,19 +209,6 @@ pub enum Orientation {
     None,
 }
 
-impl std::str::FromStr for Orientation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pushforward" => Ok(Orientation::Pushforward),
-            "none" => Ok(Orientation::None),
-            _ => Err(format!(
-                "unknown orientation {s:?}: expected pushforward or none"
-            )),
-        }
-    }
-}
-
 /// How the network's source input and target output are scaled (fitted on the training
 /// data, stored in [`Normalization`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -254,15 +227,11 @@ pub enum Normalize {
 
 impl std::str::FromStr for Normalize {
     type Err = String;
+    /// By its setting name (`per-feature`, `isotropic`, `none`).
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "per-feature" => Ok(Normalize::PerFeature),
-            "isotropic" => Ok(Normalize::Isotropic),
-            "none" => Ok(Normalize::None),
-            _ => Err(format!(
-                "unknown normalisation {s:?}: expected per-feature, isotropic or none"
-            )),
-        }
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            format!("unknown normalisation {s:?}: expected per-feature, isotropic or none")
+        })
     }
 }
 

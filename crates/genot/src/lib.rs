@@ -9,9 +9,14 @@
 //! - [`matching`]: pairs drawn from a plan, per-source latent matching;
 //! - [`flow`]: straight probability paths and stratified times;
 //! - [`velocity`], [`rescaling`]: the networks;
-//! - [`settings`]: the flat, named settings of a run (CLI flags, Python arguments);
-//! - [`train`]: the training loop, checkpoints and resume;
-//! - [`ode`], [`model`]: transport of new points, save and load;
+//! - [`settings`]: the one schema of a run's settings (CLI flags, TOML keys, Python
+//!   arguments) and of transport's;
+//! - [`configure`]: the model configuration a fit trains, checked against the data;
+//! - [`trainer`]: one training iteration at a time; [`train`]: the whole fit (progress,
+//!   Ctrl-C, checkpoints); [`checkpoint`], [`history`]: the checkpoint folder and the
+//!   training report;
+//! - [`model`]: the fitted model, save and load; [`transport`], [`ode`]: transport of new
+//!   points; [`tensor`]: host arrays, tensors and condition inputs;
 //! - [`model_dir`]: the model directory as one atomic unit (staging, swap, manifest);
 //! - [`resources`]: memory estimates and the guard that refuses what cannot fit;
 //! - [`params`]: named weights, safetensors, EMA.

@@ -1,5 +1,5 @@
 //! The fitted model: a configuration plus the velocity field (and, for U-GENOT, the eta and
-//! xi networks); transport of new points; save and load.
+//! xi networks), its inputs, save and load. Transport is in [`crate::transport`].
 //!
 //! A model directory holds `config.json` ([`GenotConfig`], human-readable, with a format
 //! version) and `model.safetensors` (f32 weights named `velocity.*`, `eta.*`, `xi.*`). Both

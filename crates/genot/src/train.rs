@@ -95,7 +95,7 @@ pub fn fit(
             }
             return Err(GenotError::Stopped(it));
         }
-        let step = trainer.step(it)?;
+        let step = trainer.step()?;
         let done = it + 1;
         if let Some(p) = options.progress.as_mut() {
             p(&Progress {

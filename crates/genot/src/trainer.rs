@@ -45,7 +45,7 @@ pub struct Step {
 }
 
 /// A fit in progress: the networks and their optimizers, the EMA, the report so far, and
-/// what every iteration reuses (the normalised data with its condition columns, the
+/// what every iteration reuses (the normalised data and each row's condition, the
 /// coupler, the condition groups, the warm-up plan). [`crate::fit`] drives it; a caller
 /// may too, one [`Trainer::step`] at a time.
 pub struct Trainer<'a> {
@@ -59,12 +59,12 @@ pub struct Trainer<'a> {
     coupler: Coupler,
     groups: Vec<ConditionGroup>,
     group_weights: Vec<f64>,
-    /// The normalised source rows with their one-hot condition appended: the network's
-    /// condition input (and eta's), encoded once for the whole fit.
-    source_in: Array2<f32>,
-    /// The normalised target rows (xi's input, with the condition) and without it.
-    target_in: Array2<f32>,
+    /// The normalised source and target rows, and each row's condition (its index in the
+    /// model's labels), looked up once for the whole fit.
+    source_n: Array2<f32>,
     target_n: Array2<f32>,
+    source_labels: Vec<Option<usize>>,
+    target_labels: Vec<Option<usize>>,
     /// GW with the orientation fix: the warm-up's length, and its plan once chosen.
     orient: bool,
     warmup: usize,
@@ -117,20 +117,8 @@ impl<'a> Trainer<'a> {
         };
         let source_n = norm.normalize_source(data.source.view());
         let target_n = norm.normalize_target(data.target.view());
-        let source_in = one_hot_append(
-            source_n.view(),
-            &index(&data.source_conditions, source_n.nrows()),
-            labels.len(),
-        );
-        let target_in = if nets.rescaling.is_some() {
-            one_hot_append(
-                target_n.view(),
-                &index(&data.target_conditions, target_n.nrows()),
-                labels.len(),
-            )
-        } else {
-            Array2::zeros((0, 0))
-        };
+        let source_labels = index(&data.source_conditions, source_n.nrows());
+        let target_labels = index(&data.target_conditions, target_n.nrows());
         let m = &config.matching;
         let orient = coupler.is_quadratic() && m.orientation == Orientation::Pushforward;
         let warmup = if orient { m.warmup_iterations } else { 0 };
@@ -152,9 +140,10 @@ impl<'a> Trainer<'a> {
             coupler,
             groups,
             group_weights,
-            source_in,
-            target_in,
+            source_n,
             target_n,
+            source_labels,
+            target_labels,
             orient,
             warmup,
             warm_plan: None,
@@ -165,12 +154,20 @@ impl<'a> Trainer<'a> {
     }
 
     /// Continues from the checkpoint folder `dir` (same data and settings; only the number
-    /// of iterations may differ).
+    /// of iterations may differ). After an error the trainer may hold part of the
+    /// checkpoint: start a new one.
     pub fn resume(&mut self, dir: &Path) -> Result<()> {
         let (state, ema) = load_checkpoint(dir, &self.config, &mut self.nets)?;
-        if ema.is_some() {
-            self.ema = ema;
-        }
+        // A checkpoint without an average (written before the EMA was on) starts it from
+        // the weights it holds.
+        self.ema = match ema {
+            Some(e) => Some(e),
+            None => self
+                .config
+                .training
+                .ema
+                .map(|_| self.nets.velocity.weights()),
+        };
         self.report = state.report;
         self.report.resumed_from = state.iteration;
         Ok(())
@@ -198,8 +195,20 @@ impl<'a> Trainer<'a> {
         )
     }
 
-    /// Iteration `it` (0-based; the next one, [`Trainer::iteration`], when driven in order).
-    pub fn step(&mut self, it: usize) -> Result<Step> {
+    /// The network's condition input for source `rows`: their normalised features and
+    /// their one-hot condition.
+    fn source_input(&self, rows: &[usize]) -> Array2<f32> {
+        let x = self.source_n.select(Axis(0), rows);
+        if self.config.conditions.is_empty() {
+            return x;
+        }
+        let labels: Vec<Option<usize>> = rows.iter().map(|&i| self.source_labels[i]).collect();
+        one_hot_append(x.view(), &labels, self.config.conditions.len())
+    }
+
+    /// The next iteration ([`Trainer::iteration`], 0-based).
+    pub fn step(&mut self) -> Result<Step> {
+        let it = self.iteration();
         let data = self.data;
         let tc = &self.config.training;
         let m = &self.config.matching;
@@ -218,7 +227,7 @@ impl<'a> Trainer<'a> {
         let y = data.target.select(Axis(0), &ti);
         // The OT batch's condition inputs: the push-forward's (GW) and eta's.
         let batch_in = (self.orient && it >= self.warmup || self.nets.rescaling.is_some())
-            .then(|| self.source_in.select(Axis(0), &si));
+            .then(|| self.source_input(&si));
         let push = match &batch_in {
             Some(cond) if self.orient && it >= self.warmup => {
                 let z: Array2<f32> = latents(si.len(), q, &mut rng);
@@ -266,7 +275,7 @@ impl<'a> Trainer<'a> {
             .map_err(matching_err)?;
         let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
         let tgt_rows: Vec<usize> = pairs.target.iter().map(|&j| ti[j]).collect();
-        let cond = self.source_in.select(Axis(0), &src_rows);
+        let cond = self.source_input(&src_rows);
         let mut ys = self.target_n.select(Axis(0), &tgt_rows);
         let mut z: Array2<f32> = latents(ys.nrows(), q, &mut rng);
         if m.latent_matching && k > 1 && !m.joint {
@@ -292,8 +301,14 @@ impl<'a> Trainer<'a> {
             });
         }
 
-        if let (Some([(eta, eo), (xi, xo)]), Some(xin)) = (self.nets.rescaling.take(), &batch_in) {
-            let yin = self.target_in.select(Axis(0), &ti);
+        if let Some([(eta, eo), (xi, xo)]) = self.nets.rescaling.take() {
+            let xin = batch_in.as_ref().expect("drawn for U-GENOT above");
+            let labels: Vec<Option<usize>> = ti.iter().map(|&j| self.target_labels[j]).collect();
+            let yin = one_hot_append(
+                self.target_n.select(Axis(0), &ti).view(),
+                &labels,
+                self.config.conditions.len(),
+            );
             let (eta, eo, le) = rescaling_step(
                 eta,
                 eo,

@@ -149,12 +149,6 @@ impl Genot {
         let (n, k, q) = (x.nrows(), opts.samples, self.config.target_dim);
         let xn = norm.normalize_source(x);
         let cond_points = self.condition_input(xn.view(), &cidx);
-        // The condition branch runs once per point (not once per sample), on the native
-        // engine; each chunk of rows takes its points' rows.
-        let part_points = self
-            .native
-            .as_ref()
-            .map(|native| native.condition_part(cond_points.view()));
         // Row r = point r / k, sample r % k.
         let rows: Vec<usize> = (0..n * k).map(|r| r / k).collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
@@ -166,8 +160,16 @@ impl Genot {
             let end = (start + chunk).min(n * k);
             let points = &rows[start..end];
             let input;
-            let condition = match &part_points {
-                Some(p) => Condition::Part(p.select(Axis(0), points)),
+            let condition = match &self.native {
+                // The condition branch runs once per point of the chunk (its points are
+                // rows first..=last), not once per sample, on the native engine.
+                Some(native) => {
+                    let first = points[0];
+                    let last = points[points.len() - 1];
+                    let part = native.condition_part(cond_points.slice(s![first..=last, ..]));
+                    let local: Vec<usize> = points.iter().map(|&p| p - first).collect();
+                    Condition::Part(part.select(Axis(0), &local))
+                }
                 None => {
                     input = cond_points.select(Axis(0), points);
                     Condition::Input(input.view())
