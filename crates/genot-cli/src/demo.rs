@@ -3,12 +3,12 @@
 //! toy task of the GENOT paper. It writes the data, fits a model (`genot fit --plot`),
 //! samples held-out source points (`genot transport --plot`), scores the predictions
 //! against held-out targets (`genot eval`, next to the source left as it is), and prints
-//! where everything is.
+//! where everything is. Each step calls the subcommand's typed `run` directly.
 
 use crate::error::CliError;
 use crate::io::write_npy_atomic;
 use crate::{eval, fit, transport};
-use clap::{Args, Command, FromArgMatches};
+use clap::Args;
 use genot::settings::TransportSettings;
 use genot::FitSettings;
 use ndarray::{s, Array2};
@@ -68,23 +68,15 @@ fn sample(n: usize, rng: &mut ChaCha8Rng) -> (Array2<f32>, Array2<f32>) {
     (source, target)
 }
 
-/// The arguments of subcommand `name` from a command line.
-fn parse<T: Args + FromArgMatches>(name: &'static str, argv: &[&str]) -> Result<T, CliError> {
-    let matches = T::augment_args(Command::new(name).no_binary_name(true))
-        .try_get_matches_from(argv)
-        .map_err(|e| CliError::Run(format!("demo: bad {name} arguments: {e}")))?;
-    T::from_arg_matches(&matches).map_err(|e| CliError::Run(e.to_string()))
-}
-
 fn text(p: &Path) -> String {
     p.display().to_string()
 }
 
 fn score(pred: &Path, target: &Path) -> Result<Scores, CliError> {
-    let r = eval::run(&parse::<eval::EvalArgs>(
-        "eval",
-        &["--pred", &text(pred), "--target", &text(target)],
-    )?)?;
+    let r = eval::run(&eval::EvalArgs::new(
+        pred.to_path_buf(),
+        target.to_path_buf(),
+    ))?;
     Ok(Scores {
         sinkhorn_divergence: r.sinkhorn_divergence,
         energy_distance: r.energy_distance,

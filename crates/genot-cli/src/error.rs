@@ -38,6 +38,46 @@ impl From<genot_ot::error::OtError> for CliError {
     }
 }
 
+/// A library message with its settings, named in backquotes (`` `kind` ``, `` `grad_clip` ``),
+/// shown as this tool's flags (`--kind`, `--grad-clip`). Only the names of settings
+/// (of `genot fit` and `genot transport`, and `out`) are flags; other quoted words (a
+/// variant in a serde message, `` `cubic` ``) stay as they are.
+///
+/// ```
+/// use genot_cli::error::as_flags;
+/// assert_eq!(as_flags("use `kind` quadratic; lower `k_samples`"), "use --kind quadratic; lower --k-samples");
+/// assert_eq!(as_flags("unknown variant `cubic`, `out` and `lr"), "unknown variant `cubic`, --out and `lr");
+/// ```
+pub fn as_flags(message: &str) -> String {
+    let settings = |s: serde_json::Value| match s {
+        serde_json::Value::Object(m) => m.into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        _ => vec![],
+    };
+    let mut names = settings(serde_json::json!(genot::FitSettings::default()));
+    names.extend(settings(serde_json::json!(
+        genot::settings::TransportSettings::default()
+    )));
+    names.push("out".into());
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('`') {
+        let Some(len) = rest[open + 1..].find('`') else {
+            break;
+        };
+        let name = &rest[open + 1..open + 1 + len];
+        out.push_str(&rest[..open]);
+        if names.iter().any(|n| n == name) {
+            out.push_str("--");
+            out.push_str(&name.replace('_', "-"));
+        } else {
+            out.push_str(&rest[open..open + len + 2]);
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The message of a refused estimate with the settings named as the CLI's flags
 /// (`k_samples` as `--k-samples`).
 pub fn too_large(t: &genot::resources::TooLarge) -> String {

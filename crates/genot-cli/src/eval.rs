@@ -43,15 +43,37 @@ pub struct EvalArgs {
     #[arg(long, requires = "pred_labels")]
     pub target_labels: Option<PathBuf>,
     /// Neighbours for label transfer.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = KNN)]
     pub knn: usize,
     /// Epsilon of the Sinkhorn divergence, absolute on the squared Euclidean cost.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = EPSILON)]
     pub epsilon: f64,
     /// Bandwidth of the RBF kernel, exp(-gamma |x - y|^2). Default: 1 / the median squared
     /// distance between target points (median heuristic, on at most 2000 of them).
     #[arg(long)]
     pub mmd_gamma: Option<f64>,
+}
+
+/// The defaults of `--knn` and `--epsilon`.
+const KNN: usize = 5;
+const EPSILON: f64 = 0.1;
+
+/// Predictions `pred` against targets `target`, every other argument at its default.
+impl EvalArgs {
+    pub fn new(pred: PathBuf, target: PathBuf) -> Self {
+        EvalArgs {
+            pred,
+            target,
+            pred_filter: None,
+            target_filter: None,
+            paired: false,
+            pred_labels: None,
+            target_labels: None,
+            knn: KNN,
+            epsilon: EPSILON,
+            mmd_gamma: None,
+        }
+    }
 }
 
 /// The JSON report.

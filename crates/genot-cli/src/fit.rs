@@ -153,12 +153,13 @@ pub struct FitReport {
 }
 
 pub(crate) fn genot_error(e: GenotError) -> CliError {
+    let shown = crate::error::as_flags(&e.to_string());
     match e {
         GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
-            CliError::Input(e.to_string())
+            CliError::Input(shown)
         }
         GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),
-        _ => CliError::Run(e.to_string()),
+        _ => CliError::Run(shown),
     }
 }
 

@@ -556,7 +556,10 @@ fn a_second_fit_on_the_same_directory_is_refused_while_the_first_runs() {
     fails_with(
         &out,
         2,
-        &["another genot fit is writing the model directory"],
+        &[
+            "another genot fit is writing the model directory",
+            "(--out)",
+        ],
     );
     // The killed fit's lock went with its process.
     ok_json(fit(&x, &y, &m, "5", &[]));

@@ -55,7 +55,7 @@ pub fn make_config(
     match matching.kind {
         Kind::Linear if p != q && !graph => {
             return Err(GenotError::Invalid(format!(
-                "a linear problem compares source and target points, but the source has {p} features and the target {q}: use --kind quadratic (or fused) for different spaces"
+                "a linear problem compares source and target points, but the source has {p} features and the target {q}: use `kind` quadratic (or fused) for different spaces"
             )))
         }
         Kind::Linear if p != q => {
@@ -81,7 +81,7 @@ pub fn make_config(
         }
         Kind::Linear | Kind::Quadratic if data.source_shared_dim + data.target_shared_dim > 0 => {
             return Err(GenotError::Invalid(
-                "shared features are for fused problems (--kind fused)".into(),
+                "shared features are for fused problems (`kind` fused)".into(),
             ))
         }
         _ => {}

@@ -4,6 +4,9 @@ use crate::ode::OdeError;
 use genot_ot::error::OtError;
 use thiserror::Error;
 
+/// Errors of genot. A message names a setting in backquotes (`` `lr` ``), as the settings
+/// schema ([`crate::FitSettings`]) and Python spell it; the CLI shows it as its flag
+/// (`--lr`).
 #[derive(Debug, Error)]
 pub enum GenotError {
     /// A setting or an input array is unusable.
@@ -20,7 +23,7 @@ pub enum GenotError {
     #[error(transparent)]
     Ot(#[from] OtError),
     /// The training loss became NaN or infinite; the weights are those of the last good step.
-    #[error("the training loss became {loss} at iteration {iteration}; the weights were not updated. Lower the learning rate (--lr), clip gradients, or check the inputs' scale")]
+    #[error("the training loss became {loss} at iteration {iteration}; the weights were not updated. Lower the learning rate (`lr`), clip gradients (`grad_clip`), or check the inputs' scale")]
     NonFiniteLoss { iteration: usize, loss: f64 },
     /// Integrating the learned field failed.
     #[error(transparent)]

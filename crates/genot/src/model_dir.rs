@@ -310,7 +310,7 @@ fn lock(out: &Path) -> Result<std::fs::File> {
         // SAFETY: flock on a file descriptor this function owns.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(GenotError::Invalid(format!(
-                "another genot fit is writing the model directory '{}' (it holds {}): wait for it to end, or give another --out",
+                "another genot fit is writing the model directory '{}' (it holds {}): wait for it to end, or write to another model directory (`out`)",
                 out.display(),
                 path.display()
             )));
