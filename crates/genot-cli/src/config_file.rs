@@ -166,16 +166,21 @@ pub fn effective(args: &FitArgs) -> Result<String, CliError> {
 mod tests {
     use crate::fit::parse;
     use genot::FitSettings;
+    use std::path::PathBuf;
+
+    /// A config file `c.toml` holding `text`, in a folder of its own.
+    fn config(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, text).unwrap();
+        (dir, file)
+    }
 
     #[test]
     fn file_settings_go_under_the_flags() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
+        let (dir, file) = config(
             "iterations = 7\nrelative-epsilon = true\njoint = false\nsource = \"x.npy\"\nlr = 0.001\nscale_cost = 2\nsource-conditions = \"obs/batch\"\n",
-        )
-        .unwrap();
+        );
         let f = file.to_str().unwrap();
         let a = parse(["--config", f, "--lr", "0.01", "--target", "y.npy"]).unwrap();
         let s = &a.settings;
@@ -217,13 +222,9 @@ mod tests {
 
     #[test]
     fn numbers_as_text_and_whole_floats_read_as_on_the_command_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
+        let (dir, file) = config(
             "lr = \"1e-3\"\niterations = 2e3\nseed = \"18446744073709551615\"\nresume = true\nsource-conditions = \"c.csv\"\n",
-        )
-        .unwrap();
+        );
         let a = parse(["--config", file.to_str().unwrap()]).unwrap();
         assert_eq!((a.settings.lr, a.settings.iterations), (1e-3, 2000));
         assert_eq!(a.settings.seed, u64::MAX);

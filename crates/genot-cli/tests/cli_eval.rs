@@ -86,63 +86,27 @@ fn eval_errors_are_named() {
     let p = |n: &str| dir.path().join(n).display().to_string();
     write_npy(p("t.npy"), &cloud(10, 0.0)).unwrap();
     write_npy(p("p.npy"), &cloud(8, 0.0)).unwrap();
-    let fails = |args: &[&str], needle: &str| {
-        let out = genot(args);
+    // `genot eval --pred p.npy --target t.npy` with `extra`: an input error saying `needle`.
+    let fails = |extra: &[&str], needle: &str| {
+        let (pred, target) = (p("p.npy"), p("t.npy"));
+        let mut args = vec!["eval", "--pred", &pred, "--target", &target];
+        args.extend_from_slice(extra);
+        let out = genot(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains(needle), "'{needle}' not in {err}");
     };
-    fails(
-        &[
-            "eval",
-            "--pred",
-            &p("p.npy"),
-            "--target",
-            &p("t.npy"),
-            "--paired",
-        ],
-        "--paired needs as many",
-    );
+    fails(&["--paired"], "--paired needs as many");
     std::fs::write(p("l.csv"), "kind\na\nb\n").unwrap();
+    let (labels, two) = (p("l.csv"), p("two.csv"));
     fails(
-        &[
-            "eval",
-            "--pred",
-            &p("p.npy"),
-            "--target",
-            &p("t.npy"),
-            "--pred-labels",
-            &p("l.csv"),
-            "--target-labels",
-            &p("l.csv"),
-        ],
+        &["--pred-labels", &labels, "--target-labels", &labels],
         "has 2 labels for 8 points",
     );
-    std::fs::write(p("two.csv"), "kind,batch\na,1\n").unwrap();
+    std::fs::write(&two, "kind,batch\na,1\n").unwrap();
     fails(
-        &[
-            "eval",
-            "--pred",
-            &p("p.npy"),
-            "--target",
-            &p("t.npy"),
-            "--pred-labels",
-            &p("two.csv"),
-            "--target-labels",
-            &p("l.csv"),
-        ],
+        &["--pred-labels", &two, "--target-labels", &labels],
         "name the label column",
     );
-    fails(
-        &[
-            "eval",
-            "--pred",
-            &p("p.npy"),
-            "--target",
-            &p("t.npy"),
-            "--epsilon",
-            "0",
-        ],
-        "--epsilon must be > 0",
-    );
+    fails(&["--epsilon", "0"], "--epsilon must be > 0");
 }

@@ -253,38 +253,18 @@ fn bad_files_are_named() {
 #[test]
 fn bad_parameters_are_named() {
     let c = Case::new();
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--epsilon", "0"]),
-        "--epsilon must be > 0",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--epsilon=-1"]),
-        "--epsilon must be > 0",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--tau-a", "0"]),
-        "--tau-a must be in (0, 1]",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--tau-b", "1.5"]),
-        "--tau-b must be in (0, 1]",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--cost", "manhattan"]),
-        "unknown cost",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--scale-cost=-3"]),
-        "scale-cost",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--mode", "fast"]),
-        "unknown mode",
-    );
-    c.expect_input_error(
-        c.solve("x.npy", "y.npy", &["--momentum", "2.5"]),
-        "--momentum",
-    );
+    for (flags, want) in [
+        (&["--epsilon", "0"][..], "--epsilon must be > 0"),
+        (&["--epsilon=-1"], "--epsilon must be > 0"),
+        (&["--tau-a", "0"], "--tau-a must be in (0, 1]"),
+        (&["--tau-b", "1.5"], "--tau-b must be in (0, 1]"),
+        (&["--cost", "manhattan"], "unknown cost"),
+        (&["--scale-cost=-3"], "scale-cost"),
+        (&["--mode", "fast"], "unknown mode"),
+        (&["--momentum", "2.5"], "--momentum"),
+    ] {
+        c.expect_input_error(c.solve("x.npy", "y.npy", flags), want);
+    }
     let out = genot(&["solve", "--source", &c.p("x.npy")]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2 too");
 }
