@@ -1,6 +1,8 @@
-//! The user's choices for one training run as one flat set of named settings: what the
-//! CLI flags and the Python keyword arguments map to, with the same names and defaults.
-//! [`FitSettings::config`] turns them into the [`GenotConfig`] that [`crate::fit`] trains.
+//! The one schema of the user's settings: [`FitSettings`] for a training run and
+//! [`TransportSettings`] for sampling. The CLI's flags are derived from them, the fit's TOML
+//! file and Python's keyword arguments are read into them, with the same names, defaults
+//! and checks. [`FitSettings::config`] turns them into the [`GenotConfig`] that
+//! [`crate::fit`] trains.
 //!
 //! ```
 //! use genot::settings::FitSettings;
