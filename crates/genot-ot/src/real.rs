@@ -127,10 +127,12 @@ thread_local! {
     static WIDEST: std::cell::Cell<u8> = const { std::cell::Cell::new(2) };
 }
 
-/// Whether the kernels may use the build of `level` (always, outside tests).
+/// Whether the kernels may use the build of `level` (always, outside tests). Public for
+/// [`dispatch!`] only.
+#[doc(hidden)]
 #[inline(always)]
 #[allow(dead_code)]
-fn allowed(level: u8) -> bool {
+pub fn allowed(level: u8) -> bool {
     #[cfg(test)]
     return WIDEST.with(|w| w.get()) >= level;
     #[cfg(not(test))]
@@ -140,28 +142,46 @@ fn allowed(level: u8) -> bool {
     }
 }
 
-/// Generates a public kernel that dispatches at run time between AVX-512F+FMA, AVX2+FMA
-/// and portable builds of the same `#[inline(always)]` body.
+/// Generates a kernel that dispatches at run time between AVX-512F+FMA, AVX2+FMA and
+/// portable builds of the same `#[inline(always)]` body, `body::<F, FMA>` (`FMA` says
+/// whether the build has fused multiply-adds: see `madd`). The one dispatch macro of the
+/// workspace: `genot`'s native engine builds its SiLU kernels with it too.
+///
+/// ```
+/// use genot_ot::real::Real;
+/// #[inline(always)]
+/// fn twice_body<F: Real, const FMA: bool>(a: &mut [F]) -> () {
+///     a.iter_mut().for_each(|v| *v = *v + *v);
+/// }
+/// genot_ot::dispatch!(
+///     /// Doubles every value.
+///     fn twice<F: Real>(a: &mut [F]) -> () => twice_body
+/// );
+/// let mut v = [1.0f32, 2.5];
+/// twice(&mut v);
+/// assert_eq!(v, [2.0, 5.0]);
+/// ```
+#[macro_export]
 macro_rules! dispatch {
-    ($(#[$doc:meta])* pub fn $name:ident<F: Real>($($arg:ident : $ty:ty),*) -> $ret:ty => $body:ident) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident<F: Real>($($arg:ident : $ty:ty),*) -> $ret:ty => $body:ident) => {
         $(#[$doc])*
         #[inline]
-        pub fn $name<F: Real>($($arg: $ty),*) -> $ret {
+        $vis fn $name<F: $crate::real::Real>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512<F: Real>($($arg: $ty),*) -> $ret {
+                unsafe fn avx512<F: $crate::real::Real>($($arg: $ty),*) -> $ret {
                     $body::<F, true>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<F: Real>($($arg: $ty),*) -> $ret {
+                unsafe fn avx2<F: $crate::real::Real>($($arg: $ty),*) -> $ret {
                     $body::<F, true>($($arg),*)
                 }
-                if allowed(2) && std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                if $crate::real::allowed(2) && std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports the features the function was compiled for.
                     return unsafe { avx512($($arg),*) };
                 }
-                if allowed(1) && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                if $crate::real::allowed(1) && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports the features the function was compiled for.
                     return unsafe { avx2($($arg),*) };
                 }

@@ -102,11 +102,15 @@ fn bias_silu_inplace(a: &mut Array2<f32>, bias: &Array1<f32>) {
     );
 }
 
+// The SiLU kernels: generic bodies (used with f32) built for AVX-512, AVX2 and portable
+// code by genot-ot's one dispatch macro. No fused multiply-adds: the arithmetic is the
+// same in every build, so the results are too.
 #[inline(always)]
-fn silu_row_impl(a: &mut [f32], b: &[f32], s: &mut [f32], h: &mut [f32]) {
+fn silu_row_impl<F: Real, const FMA: bool>(a: &mut [F], b: &[F], s: &mut [F], h: &mut [F]) {
+    let one = F::one();
     for i in 0..a.len() {
         let x = a[i] + b[i];
-        let sig = 1.0 / (1.0 + (-x).fast_exp());
+        let sig = one / (one + (-x).fast_exp());
         a[i] = x;
         s[i] = sig;
         h[i] = x * sig;
@@ -115,45 +119,38 @@ fn silu_row_impl(a: &mut [f32], b: &[f32], s: &mut [f32], h: &mut [f32]) {
 
 /// Every row of `a` (row length `b.len()`) in one call, so the dispatch is paid once.
 #[inline(always)]
-fn silu_inplace_impl(a: &mut [f32], b: &[f32]) {
+fn silu_inplace_impl<F: Real, const FMA: bool>(a: &mut [F], b: &[F]) {
+    let one = F::one();
     for row in a.chunks_exact_mut(b.len()) {
         for (v, &bias) in row.iter_mut().zip(b) {
             let x = *v + bias;
-            *v = x / (1.0 + (-x).fast_exp());
+            *v = x / (one + (-x).fast_exp());
         }
     }
 }
 
 /// `d <- d s (1 + a (1 - s))`: the SiLU derivative applied to an incoming gradient.
 #[inline(always)]
-fn silu_grad_impl(d: &mut [f32], a: &[f32], s: &[f32]) {
+fn silu_grad_impl<F: Real, const FMA: bool>(d: &mut [F], a: &[F], s: &[F]) {
+    let one = F::one();
     for i in 0..d.len() {
         let sg = s[i];
-        d[i] *= sg * (1.0 + a[i] * (1.0 - sg));
+        d[i] = d[i] * (sg * (one + a[i] * (one - sg)));
     }
 }
 
-macro_rules! simd_dispatch {
-    ($name:ident, $impl:ident, ($($arg:ident : $ty:ty),*)) => {
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    $impl($($arg),*)
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has the features the function was compiled for.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $impl($($arg),*)
-        }
-    };
-}
-simd_dispatch!(silu_row, silu_row_impl, (a: &mut [f32], b: &[f32], s: &mut [f32], h: &mut [f32]));
-simd_dispatch!(silu_grad, silu_grad_impl, (d: &mut [f32], a: &[f32], s: &[f32]));
-simd_dispatch!(silu_inplace, silu_inplace_impl, (a: &mut [f32], b: &[f32]));
+genot_ot::dispatch!(
+    /// `a <- a + b`, `s = sigmoid(a)`, `h = a s`, value by value.
+    fn silu_row<F: Real>(a: &mut [F], b: &[F], s: &mut [F], h: &mut [F]) -> () => silu_row_impl
+);
+genot_ot::dispatch!(
+    /// `d <- d s (1 + a (1 - s))`.
+    fn silu_grad<F: Real>(d: &mut [F], a: &[F], s: &[F]) -> () => silu_grad_impl
+);
+genot_ot::dispatch!(
+    /// `a <- SiLU(a + b)` row by row.
+    fn silu_inplace<F: Real>(a: &mut [F], b: &[F]) -> () => silu_inplace_impl
+);
 
 /// One dense layer, weights `input x output` (burn's row layout).
 #[derive(Debug, Clone)]
