@@ -10,8 +10,10 @@ use pyo3::exceptions::{
 };
 use pyo3::PyErr;
 
+/// The message of `e` for Python: the settings it names in backquotes (`` `tau_a` ``, the
+/// CLI's flags) as the keyword arguments they are (`tau_a`).
 pub fn genot_err(e: GenotError) -> PyErr {
-    let msg = e.to_string();
+    let msg = e.to_string().replace('`', "");
     match e {
         GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
             PyValueError::new_err(msg)

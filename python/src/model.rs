@@ -52,7 +52,7 @@ pub fn default_transport_settings() -> String {
 #[pyfunction]
 pub fn validate_settings(settings: &str) -> PyResult<()> {
     let s: FitSettings = serde_json::from_str(settings).map_err(|e| value_err(e.to_string()))?;
-    s.validate().map_err(|e| value_err(e.to_string()))
+    s.validate().map_err(genot_err)
 }
 
 fn pair<T>(what: &str, a: Option<T>, b: Option<T>) -> PyResult<Option<(T, T)>> {

@@ -254,7 +254,7 @@ mod tests {
         );
         // The command line's own bad value is named as its flag, not as a key of the file.
         let e = parse(["--config", file.to_str().unwrap(), "--lr", "NaN"]).unwrap_err();
-        assert!(e.to_string().starts_with("lr must be > 0"), "{e}");
+        assert!(e.to_string().starts_with("--lr must be > 0"), "{e}");
         // As the binary parses: a repeated flag takes its last value, negatives are values.
         let c = parse(["--config", file.to_str().unwrap(), "--lr", "1", "--lr", "2"]).unwrap();
         assert_eq!(c.settings.lr, 2.0);

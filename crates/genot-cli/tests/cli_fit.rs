@@ -139,7 +139,10 @@ fn fit_and_transport_errors_are_named_and_write_nothing() {
     write_npy(&x, &cloud(50, 2, 0.0)).unwrap();
     assert!(fit_input_error(&[]).contains("--kind quadratic"));
     let err = fit_input_error(&["--kind", "quadratic", "--relative-epsilon"]);
-    assert!(err.contains("relative epsilon"), "{err}");
+    assert!(
+        err.contains("--relative-epsilon is for linear problems"),
+        "{err}"
+    );
     assert!(fit_input_error(&["--device", "tpu"]).contains("available in this build: cpu"));
     let out = genot(&[
         "transport",
@@ -381,7 +384,7 @@ fn an_unconverged_batch_coupling_trains_on_with_one_warning() {
     // The limits are checked like every other setting.
     let out = fit_small(&x, &y, &model, "12", &["--sinkhorn-threshold", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sinkhorn_threshold must be > 0"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sinkhorn-threshold must be > 0"));
 }
 
 /// A GW fit reports how its orientation was fixed: the candidates' objectives and the one

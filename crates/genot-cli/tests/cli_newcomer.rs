@@ -35,7 +35,7 @@ fn negative_numbers_reach_the_range_checks() {
             "-3",
             "scale-cost must be a positive number, got -3",
         ),
-        ("--tau-a", "-0.5", "tau_a must be in (0, 1], got -0.5"),
+        ("--tau-a", "-0.5", "--tau-a must be in (0, 1], got -0.5"),
     ] {
         let out = run(&fit_args(&x, &y, &model, "5", &[flag, value]), &[]);
         let err = stderr(&out);

@@ -146,24 +146,25 @@ impl MatchingConfig {
     }
 
     /// Checks every value; the message names the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let invalid = |m: String| Err(crate::error::GenotError::Invalid(m));
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err(format!("epsilon must be > 0, got {}", self.epsilon));
+            return invalid(format!("`epsilon` must be > 0, got {}", self.epsilon));
         }
         for (name, tau) in [("tau_a", self.tau_a), ("tau_b", self.tau_b)] {
             if !(tau > 0.0 && tau <= 1.0) {
-                return Err(format!("{name} must be in (0, 1], got {tau}"));
+                return invalid(format!("`{name}` must be in (0, 1], got {tau}"));
             }
         }
         if self.k_samples == 0 {
-            return Err("k_samples must be at least 1".into());
+            return invalid("`k_samples` must be at least 1".into());
         }
         for (name, n) in [
             ("sinkhorn_max_iterations", self.sinkhorn_max_iterations),
             ("gw_max_iterations", self.gw_max_iterations),
         ] {
             if n == 0 {
-                return Err(format!("{name} must be at least 1"));
+                return invalid(format!("`{name}` must be at least 1"));
             }
         }
         for (name, t) in [
@@ -171,22 +172,22 @@ impl MatchingConfig {
             ("gw_threshold", self.gw_threshold),
         ] {
             if !(t.is_finite() && t > 0.0) {
-                return Err(format!("{name} must be > 0, got {t}"));
+                return invalid(format!("`{name}` must be > 0, got {t}"));
             }
         }
-        self.scale()?;
-        check_cost(&self.cost)?;
+        self.scale().map_err(crate::error::GenotError::Invalid)?;
+        check_cost(&self.cost).or_else(invalid)?;
         if self.kind == Kind::Fused {
-            check_cost(&self.fused_cost)?;
+            check_cost(&self.fused_cost).or_else(invalid)?;
             if !(self.fused_penalty > 0.0 && self.fused_penalty.is_finite()) {
-                return Err(format!(
-                    "fused_penalty must be > 0, got {}",
+                return invalid(format!(
+                    "`fused_penalty` must be > 0, got {}",
                     self.fused_penalty
                 ));
             }
         }
         if self.kind != Kind::Linear && self.relative_epsilon {
-            return Err("relative epsilon is for linear problems: GW's epsilon is absolute on the rescaled intra-space costs".into());
+            return invalid("`relative_epsilon` is for linear problems: GW's epsilon is absolute on the rescaled intra-space costs".into());
         }
         Ok(())
     }
@@ -281,33 +282,35 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every value; the message names the setting.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let invalid = |m: String| Err(crate::error::GenotError::Invalid(m));
         if self.iterations == 0 {
-            return Err("iterations must be at least 1, got 0 (a model with no training step would be its random initialisation)".into());
+            return invalid("`iterations` must be at least 1, got 0 (a model with no training step would be its random initialisation)".into());
         }
         if self.batch_size < 2 {
-            return Err(format!(
-                "batch_size must be at least 2, got {}",
+            return invalid(format!(
+                "`batch_size` must be at least 2, got {}",
                 self.batch_size
             ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("lr must be > 0, got {}", self.lr));
+            return invalid(format!("`lr` must be > 0, got {}", self.lr));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!(
-                "weight_decay must be >= 0, got {}",
+            return invalid(format!(
+                "`weight_decay` must be >= 0, got {}",
                 self.weight_decay
             ));
         }
         if let Some(d) = self.ema {
             if !(0.0..1.0).contains(&d) {
-                return Err(format!("ema decay must be in [0, 1), got {d}"));
+                return invalid(format!("`ema` decay must be in [0, 1), got {d}"));
             }
         }
         if let Some(c) = self.grad_clip {
             if !(c.is_finite() && c > 0.0) {
-                return Err(format!("grad_clip must be > 0, got {c}"));
+                return invalid(format!("`grad_clip` must be > 0, got {c}"));
             }
         }
         Ok(())

@@ -37,8 +37,8 @@ pub fn make_config(
     arch: Architecture,
 ) -> Result<GenotConfig> {
     data.validate()?;
-    matching.validate().map_err(GenotError::Invalid)?;
-    training.validate().map_err(GenotError::Invalid)?;
+    matching.validate()?;
+    training.validate()?;
     if let Some(m) = matching.ot_batch_size {
         if m < training.batch_size {
             return Err(GenotError::Invalid(format!(

@@ -181,7 +181,7 @@ impl Coupler {
         source_shared: usize,
         target_shared: usize,
     ) -> Result<Self, String> {
-        config.validate()?;
+        config.validate().map_err(|e| e.to_string())?;
         Ok(Coupler {
             kind: config.kind,
             cost: CostChoice::parse(&config.cost)?,

@@ -382,8 +382,8 @@ impl FitSettings {
 
     /// Checks the settings without data (the message names the setting).
     pub fn validate(&self) -> Result<()> {
-        self.matching().validate().map_err(GenotError::Invalid)?;
-        self.training().validate().map_err(GenotError::Invalid)
+        self.matching().validate()?;
+        self.training().validate()
     }
 
     /// The settings that train `config` (on the engine that trained it, native when not
