@@ -52,7 +52,8 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
     };
     // The command line's own values must stand as JSON (a NaN does not): its checks then
     // name the flag, not a key of the file.
-    if serde_json::from_value::<FitArgs>(Json::Object(object(&args)?)).is_err() {
+    let given = object(&args)?;
+    if serde_json::from_value::<FitArgs>(Json::Object(given.clone())).is_err() {
         args.settings.validate().map_err(crate::fit::genot_error)?;
     }
     let shown = path.display();
@@ -61,7 +62,7 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
     let entries = genot_io::config_toml::entries(&text)
         .map_err(|e| CliError::Input(format!("config file '{shown}' {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut merged = object(&args)?;
+    let mut merged = given.clone();
     let mut resume = args.resume;
     for genot_io::config_toml::Entry {
         key,
@@ -111,7 +112,7 @@ pub fn resolve(args: FitArgs, matches: &ArgMatches) -> Result<FitArgs, CliError>
         // The value is checked by the schema's own types and choices here, where the
         // message can name the file and the key.
         let probe = |json: &Json| -> Result<(), String> {
-            let mut probe = object(&args).map_err(|e| e.to_string())?;
+            let mut probe = given.clone();
             probe.insert(id.clone(), json.clone());
             serde_json::from_value::<FitArgs>(Json::Object(probe))
                 .map(|_| ())

@@ -168,15 +168,6 @@ pub fn cost_help(what: &str) -> String {
     format!("{what}: {}", genot_ot::choice::cost_help())
 }
 
-/// The model directory as the report names it.
-fn dir_shown(args: &FitArgs) -> String {
-    args.out
-        .as_deref()
-        .unwrap_or(std::path::Path::new(""))
-        .display()
-        .to_string()
-}
-
 /// A path the command line or the config file must give.
 fn given<'a>(path: &'a Option<PathBuf>, key: &str) -> Result<&'a PathBuf, CliError> {
     path.as_ref().ok_or_else(|| {
@@ -259,7 +250,15 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
         )));
     }
     let mut interrupted = false;
-    let result = train_into(args, &staging, &data, config, &device, &mut interrupted);
+    let result = train_into(
+        args,
+        out,
+        &staging,
+        &data,
+        config,
+        &device,
+        &mut interrupted,
+    );
     match &result {
         // Ctrl-C: the staging directory keeps the checkpoint for --resume; and a failed
         // attempt to resume (other settings, say) keeps the interrupted run it found.
@@ -274,6 +273,7 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
 /// caller swaps it in.
 fn train_into(
     args: &FitArgs,
+    out: &std::path::Path,
     staging: &Staging,
     data: &TrainingData,
     config: genot::GenotConfig,
@@ -345,7 +345,7 @@ fn train_into(
     let tail = &report.losses[report.losses.len().saturating_sub(100)..];
     let run_iterations = c.training.iterations - report.resumed_from;
     Ok(FitReport {
-        model: dir_shown(args),
+        model: out.display().to_string(),
         kind: c.matching.kind,
         n_source: data.source.nrows(),
         n_target: data.target.nrows(),

@@ -63,7 +63,7 @@ pub struct TransportArgs {
     #[arg(long, requires = "plot")]
     pub plot_target: Option<PathBuf>,
     /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
-    #[arg(long, requires = "plot", default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    #[arg(long, requires = "plot", default_value_t = PLOT_DIMS, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub plot_dims: u8,
     /// With --plot: colour the points and their samples by a label, one per source row
     /// (after --source-filter): LABELS.csv[:column] or obs/COLUMN of the --source .h5ad.
@@ -73,6 +73,9 @@ pub struct TransportArgs {
     #[arg(long, default_value = crate::device::CPU)]
     pub device: String,
 }
+
+/// The default of `--plot-dims`.
+const PLOT_DIMS: u8 = 2;
 
 /// No files, the default settings, on the CPU: fill in what a call needs.
 impl Default for TransportArgs {
@@ -90,7 +93,7 @@ impl Default for TransportArgs {
             settings: TransportSettings::default(),
             plot: None,
             plot_target: None,
-            plot_dims: 2,
+            plot_dims: PLOT_DIMS,
             plot_color: None,
             device: crate::device::CPU.into(),
         }

@@ -310,18 +310,17 @@ impl TransportSettings {
     /// The transport options (the default chunk, no uncertainty); the message names the
     /// bad setting.
     pub fn options(&self) -> Result<TransportOptions> {
-        if self.samples == 0 {
-            return Err(GenotError::Invalid("samples must be at least 1".into()));
-        }
         let solver = Solver::from_name(&self.solver, self.steps, self.rtol, self.atol)
             .map_err(GenotError::Invalid)?;
-        Ok(TransportOptions {
+        let options = TransportOptions {
             samples: self.samples,
             solver,
             seed: self.seed,
             chunk: TransportOptions::CHUNK,
             uncertainty: false,
-        })
+        };
+        options.check()?;
+        Ok(options)
     }
 }
 

@@ -195,15 +195,10 @@ impl<'a> Trainer<'a> {
         )
     }
 
-    /// The network's condition input for source `rows`: their normalised features and
-    /// their one-hot condition.
+    /// The network's condition input for source `rows` (eta's too): their normalised
+    /// features and their one-hot condition.
     fn source_input(&self, rows: &[usize]) -> Array2<f32> {
-        let x = self.source_n.select(Axis(0), rows);
-        if self.config.conditions.is_empty() {
-            return x;
-        }
-        let labels: Vec<Option<usize>> = rows.iter().map(|&i| self.source_labels[i]).collect();
-        one_hot_append(x.view(), &labels, self.config.conditions.len())
+        with_condition(&self.source_n, &self.source_labels, rows, &self.config)
     }
 
     /// The next iteration ([`Trainer::iteration`], 0-based).
@@ -226,10 +221,10 @@ impl<'a> Trainer<'a> {
         let x = data.source.select(Axis(0), &si);
         let y = data.target.select(Axis(0), &ti);
         // The OT batch's condition inputs: the push-forward's (GW) and eta's.
-        let batch_in = (self.orient && it >= self.warmup || self.nets.rescaling.is_some())
-            .then(|| self.source_input(&si));
+        let pushing = self.orient && it >= self.warmup;
+        let batch_in = (pushing || self.nets.rescaling.is_some()).then(|| self.source_input(&si));
         let push = match &batch_in {
-            Some(cond) if self.orient && it >= self.warmup => {
+            Some(cond) if pushing => {
                 let z: Array2<f32> = latents(si.len(), q, &mut rng);
                 let velocity = &self.nets.velocity;
                 let (tx, _) = integrate(
@@ -303,12 +298,7 @@ impl<'a> Trainer<'a> {
 
         if let Some([(eta, eo), (xi, xo)]) = self.nets.rescaling.take() {
             let xin = batch_in.as_ref().expect("drawn for U-GENOT above");
-            let labels: Vec<Option<usize>> = ti.iter().map(|&j| self.target_labels[j]).collect();
-            let yin = one_hot_append(
-                self.target_n.select(Axis(0), &ti).view(),
-                &labels,
-                self.config.conditions.len(),
-            );
+            let yin = with_condition(&self.target_n, &self.target_labels, &ti, &self.config);
             let (eta, eo, le) = rescaling_step(
                 eta,
                 eo,
@@ -378,6 +368,22 @@ impl<'a> Trainer<'a> {
         let model = Genot::from_config(config, Some(&weights), device)?;
         Ok((model, report))
     }
+}
+
+/// `rows` of the normalised points `x` with their one-hot condition (`labels`: each row's
+/// index in the model's labels) appended; `x`'s rows alone for an unconditional model.
+fn with_condition(
+    x: &Array2<f32>,
+    labels: &[Option<usize>],
+    rows: &[usize],
+    config: &GenotConfig,
+) -> Array2<f32> {
+    let picked = x.select(Axis(0), rows);
+    if config.conditions.is_empty() {
+        return picked;
+    }
+    let labels: Vec<Option<usize>> = rows.iter().map(|&i| labels[i]).collect();
+    one_hot_append(picked.view(), &labels, config.conditions.len())
 }
 
 /// One regression step of eta or xi on the batch masses: mean squared error plus a penalty

@@ -32,6 +32,20 @@ pub struct TransportOptions {
 impl TransportOptions {
     /// The default rows integrated together.
     pub const CHUNK: usize = 8192;
+
+    /// Refuses options that sample nothing, or an uncertainty from one sample.
+    pub fn check(&self) -> Result<()> {
+        if self.samples == 0 {
+            return Err(GenotError::Invalid("samples must be at least 1".into()));
+        }
+        if self.uncertainty && self.samples < 2 {
+            return Err(GenotError::Invalid(format!(
+                "the per-point uncertainty compares samples of the same point, so it needs at least 2 samples per point, got {}",
+                self.samples
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for TransportOptions {
@@ -129,15 +143,7 @@ impl Genot {
         opts: &TransportOptions,
     ) -> Result<Transported> {
         self.check_source(x)?;
-        if opts.samples == 0 {
-            return Err(GenotError::Invalid("samples must be at least 1".into()));
-        }
-        if opts.uncertainty && opts.samples < 2 {
-            return Err(GenotError::Invalid(format!(
-                "the per-point uncertainty compares samples of the same point, so it needs at least 2 samples per point, got {}",
-                opts.samples
-            )));
-        }
+        opts.check()?;
         crate::resources::check(&crate::resources::transport_need(
             &self.config,
             x.nrows(),
