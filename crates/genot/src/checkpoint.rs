@@ -2,18 +2,41 @@
 //! written atomically as one folder and read back by `--resume`.
 
 use crate::config::GenotConfig;
+use crate::engine::{load_state, save_state};
 use crate::error::{GenotError, Result};
 use crate::history::TrainReport;
 use crate::model::write_atomic;
 use crate::params::{self, Weights};
 use crate::trainer::Nets;
-use burn::module::Module;
-use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Name of the checkpoint folder inside the checkpoint directory.
 pub const CHECKPOINT: &str = "checkpoint";
+
+/// The velocity field's weights and AdamW state ([`crate::adam::OptimState`]), from either
+/// engine; eta's and xi's beside it.
+const VELOCITY: &str = "velocity-state.safetensors";
+const ETA: &str = "eta-state.safetensors";
+const XI: &str = "xi-state.safetensors";
+/// The native engine's name for [`VELOCITY`] before the engines shared one format.
+const OLDER_NATIVE: &str = "velocity-native.safetensors";
+
+/// A clear error for a checkpoint written by the burn engine before the engines shared one
+/// format (burn records, `*.bpk`), whose optimizer state this build cannot read.
+fn check_not_burn_record(dir: &Path, expected: &Path) -> Result<()> {
+    if !expected.exists()
+        && std::fs::read_dir(dir).is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "bpk")))
+        })
+    {
+        return Err(GenotError::Resume(format!(
+            "{}: this checkpoint was written by the burn engine of an older genot (burn records, .bpk), whose optimizer state this build cannot read; fit again without resuming",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct CheckpointState {
@@ -43,15 +66,10 @@ pub(crate) fn save_checkpoint(
         .tempdir_in(parent)
         .map_err(|e| GenotError::file(parent, format!("cannot create a temporary folder: {e}")))?;
     let t = tmp.path();
-    let rec = |name: &str, r: std::result::Result<(), burn::store::RecordError>| {
-        r.map_err(|e| GenotError::file(&t.join(name), e.to_string()))
-    };
-    nets.velocity.save(t)?;
-    if let Some([(e, eo), (x, xo)]) = &nets.rescaling {
-        rec("eta.bpk", e.clone().into_record().save(t.join("eta.bpk")))?;
-        rec("eta-optim.bpk", eo.save(t.join("eta-optim.bpk")))?;
-        rec("xi.bpk", x.clone().into_record().save(t.join("xi.bpk")))?;
-        rec("xi-optim.bpk", xo.save(t.join("xi-optim.bpk")))?;
+    save_state(nets.velocity.as_ref(), &t.join(VELOCITY))?;
+    if let Some([e, x]) = &nets.rescaling {
+        save_state(e.as_ref(), &t.join(ETA))?;
+        save_state(x.as_ref(), &t.join(XI))?;
     }
     if let Some(e) = ema {
         let b = params::to_safetensors(e).map_err(io_err(t))?;
@@ -100,27 +118,22 @@ pub(crate) fn load_checkpoint(
         }
         return Err(GenotError::Resume(format!("{}: the checkpoint was made with other data or settings (only the number of iterations may change on resume)", dir.display())));
     }
-    let load = |name: &str| {
-        ModuleRecord::load(dir.join(name))
-            .map_err(|e| GenotError::file(&dir.join(name), e.to_string()))
-    };
-    let apply =
-        |name: &str, e: burn::store::RecordError| GenotError::file(&dir.join(name), e.to_string());
-    nets.velocity.load(dir)?;
-    if let Some([(e, eo), (x, xo)]) = nets.rescaling.take() {
-        let e = e
-            .try_load_record(load("eta.bpk")?)
-            .map_err(|er| apply("eta.bpk", er))?;
-        let eo = eo
-            .load(dir.join("eta-optim.bpk"))
-            .map_err(|er| apply("eta-optim.bpk", er))?;
-        let x = x
-            .try_load_record(load("xi.bpk")?)
-            .map_err(|er| apply("xi.bpk", er))?;
-        let xo = xo
-            .load(dir.join("xi-optim.bpk"))
-            .map_err(|er| apply("xi-optim.bpk", er))?;
-        nets.rescaling = Some([(e, eo), (x, xo)]);
+    let velocity = dir.join(VELOCITY);
+    let older = dir.join(OLDER_NATIVE);
+    if velocity.exists() || !older.exists() {
+        check_not_burn_record(dir, &velocity)?;
+        load_state(nets.velocity.as_mut(), &velocity)?;
+    } else {
+        // Written by the native engine before both engines shared one format: the same
+        // contents under another name.
+        load_state(nets.velocity.as_mut(), &older)?;
+    }
+    if let Some([e, x]) = nets.rescaling.as_mut() {
+        for (net, name) in [(e, ETA), (x, XI)] {
+            let p = dir.join(name);
+            check_not_burn_record(dir, &p)?;
+            load_state(net.as_mut(), &p)?;
+        }
     }
     let ema_path = dir.join("ema.safetensors");
     let ema = if ema_path.exists() {

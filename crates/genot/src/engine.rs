@@ -1,17 +1,26 @@
-//! Which implementation trains and evaluates the velocity field: burn on any device, or the
-//! hand-written CPU engine ([`crate::native`]). Both compute the same function from the same
-//! named weights; checkpoints record which one wrote them.
+//! Which implementation trains and evaluates the networks: burn on any device, or the
+//! hand-written CPU engine ([`crate::native`]). Both are built from the same layer plan
+//! ([`crate::layers`]), take the same AdamW steps ([`crate::adam`]) and hand back the same
+//! [`OptimState`] (weights, moments, step count under the same names), so a checkpoint
+//! written by one resumes on the other. The choice between them is made here, once:
+//! [`Engine::is_native`].
+//!
+//! The seam is two traits over [`Trained`] (weights and optimizer state, saved and loaded
+//! by [`save_state`] / [`load_state`]): [`FieldEngine`] for the velocity field and
+//! [`RescalingEngine`] for U-GENOT's eta and xi; [`field_engine`] and [`rescaling_engine`]
+//! build the right implementation.
 
+use crate::adam::{AdamW, DeviceAdam, OptimState};
 use crate::config::TrainConfig;
 use crate::error::{GenotError, Result};
 use crate::model::{to_array, to_tensor};
-use crate::native::{AdamW, NativeField};
+use crate::native::NativeField;
+use crate::native_rescaling::NativeRescaling;
 use crate::params::{self, Weights};
+use crate::rescaling::Rescaling;
 use crate::velocity::{VelocityField, VelocityFieldConfig};
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::store::ModuleRecord;
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -30,74 +39,150 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Whether this choice runs the native engine on `device`.
+    /// Whether this choice runs the native engine on `device` (inference on a plain Flex
+    /// device always does).
     pub fn is_native(self, device: &Device) -> bool {
-        self == Engine::Native && *device == Device::flex()
+        self == Engine::Native && device.clone().without_autodiff() == Device::flex()
     }
-}
 
-/// AdamW for burn with the training settings.
-pub fn burn_optimizer(t: &TrainConfig) -> ModuleOptimizer {
-    let mut c = AdamWConfig::new()
-        .with_epsilon(t.adam_epsilon as f32)
-        .with_weight_decay(t.weight_decay as f32);
-    if let Some(clip) = t.grad_clip {
-        c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(clip as f32)));
-    }
-    c.init()
-}
-
-/// The velocity field being trained, with its optimizer. (One lives per training run: the
-/// size difference of the variants does not matter.)
-#[allow(clippy::large_enum_variant)]
-pub enum FieldTrainer {
-    Burn {
-        field: VelocityField,
-        opt: ModuleOptimizer,
-        /// The autodiff device.
-        device: Device,
-    },
-    Native {
-        field: Box<NativeField>,
-        opt: AdamW,
-    },
-}
-
-impl FieldTrainer {
-    /// From freshly initialised (or loaded) burn weights.
-    pub fn new(
-        config: VelocityFieldConfig,
-        field: VelocityField,
-        device: &Device,
-        engine: Engine,
-        t: &TrainConfig,
-    ) -> Result<Self> {
-        if engine.is_native(device) {
-            let mut native = NativeField::from_weights(config, &params::export(&field))
-                .map_err(GenotError::Invalid)?;
-            native.threads = rayon::current_num_threads();
-            Ok(FieldTrainer::Native {
-                field: Box::new(native),
-                opt: AdamW {
-                    beta1: 0.9,
-                    beta2: 0.999,
-                    epsilon: t.adam_epsilon as f32,
-                    weight_decay: t.weight_decay as f32,
-                    grad_clip: t.grad_clip.map(|c| c as f32),
-                },
-            })
+    /// The engine that actually runs on `device` for this choice.
+    pub fn on(self, device: &Device) -> Engine {
+        if self.is_native(device) {
+            Engine::Native
         } else {
-            Ok(FieldTrainer::Burn {
-                field,
-                opt: burn_optimizer(t),
-                device: device.clone().autodiff(),
-            })
+            Engine::Burn
         }
     }
+}
 
+/// A network being trained: its weights and its optimizer state.
+pub trait Trained: Send {
+    /// The current weights, named by the network's layer plan.
+    fn weights(&self) -> Weights;
+    /// Weights, AdamW moments and step count.
+    fn state(&self) -> OptimState;
+    /// Restores a state (from either engine).
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String>;
+}
+
+/// The velocity field being trained.
+pub trait FieldEngine: Trained {
     /// One AdamW step on `mean((v - u)^2)`; the loss. A non-finite loss leaves the weights
     /// unchanged.
-    pub fn step(
+    fn step(
+        &mut self,
+        t: &[f32],
+        xt: ArrayView2<f32>,
+        cond: ArrayView2<f32>,
+        u: ArrayView2<f32>,
+        lr: f64,
+    ) -> f32;
+
+    /// The current velocity at one time for every row (no gradient).
+    fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32>;
+
+    /// The `step`-th (1-based) bias-corrected EMA update of `ema` ([`params::ema_update`]).
+    fn update_ema(&self, ema: &mut Weights, decay: f64, step: usize) {
+        params::ema_update(ema, &self.weights(), decay, step)
+    }
+}
+
+/// A re-weighting network of U-GENOT (eta or xi) being trained.
+pub trait RescalingEngine: Trained {
+    /// One AdamW step of the regression of `mass` on `input` (mean squared error plus the
+    /// squared gap of the means); the loss. A non-finite loss leaves the weights unchanged.
+    fn step(&mut self, input: &Array2<f32>, mass: &[f32], lr: f64) -> f32;
+}
+
+/// The velocity field of `config` with initial weights `weights`, trained by `engine` on
+/// `device`.
+pub fn field_engine(
+    config: VelocityFieldConfig,
+    weights: &Weights,
+    device: &Device,
+    engine: Engine,
+    t: &TrainConfig,
+) -> Result<Box<dyn FieldEngine>> {
+    let opt = AdamW::new(t);
+    if engine.is_native(device) {
+        let mut field = NativeField::from_weights(config, weights).map_err(GenotError::Invalid)?;
+        field.threads = rayon::current_num_threads();
+        Ok(Box::new(NativeVelocity { field, opt }))
+    } else {
+        let ad = device.clone().autodiff();
+        let field = params::import(config.init(&ad), weights).map_err(GenotError::Invalid)?;
+        Ok(Box::new(BurnVelocity {
+            field,
+            adam: DeviceAdam::new(opt),
+            device: ad,
+        }))
+    }
+}
+
+/// A re-weighting network of `input` features (`hidden` x `layers`) with initial weights
+/// `weights`, trained by `engine` on `device`.
+pub fn rescaling_engine(
+    (input, hidden, layers): (usize, usize, usize),
+    weights: &Weights,
+    device: &Device,
+    engine: Engine,
+    t: &TrainConfig,
+) -> Result<Box<dyn RescalingEngine>> {
+    let opt = AdamW::new(t);
+    if engine.is_native(device) {
+        let net =
+            NativeRescaling::from_weights(crate::rescaling::plan(input, hidden, layers), weights)
+                .map_err(GenotError::Invalid)?;
+        Ok(Box::new(NativeRescalingEngine { net, opt }))
+    } else {
+        let ad = device.clone().autodiff();
+        let net = params::import(Rescaling::new(input, hidden, layers, &ad), weights)
+            .map_err(GenotError::Invalid)?;
+        Ok(Box::new(BurnRescaling {
+            net,
+            adam: DeviceAdam::new(opt),
+            device: ad,
+        }))
+    }
+}
+
+/// Writes `net`'s [`OptimState`] to `path` (atomically).
+pub fn save_state(net: &dyn Trained, path: &Path) -> Result<()> {
+    let bytes = net
+        .state()
+        .to_safetensors()
+        .map_err(|e| GenotError::file(path, e))?;
+    crate::model::write_atomic(path, &bytes)
+}
+
+/// Restores into `net` the [`OptimState`] at `path`.
+pub fn load_state(net: &mut dyn Trained, path: &Path) -> Result<()> {
+    let bytes =
+        std::fs::read(path).map_err(|e| GenotError::file(path, format!("cannot read: {e}")))?;
+    let state = OptimState::from_safetensors(&bytes).map_err(|e| GenotError::file(path, e))?;
+    net.set_state(&state).map_err(|e| GenotError::file(path, e))
+}
+
+/// The native engine's velocity field and its AdamW settings.
+struct NativeVelocity {
+    field: NativeField,
+    opt: AdamW,
+}
+
+impl Trained for NativeVelocity {
+    fn weights(&self) -> Weights {
+        self.field.weights()
+    }
+    fn state(&self) -> OptimState {
+        self.field.state()
+    }
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+        self.field.set_state(state)
+    }
+}
+
+impl FieldEngine for NativeVelocity {
+    fn step(
         &mut self,
         t: &[f32],
         xt: ArrayView2<f32>,
@@ -105,134 +190,134 @@ impl FieldTrainer {
         u: ArrayView2<f32>,
         lr: f64,
     ) -> f32 {
-        match self {
-            FieldTrainer::Native { field, opt } => field.train_step(t, xt, cond, u, lr as f32, opt),
-            FieldTrainer::Burn { field, opt, device } => {
-                let n = t.len();
-                let tt = Tensor::<2>::from_data(TensorData::new(t.to_vec(), [n, 1]), &*device);
-                let v = field.forward(tt, to_tensor(xt, device), to_tensor(cond, device));
-                let loss = (v - to_tensor(u, device)).powi_scalar(2).mean();
-                let lv: f32 = loss.clone().into_scalar();
-                if lv.is_finite() {
-                    let grads = GradientsParams::from_grads(loss.backward(), &*field);
-                    let f = std::mem::replace(field, field.clone());
-                    *field = opt.step(lr, f, grads);
-                }
-                lv
-            }
-        }
+        self.field.train_step(t, xt, cond, u, lr as f32, &self.opt)
     }
 
-    /// The current velocity at one time for every row (no gradient).
-    pub fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
+    fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
+        let times = vec![t as f32; xt.nrows()];
+        self.field.forward(&times, xt.view(), cond.view())
+    }
+
+    /// Reads the weights in place instead of copying them into a map.
+    fn update_ema(&self, ema: &mut Weights, decay: f64, step: usize) {
+        self.field.blend_into(ema, params::ema_rate(decay, step))
+    }
+}
+
+/// burn's velocity field on an autodiff device, with the on-device AdamW.
+struct BurnVelocity {
+    field: VelocityField,
+    adam: DeviceAdam,
+    device: Device,
+}
+
+impl Trained for BurnVelocity {
+    fn weights(&self) -> Weights {
+        params::export(&self.field)
+    }
+    fn state(&self) -> OptimState {
+        self.adam.state(&self.field)
+    }
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+        self.field = self.adam.load(self.field.clone(), state)?;
+        Ok(())
+    }
+}
+
+impl FieldEngine for BurnVelocity {
+    fn step(
+        &mut self,
+        t: &[f32],
+        xt: ArrayView2<f32>,
+        cond: ArrayView2<f32>,
+        u: ArrayView2<f32>,
+        lr: f64,
+    ) -> f32 {
+        let d = &self.device;
+        let n = t.len();
+        let tt = Tensor::<2>::from_data(TensorData::new(t.to_vec(), [n, 1]), d);
+        let v = self.field.forward(tt, to_tensor(xt, d), to_tensor(cond, d));
+        let loss = (v - to_tensor(u, d)).powi_scalar(2).mean();
+        let lv: f32 = loss.clone().into_scalar();
+        if lv.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.field);
+            self.field = self.adam.step(self.field.clone(), grads, lr);
+        }
+        lv
+    }
+
+    fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
         let n = xt.nrows();
-        let times = vec![t as f32; n];
-        match self {
-            FieldTrainer::Native { field, .. } => field.forward(&times, xt.view(), cond.view()),
-            FieldTrainer::Burn { field, device, .. } => {
-                let plain = device.clone().without_autodiff();
-                let f = field.valid();
-                let tt = Tensor::<2>::from_data(TensorData::new(times, [n, 1]), &plain);
-                to_array(f.forward(
-                    tt,
-                    to_tensor(xt.view(), &plain),
-                    to_tensor(cond.view(), &plain),
-                ))
-            }
-        }
+        let plain = self.device.clone().without_autodiff();
+        let f = self.field.valid();
+        let tt = Tensor::<2>::from_data(TensorData::new(vec![t as f32; n], [n, 1]), &plain);
+        to_array(f.forward(
+            tt,
+            to_tensor(xt.view(), &plain),
+            to_tensor(cond.view(), &plain),
+        ))
     }
+}
 
-    /// The current weights, named as [`VelocityField`]'s.
-    pub fn weights(&self) -> Weights {
-        match self {
-            FieldTrainer::Native { field, .. } => field.weights(),
-            FieldTrainer::Burn { field, .. } => params::export(field),
-        }
+/// The native engine's re-weighting network and its AdamW settings.
+struct NativeRescalingEngine {
+    net: NativeRescaling,
+    opt: AdamW,
+}
+
+impl Trained for NativeRescalingEngine {
+    fn weights(&self) -> Weights {
+        self.net.weights()
     }
-
-    /// The `step`-th (1-based) bias-corrected EMA update of `ema` ([`params::ema_update`]);
-    /// the native engine reads its weights in place instead of copying them into a map.
-    pub fn update_ema(&self, ema: &mut Weights, decay: f64, step: usize) {
-        match self {
-            FieldTrainer::Native { field, .. } => {
-                field.blend_into(ema, params::ema_rate(decay, step))
-            }
-            FieldTrainer::Burn { field, .. } => {
-                params::ema_update(ema, &params::export(field), decay, step)
-            }
-        }
+    fn state(&self) -> OptimState {
+        self.net.state()
     }
-
-    /// Writes the field and its optimizer state into the (temporary) checkpoint folder.
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let io = |name: &str, e: String| GenotError::file(&dir.join(name), e);
-        match self {
-            FieldTrainer::Native { field, .. } => {
-                let (mut state, step) = field.optimizer_state();
-                state.extend(params::prefixed("weights", field.weights()));
-                let mut meta = std::collections::HashMap::new();
-                meta.insert("adam_step".to_string(), step.to_string());
-                let bytes = params::to_safetensors_with(&state, Some(meta))
-                    .map_err(|e| io("velocity-native.safetensors", e))?;
-                crate::model::write_atomic(&dir.join("velocity-native.safetensors"), &bytes)
-            }
-            FieldTrainer::Burn { field, opt, .. } => {
-                field
-                    .clone()
-                    .into_record()
-                    .save(dir.join("velocity.bpk"))
-                    .map_err(|e| io("velocity.bpk", e.to_string()))?;
-                opt.save(dir.join("velocity-optim.bpk"))
-                    .map_err(|e| io("velocity-optim.bpk", e.to_string()))
-            }
-        }
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+        self.net.set_state(state)
     }
+}
 
-    /// Restores what [`FieldTrainer::save`] wrote.
-    pub fn load(&mut self, dir: &Path) -> Result<()> {
-        let other = |name: &str| {
-            GenotError::file(dir, format!("this checkpoint has no {name}: it was written by the other engine (burn / native); resume with the same one"))
-        };
-        match self {
-            FieldTrainer::Native { field, .. } => {
-                let p = dir.join("velocity-native.safetensors");
-                if !p.exists() {
-                    return Err(other("velocity-native.safetensors"));
-                }
-                let bytes = std::fs::read(&p).map_err(|e| GenotError::file(&p, e))?;
-                let (state, meta) =
-                    params::from_safetensors_with(&bytes).map_err(|e| GenotError::file(&p, e))?;
-                let step: u64 = meta
-                    .get("adam_step")
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| GenotError::file(&p, "no adam_step in the metadata"))?;
-                let mut loaded =
-                    NativeField::from_weights(field.config(), &params::under("weights", &state))
-                        .map_err(|e| GenotError::file(&p, e))?;
-                loaded
-                    .set_optimizer_state(&state, step)
-                    .map_err(|e| GenotError::file(&p, e))?;
-                loaded.threads = field.threads;
-                **field = loaded;
-                Ok(())
-            }
-            FieldTrainer::Burn { field, opt, .. } => {
-                let p = dir.join("velocity.bpk");
-                if !p.exists() {
-                    return Err(other("velocity.bpk"));
-                }
-                let rec =
-                    ModuleRecord::load(&p).map_err(|e| GenotError::file(&p, e.to_string()))?;
-                *field = field
-                    .clone()
-                    .try_load_record(rec)
-                    .map_err(|e| GenotError::file(&p, e.to_string()))?;
-                let o = std::mem::replace(opt, AdamWConfig::new().init());
-                *opt = o.load(dir.join("velocity-optim.bpk")).map_err(|e| {
-                    GenotError::file(&dir.join("velocity-optim.bpk"), e.to_string())
-                })?;
-                Ok(())
-            }
+impl RescalingEngine for NativeRescalingEngine {
+    fn step(&mut self, input: &Array2<f32>, mass: &[f32], lr: f64) -> f32 {
+        self.net
+            .train_step(input.view(), mass, lr as f32, &self.opt)
+    }
+}
+
+/// burn's re-weighting network on an autodiff device, with the on-device AdamW.
+struct BurnRescaling {
+    net: Rescaling,
+    adam: DeviceAdam,
+    device: Device,
+}
+
+impl Trained for BurnRescaling {
+    fn weights(&self) -> Weights {
+        params::export(&self.net)
+    }
+    fn state(&self) -> OptimState {
+        self.adam.state(&self.net)
+    }
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+        self.net = self.adam.load(self.net.clone(), state)?;
+        Ok(())
+    }
+}
+
+impl RescalingEngine for BurnRescaling {
+    fn step(&mut self, input: &Array2<f32>, mass: &[f32], lr: f64) -> f32 {
+        let d = &self.device;
+        let n = input.nrows();
+        let target = Tensor::<2>::from_data(TensorData::new(mass.to_vec(), [n, 1]), d);
+        let pred = self.net.forward(to_tensor(input.view(), d));
+        let mse = (pred.clone() - target.clone()).powi_scalar(2).mean();
+        let penalty = (pred.mean() - target.mean()).powi_scalar(2);
+        let loss = mse + penalty;
+        let lv: f32 = loss.clone().into_scalar();
+        if lv.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+            self.net = self.adam.step(self.net.clone(), grads, lr);
         }
+        lv
     }
 }

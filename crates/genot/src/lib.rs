@@ -24,6 +24,7 @@
 //! The compute device is chosen at run time (`burn::tensor::Device`): `Device::flex()` on
 //! the CPU by default; GPU backends come with burn's cargo features.
 
+pub mod adam;
 pub mod checkpoint;
 pub mod config;
 pub mod configure;
@@ -33,10 +34,12 @@ pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod history;
+pub mod layers;
 pub mod matching;
 pub mod model;
 pub mod model_dir;
 pub mod native;
+pub mod native_rescaling;
 pub mod ode;
 pub mod orientation;
 pub mod params;

@@ -7,6 +7,7 @@
 
 use crate::config::{GenotConfig, FORMAT_VERSION};
 use crate::data::check_points;
+use crate::engine::Engine;
 use crate::error::{GenotError, Result};
 use crate::native::NativeField;
 use crate::params::{self, Weights};
@@ -40,6 +41,17 @@ pub struct Genot {
     pub(crate) native: Option<NativeField>,
 }
 
+/// U-GENOT's eta and xi: each one's input features (the source or target dimension plus
+/// the one-hot condition), hidden width and number of layers; `None` without them.
+pub(crate) fn rescaling_shapes(config: &GenotConfig) -> Option<[(usize, usize, usize); 2]> {
+    let r = config.rescaling?;
+    let n_cond = config.conditions.len();
+    Some([
+        (config.source_dim + n_cond, r.hidden, r.layers),
+        (config.target_dim + n_cond, r.hidden, r.layers),
+    ])
+}
+
 impl Genot {
     /// Builds the networks of `config` with weights from `weights` (or freshly initialised
     /// from the training seed when `None`) on `device`.
@@ -59,14 +71,13 @@ impl Genot {
         let mut velocity = params::init_uniform(config.velocity.init(device), seed);
         let mut eta = None;
         let mut xi = None;
-        if let Some(r) = config.rescaling {
-            let n_cond = config.conditions.len();
+        if let Some([(ei, h, l), (xin, _, _)]) = rescaling_shapes(&config) {
             eta = Some(params::init_uniform(
-                Rescaling::new(config.source_dim + n_cond, r.hidden, r.layers, device),
+                Rescaling::new(ei, h, l, device),
                 seed ^ 0xE7A,
             ));
             xi = Some(params::init_uniform(
-                Rescaling::new(config.target_dim + n_cond, r.hidden, r.layers, device),
+                Rescaling::new(xin, h, l, device),
                 seed ^ 0x5C1,
             ));
         }
@@ -83,7 +94,7 @@ impl Genot {
             }
         }
         // Training builds its networks on an autodiff device and has its own engine.
-        let native = if *device == Device::flex() && !device.is_autodiff() {
+        let native = if !device.is_autodiff() && Engine::Native.is_native(device) {
             let mut n = NativeField::from_weights(config.velocity, &params::export(&velocity))
                 .map_err(GenotError::Invalid)?;
             n.threads = rayon::current_num_threads();

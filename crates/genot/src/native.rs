@@ -10,6 +10,9 @@
 //! costs little more than its matrix products. The gradients are checked against burn's
 //! autodiff in the tests, and both engines read and write the same safetensors names.
 
+pub use crate::adam::AdamW;
+use crate::adam::OptimState;
+use crate::layers::LayerPlan;
 use crate::params::{NamedArray, Weights};
 use crate::velocity::VelocityFieldConfig;
 use genot_ot::real::Real;
@@ -154,107 +157,284 @@ genot_ot::dispatch!(
 
 /// One dense layer, weights `input x output` (burn's row layout).
 #[derive(Debug, Clone)]
-struct Dense {
-    w: Array2<f32>,
-    b: Array1<f32>,
+pub(crate) struct Dense {
+    pub(crate) w: Array2<f32>,
+    pub(crate) b: Array1<f32>,
+}
+
+impl Dense {
+    fn zeros_like(&self) -> Dense {
+        Dense {
+            w: Array2::zeros(self.w.dim()),
+            b: Array1::zeros(self.b.len()),
+        }
+    }
 }
 
 /// Gradients or Adam moments of all layers.
 #[derive(Debug, Clone)]
-struct Grads(Vec<Dense>);
+pub(crate) struct Grads(pub(crate) Vec<Dense>);
 
 /// Activations kept for the backward pass.
-struct Cache {
+pub(crate) struct Cache {
     /// Input of each layer (branch inputs, hidden outputs, the concatenation).
-    inputs: Vec<Array2<f32>>,
+    pub(crate) inputs: Vec<Array2<f32>>,
     /// Pre-activation and sigmoid of each hidden layer.
-    pre: Vec<Array2<f32>>,
-    sig: Vec<Array2<f32>>,
+    pub(crate) pre: Vec<Array2<f32>>,
+    pub(crate) sig: Vec<Array2<f32>>,
 }
 
-/// AdamW settings (burn's semantics: decoupled decay `w (1 - lr wd)`, then the Adam step).
-#[derive(Debug, Clone, Copy)]
-pub struct AdamW {
-    pub beta1: f32,
-    pub beta2: f32,
-    pub epsilon: f32,
-    pub weight_decay: f32,
-    /// Clip each parameter tensor's gradient to this L2 norm.
-    pub grad_clip: Option<f32>,
+impl Cache {
+    pub(crate) fn new(layers: usize) -> Self {
+        Cache {
+            inputs: vec![Array2::zeros((0, 0)); layers],
+            pre: vec![Array2::zeros((0, 0)); layers],
+            sig: vec![Array2::zeros((0, 0)); layers],
+        }
+    }
+}
+
+/// The dense layers of a network laid out by its [`LayerPlan`], with their AdamW state:
+/// what the native velocity field and the native re-weighting networks share.
+#[derive(Debug, Clone)]
+pub(crate) struct Layers {
+    pub(crate) plan: LayerPlan,
+    pub(crate) dense: Vec<Dense>,
+    moments: Option<(Grads, Grads)>,
+    step: u64,
+}
+
+impl Layers {
+    /// From weights named by `plan` (every one present with its shape, nothing more).
+    pub(crate) fn from_weights(plan: LayerPlan, weights: &Weights) -> Result<Self, String> {
+        let dense = plan
+            .take(weights)?
+            .into_iter()
+            .map(|(w, b)| Dense {
+                w: Array2::from_shape_vec((w.shape[0], w.shape[1]), w.values.clone())
+                    .expect("checked shape"),
+                b: Array1::from_vec(b.values.clone()),
+            })
+            .collect();
+        Ok(Layers {
+            plan,
+            dense,
+            moments: None,
+            step: 0,
+        })
+    }
+
+    /// `dense` (weights, gradients or moments) under the plan's names.
+    pub(crate) fn named(&self, dense: &[Dense]) -> Weights {
+        let mut out = Weights::new();
+        for (l, d) in self.plan.layers.iter().zip(dense) {
+            out.insert(
+                l.weight(),
+                NamedArray {
+                    shape: d.w.shape().to_vec(),
+                    values: d.w.iter().copied().collect(),
+                },
+            );
+            out.insert(
+                l.bias(),
+                NamedArray {
+                    shape: vec![d.b.len()],
+                    values: d.b.to_vec(),
+                },
+            );
+        }
+        out
+    }
+
+    pub(crate) fn weights(&self) -> Weights {
+        self.named(&self.dense)
+    }
+
+    /// Weights, moments and step count.
+    pub(crate) fn state(&self) -> OptimState {
+        let mut s = OptimState::fresh(self.weights());
+        if let Some((m, v)) = &self.moments {
+            s.m = self.named(&m.0);
+            s.v = self.named(&v.0);
+        }
+        s.step = self.step;
+        s
+    }
+
+    /// Restores what [`Layers::state`] returned (from either engine).
+    pub(crate) fn set_state(&mut self, state: &OptimState) -> Result<(), String> {
+        let mut loaded = Layers::from_weights(self.plan.clone(), &state.weights)?;
+        if state.step > 0 {
+            let m = Layers::from_weights(self.plan.clone(), &state.m)?;
+            let v = Layers::from_weights(self.plan.clone(), &state.v)?;
+            loaded.moments = Some((Grads(m.dense), Grads(v.dense)));
+        }
+        loaded.step = state.step;
+        *self = loaded;
+        Ok(())
+    }
+
+    /// One bias-corrected EMA update of `ema` toward the current weights at `rate`, read
+    /// in place.
+    fn blend_into(&self, ema: &mut Weights, rate: f32) {
+        for (l, d) in self.plan.layers.iter().zip(&self.dense) {
+            if let Some(e) = ema.get_mut(&l.weight()) {
+                crate::params::ema_blend(&mut e.values, d.w.iter(), rate);
+            }
+            if let Some(e) = ema.get_mut(&l.bias()) {
+                crate::params::ema_blend(&mut e.values, d.b.iter(), rate);
+            }
+        }
+    }
+
+    /// Zero gradients of every layer.
+    pub(crate) fn zero_grads(&self) -> Grads {
+        Grads(self.dense.iter().map(Dense::zeros_like).collect())
+    }
+
+    /// One AdamW step ([`AdamW`]'s rule) from the gradients `g`.
+    pub(crate) fn adam_step(&mut self, mut g: Grads, lr: f32, opt: &AdamW) {
+        for d in g.0.iter_mut() {
+            opt.clip(d.w.as_slice_mut().expect("contiguous"));
+            opt.clip(d.b.as_slice_mut().expect("contiguous"));
+        }
+        self.step += 1;
+        let rule = opt.rule(self.step, lr);
+        let (m, v) = match &mut self.moments {
+            Some(mv) => mv,
+            none => none.insert((g.clone_zeroed(), g.clone_zeroed())),
+        };
+        let update = |p: &mut f32, g: &f32, m: &mut f32, v: &mut f32| rule.update(p, g, m, v);
+        for (((p, gr), mm), vv) in self
+            .dense
+            .iter_mut()
+            .zip(&g.0)
+            .zip(m.0.iter_mut())
+            .zip(v.0.iter_mut())
+        {
+            Zip::from(&mut p.w)
+                .and(&gr.w)
+                .and(&mut mm.w)
+                .and(&mut vv.w)
+                .for_each(update);
+            Zip::from(&mut p.b)
+                .and(&gr.b)
+                .and(&mut mm.b)
+                .and(&mut vv.b)
+                .for_each(update);
+        }
+    }
+
+    /// Weight gradients of layer `i` from the gradient `d` of its pre-activation (into
+    /// `grads`); returns the gradient of its input when `need_input`.
+    pub(crate) fn layer_backward(
+        &self,
+        i: usize,
+        d: Array2<f32>,
+        cache: &Cache,
+        grads: &mut [Dense],
+        need_input: bool,
+    ) -> Array2<f32> {
+        let x = &cache.inputs[i];
+        // Row blocks run in parallel already: one GEMM thread each.
+        matmul(grads[i].w.view_mut(), x.t(), d.view(), false, 1);
+        grads[i].b = d.sum_axis(Axis(0));
+        if !need_input {
+            return Array2::zeros((0, 0));
+        }
+        let mut dx = Array2::<f32>::zeros(x.dim());
+        matmul(dx.view_mut(), d.view(), self.dense[i].w.t(), false, 1);
+        dx
+    }
+
+    /// Runs the hidden layers `range` (dense + SiLU) from `x`; records the cache when given
+    /// (training), otherwise applies SiLU in place (inference).
+    pub(crate) fn hidden(
+        &self,
+        mut x: Array2<f32>,
+        range: std::ops::Range<usize>,
+        mut cache: Option<&mut Cache>,
+        threads: usize,
+    ) -> Array2<f32> {
+        for i in range {
+            let d = &self.dense[i];
+            let n = x.nrows();
+            let mut a = Array2::<f32>::zeros((n, d.w.ncols()));
+            matmul(a.view_mut(), x.view(), d.w.view(), false, threads);
+            match cache.as_deref_mut() {
+                Some(c) => {
+                    let mut sg = Array2::<f32>::zeros(a.dim());
+                    let mut h = Array2::<f32>::zeros(a.dim());
+                    bias_silu(&mut a, &d.b, &mut sg, &mut h);
+                    c.inputs[i] = x;
+                    c.pre[i] = a;
+                    c.sig[i] = sg;
+                    x = h;
+                }
+                None => {
+                    bias_silu_inplace(&mut a, &d.b);
+                    x = a;
+                }
+            }
+        }
+        x
+    }
+
+    /// Layer `i` without activation (`x W + b`).
+    pub(crate) fn linear(&self, i: usize, x: &Array2<f32>, threads: usize) -> Array2<f32> {
+        let d = &self.dense[i];
+        let mut v = Array2::<f32>::zeros((x.nrows(), d.w.ncols()));
+        matmul(v.view_mut(), x.view(), d.w.view(), false, threads);
+        v += &d.b;
+        v
+    }
+
+    /// Back through the hidden layers `range` (dense + SiLU, as [`Layers::hidden`] ran them)
+    /// from the gradient `d` of their output; the gradient of their input when
+    /// `need_input`.
+    pub(crate) fn hidden_backward(
+        &self,
+        mut d: Array2<f32>,
+        range: std::ops::Range<usize>,
+        cache: &Cache,
+        grads: &mut [Dense],
+        need_input: bool,
+    ) -> Array2<f32> {
+        let first = range.start;
+        for i in range.rev() {
+            silu_grad(
+                d.as_slice_mut().expect("contiguous"),
+                cache.pre[i].as_slice().expect("contiguous"),
+                cache.sig[i].as_slice().expect("contiguous"),
+            );
+            d = self.layer_backward(i, d, cache, grads, need_input || i > first);
+        }
+        d
+    }
+}
+
+impl Grads {
+    fn clone_zeroed(&self) -> Grads {
+        Grads(self.0.iter().map(Dense::zeros_like).collect())
+    }
 }
 
 /// The velocity field with its optimizer state, on the CPU.
 #[derive(Debug, Clone)]
 pub struct NativeField {
     config: VelocityFieldConfig,
-    layers: Vec<Dense>,
-    moments: Option<(Grads, Grads)>,
-    step: u64,
+    net: Layers,
     /// Threads for the matrix products (the caller's rayon pool).
     pub threads: usize,
 }
 
-const BRANCHES: [&str; 4] = ["time", "condition", "latent", "joint"];
-
 impl NativeField {
-    /// Layer `l` of branch `b` (0 time, 1 condition, 2 latent, 3 joint); the output layer is
-    /// index `4 L`.
-    fn names(config: &VelocityFieldConfig) -> Vec<String> {
-        let mut n: Vec<String> = BRANCHES
-            .iter()
-            .flat_map(|b| (0..config.layers).map(move |l| format!("{b}.layers.{l}")))
-            .collect();
-        n.push("output".into());
-        n
-    }
-
-    /// Builds the field from weights named as [`crate::params::export`] names a
-    /// [`crate::velocity::VelocityField`].
+    /// Builds the field from weights named by its [`VelocityFieldConfig::plan`] (as
+    /// [`crate::params::export`] names a [`crate::velocity::VelocityField`]).
     pub fn from_weights(config: VelocityFieldConfig, weights: &Weights) -> Result<Self, String> {
-        let (w, l) = (config.hidden, config.layers);
-        let mut layers = vec![];
-        for (i, name) in Self::names(&config).iter().enumerate() {
-            let branch = i / l.max(1);
-            let fan_in = if i == 4 * l || i % l != 0 {
-                w
-            } else {
-                match branch {
-                    0 => 2 * config.time_frequencies,
-                    1 => config.condition_dim,
-                    2 => config.target_dim,
-                    _ => 3 * w,
-                }
-            };
-            let out = if i == 4 * l { config.target_dim } else { w };
-            let get = |suffix: &str, shape: &[usize]| -> Result<&NamedArray, String> {
-                let key = format!("{name}.{suffix}");
-                let a = weights
-                    .get(&key)
-                    .ok_or_else(|| format!("missing weights: {key}"))?;
-                if a.shape != shape {
-                    return Err(format!("{key} has shape {:?}, expected {shape:?}", a.shape));
-                }
-                Ok(a)
-            };
-            let wa = get("weight", &[fan_in, out])?;
-            let ba = get("bias", &[out])?;
-            layers.push(Dense {
-                w: Array2::from_shape_vec((fan_in, out), wa.values.clone()).expect("checked shape"),
-                b: Array1::from_vec(ba.values.clone()),
-            });
-        }
-        if weights.len() != 2 * layers.len() {
-            return Err(format!(
-                "{} weight tensors for a field with {} layers",
-                weights.len(),
-                layers.len()
-            ));
-        }
         Ok(NativeField {
             config,
-            layers,
-            moments: None,
-            step: 0,
+            net: Layers::from_weights(config.plan(), weights)?,
             threads: 1,
         })
     }
@@ -265,68 +445,24 @@ impl NativeField {
 
     /// The weights under the names of [`crate::velocity::VelocityField`].
     pub fn weights(&self) -> Weights {
-        let mut out = Weights::new();
-        for (name, d) in Self::names(&self.config).iter().zip(&self.layers) {
-            out.insert(
-                format!("{name}.weight"),
-                NamedArray {
-                    shape: d.w.shape().to_vec(),
-                    values: d.w.iter().copied().collect(),
-                },
-            );
-            out.insert(
-                format!("{name}.bias"),
-                NamedArray {
-                    shape: vec![d.b.len()],
-                    values: d.b.to_vec(),
-                },
-            );
-        }
-        out
+        self.net.weights()
     }
 
     /// One bias-corrected EMA update of `ema` (weights under the names of
     /// [`NativeField::weights`]) toward the current weights at `rate`
     /// ([`params::ema_rate`]), read in place: no copy of the weights.
     pub fn blend_into(&self, ema: &mut Weights, rate: f32) {
-        for (name, d) in Self::names(&self.config).iter().zip(&self.layers) {
-            if let Some(e) = ema.get_mut(&format!("{name}.weight")) {
-                crate::params::ema_blend(&mut e.values, d.w.iter(), rate);
-            }
-            if let Some(e) = ema.get_mut(&format!("{name}.bias")) {
-                crate::params::ema_blend(&mut e.values, d.b.iter(), rate);
-            }
-        }
+        self.net.blend_into(ema, rate)
     }
 
-    /// Adam moments and step count, named `m.*`, `v.*` (for checkpoints).
-    pub fn optimizer_state(&self) -> (Weights, u64) {
-        let mut out = Weights::new();
-        if let Some((m, v)) = &self.moments {
-            for (prefix, g) in [("m", m), ("v", v)] {
-                let f = NativeField {
-                    layers: g.0.clone(),
-                    moments: None,
-                    ..self.clone()
-                };
-                out.extend(crate::params::prefixed(prefix, f.weights()));
-            }
-        }
-        (out, self.step)
+    /// Weights, Adam moments and step count (for checkpoints).
+    pub fn state(&self) -> OptimState {
+        self.net.state()
     }
 
-    /// Restores what [`NativeField::optimizer_state`] returned.
-    pub fn set_optimizer_state(&mut self, state: &Weights, step: u64) -> Result<(), String> {
-        if step == 0 {
-            self.moments = None;
-            self.step = 0;
-            return Ok(());
-        }
-        let m = NativeField::from_weights(self.config, &crate::params::under("m", state))?;
-        let v = NativeField::from_weights(self.config, &crate::params::under("v", state))?;
-        self.moments = Some((Grads(m.layers), Grads(v.layers)));
-        self.step = step;
-        Ok(())
+    /// Restores what [`NativeField::state`] (or the burn engine) returned.
+    pub fn set_state(&mut self, state: &OptimState) -> Result<(), String> {
+        self.net.set_state(state)
     }
 
     /// `[cos(2 pi k t), sin(2 pi k t)]`, `k = 0 .. F - 1`, by rotating in f64: eight
@@ -358,39 +494,6 @@ impl NativeField {
         out
     }
 
-    /// Runs the hidden layers `range` from `x`; records the cache when given (training),
-    /// otherwise applies SiLU in place (inference).
-    fn branch(
-        &self,
-        mut x: Array2<f32>,
-        range: std::ops::Range<usize>,
-        mut cache: Option<&mut Cache>,
-        threads: usize,
-    ) -> Array2<f32> {
-        for i in range {
-            let d = &self.layers[i];
-            let n = x.nrows();
-            let mut a = Array2::<f32>::zeros((n, d.w.ncols()));
-            matmul(a.view_mut(), x.view(), d.w.view(), false, threads);
-            match cache.as_deref_mut() {
-                Some(c) => {
-                    let mut sg = Array2::<f32>::zeros(a.dim());
-                    let mut h = Array2::<f32>::zeros(a.dim());
-                    bias_silu(&mut a, &d.b, &mut sg, &mut h);
-                    c.inputs[i] = x;
-                    c.pre[i] = a;
-                    c.sig[i] = sg;
-                    x = h;
-                }
-                None => {
-                    bias_silu_inplace(&mut a, &d.b);
-                    x = a;
-                }
-            }
-        }
-        x
-    }
-
     fn forward_cached(
         &self,
         t: &[f32],
@@ -403,13 +506,21 @@ impl NativeField {
         let w = self.config.hidden;
         let n = xt.nrows();
         let mut joint_in = Array2::<f32>::zeros((n, 3 * w));
-        let time = self.branch(self.time_features(t), 0..l, cache.as_deref_mut(), threads);
+        let time = self
+            .net
+            .hidden(self.time_features(t), 0..l, cache.as_deref_mut(), threads);
         joint_in.slice_mut(s![.., ..w]).assign(&time);
-        let h = self.branch(cond.to_owned(), l..2 * l, cache.as_deref_mut(), threads);
+        let h = self
+            .net
+            .hidden(cond.to_owned(), l..2 * l, cache.as_deref_mut(), threads);
         joint_in.slice_mut(s![.., w..2 * w]).assign(&h);
-        let lat = self.branch(xt.to_owned(), 2 * l..3 * l, cache.as_deref_mut(), threads);
+        let lat = self
+            .net
+            .hidden(xt.to_owned(), 2 * l..3 * l, cache.as_deref_mut(), threads);
         joint_in.slice_mut(s![.., 2 * w..]).assign(&lat);
-        let h = self.branch(joint_in, 3 * l..4 * l, cache.as_deref_mut(), threads);
+        let h = self
+            .net
+            .hidden(joint_in, 3 * l..4 * l, cache.as_deref_mut(), threads);
         let v = self.output(&h, threads);
         if let Some(c) = cache {
             c.inputs[4 * l] = h;
@@ -419,11 +530,7 @@ impl NativeField {
 
     /// The output layer (linear) on the trunk's last hidden activations.
     fn output(&self, h: &Array2<f32>, threads: usize) -> Array2<f32> {
-        let out = &self.layers[4 * self.config.layers];
-        let mut v = Array2::<f32>::zeros((h.nrows(), self.config.target_dim));
-        matmul(v.view_mut(), h.view(), out.w.view(), false, threads);
-        v += &out.b;
-        v
+        self.net.linear(4 * self.config.layers, h, threads)
     }
 
     /// Runs `f` on row blocks in parallel when `threads > 1` and stacks the results.
@@ -458,9 +565,11 @@ impl NativeField {
     pub fn condition_part(&self, cond: ArrayView2<f32>) -> Array2<f32> {
         let (l, w) = (self.config.layers, self.config.hidden);
         self.by_rows(cond.nrows(), |a, e| {
-            let h = self.branch(cond.slice(s![a..e, ..]).to_owned(), l..2 * l, None, 1);
+            let h = self
+                .net
+                .hidden(cond.slice(s![a..e, ..]).to_owned(), l..2 * l, None, 1);
             let mut part = Array2::<f32>::zeros((e - a, w));
-            let trunk = &self.layers[3 * l].w;
+            let trunk = &self.net.dense[3 * l].w;
             matmul(
                 part.view_mut(),
                 h.view(),
@@ -483,9 +592,11 @@ impl NativeField {
     ) -> Array2<f32> {
         let (l, w) = (self.config.layers, self.config.hidden);
         self.by_rows(xt.nrows(), |a, e| {
-            let time = self.branch(self.time_features(&t[a..e]), 0..l, None, 1);
-            let lat = self.branch(xt.slice(s![a..e, ..]).to_owned(), 2 * l..3 * l, None, 1);
-            let first = &self.layers[3 * l];
+            let time = self.net.hidden(self.time_features(&t[a..e]), 0..l, None, 1);
+            let lat = self
+                .net
+                .hidden(xt.slice(s![a..e, ..]).to_owned(), 2 * l..3 * l, None, 1);
+            let first = &self.net.dense[3 * l];
             let mut pre = part.slice(s![a..e, ..]).to_owned();
             matmul(
                 pre.view_mut(),
@@ -502,7 +613,7 @@ impl NativeField {
                 1,
             );
             bias_silu_inplace(&mut pre, &first.b);
-            let h = self.branch(pre, 3 * l + 1..4 * l, None, 1);
+            let h = self.net.hidden(pre, 3 * l + 1..4 * l, None, 1);
             self.output(&h, 1)
         })
     }
@@ -560,71 +671,24 @@ impl NativeField {
         u: ArrayView2<f32>,
         count: f32,
     ) -> (f64, Grads) {
-        let nl = self.layers.len();
         let l = self.config.layers;
         let w = self.config.hidden;
-        let mut cache = Cache {
-            inputs: vec![Array2::zeros((0, 0)); nl],
-            pre: vec![Array2::zeros((0, 0)); nl],
-            sig: vec![Array2::zeros((0, 0)); nl],
-        };
+        let mut cache = Cache::new(self.net.dense.len());
         let v = self.forward_cached(t, xt, cond, Some(&mut cache), 1);
         let mut dv = v - u;
         let sq = dv.iter().map(|d| (d * d) as f64).sum::<f64>();
         dv *= 2.0 / count;
-        let mut grads: Vec<Dense> = self
-            .layers
-            .iter()
-            .map(|d| Dense {
-                w: Array2::zeros(d.w.dim()),
-                b: Array1::zeros(d.b.len()),
-            })
-            .collect();
-        // Output layer.
-        let mut dh = self.layer_backward(4 * l, dv, &cache, &mut grads, true);
-        // Joint block, then its input split into the three branches.
-        for i in (3 * l..4 * l).rev() {
-            silu_grad(
-                dh.as_slice_mut().expect("contiguous"),
-                cache.pre[i].as_slice().expect("contiguous"),
-                cache.sig[i].as_slice().expect("contiguous"),
-            );
-            dh = self.layer_backward(i, dh, &cache, &mut grads, true);
-        }
+        let mut grads = self.net.zero_grads();
+        let g = &mut grads.0;
+        // Output layer, the joint block, then its input split into the three branches.
+        let dh = self.net.layer_backward(4 * l, dv, &cache, g, true);
+        let dh = self.net.hidden_backward(dh, 3 * l..4 * l, &cache, g, true);
         for b in 0..3 {
-            let mut d = dh.slice(s![.., b * w..(b + 1) * w]).to_owned();
-            for i in (b * l..(b + 1) * l).rev() {
-                silu_grad(
-                    d.as_slice_mut().expect("contiguous"),
-                    cache.pre[i].as_slice().expect("contiguous"),
-                    cache.sig[i].as_slice().expect("contiguous"),
-                );
-                d = self.layer_backward(i, d, &cache, &mut grads, i > b * l);
-            }
+            let d = dh.slice(s![.., b * w..(b + 1) * w]).to_owned();
+            self.net
+                .hidden_backward(d, b * l..(b + 1) * l, &cache, g, false);
         }
-        (sq, Grads(grads))
-    }
-
-    /// Weight gradients of layer `i` from the gradient `d` of its pre-activation; returns the
-    /// gradient of its input when `need_input`.
-    fn layer_backward(
-        &self,
-        i: usize,
-        d: Array2<f32>,
-        cache: &Cache,
-        grads: &mut [Dense],
-        need_input: bool,
-    ) -> Array2<f32> {
-        let x = &cache.inputs[i];
-        // Row blocks run in parallel already: one GEMM thread each.
-        matmul(grads[i].w.view_mut(), x.t(), d.view(), false, 1);
-        grads[i].b = d.sum_axis(Axis(0));
-        if !need_input {
-            return Array2::zeros((0, 0));
-        }
-        let mut dx = Array2::<f32>::zeros(x.dim());
-        matmul(dx.view_mut(), d.view(), self.layers[i].w.t(), false, 1);
-        dx
+        (sq, grads)
     }
 
     /// One AdamW step on the flow-matching loss; returns the loss before the step. The weights
@@ -638,64 +702,11 @@ impl NativeField {
         lr: f32,
         opt: &AdamW,
     ) -> f32 {
-        let (loss, mut g) = self.loss_and_grads(t, xt, cond, u);
+        let (loss, g) = self.loss_and_grads(t, xt, cond, u);
         if !loss.is_finite() {
             return loss;
         }
-        if let Some(c) = opt.grad_clip {
-            for d in g.0.iter_mut() {
-                for a in [
-                    d.w.as_slice_mut().expect("contiguous"),
-                    d.b.as_slice_mut().expect("contiguous"),
-                ] {
-                    let norm = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-                    if norm > c {
-                        let f = c / (norm + 1e-6);
-                        a.iter_mut().for_each(|x| *x *= f);
-                    }
-                }
-            }
-        }
-        self.step += 1;
-        let zeros = || {
-            Grads(
-                g.0.iter()
-                    .map(|d| Dense {
-                        w: Array2::zeros(d.w.dim()),
-                        b: Array1::zeros(d.b.len()),
-                    })
-                    .collect(),
-            )
-        };
-        let (m, v) = self.moments.get_or_insert_with(|| (zeros(), zeros()));
-        let bc1 = 1.0 - opt.beta1.powi(self.step as i32);
-        let bc2 = 1.0 - opt.beta2.powi(self.step as i32);
-        let decay = 1.0 - lr * opt.weight_decay;
-        for (((p, gr), mm), vv) in self
-            .layers
-            .iter_mut()
-            .zip(&g.0)
-            .zip(m.0.iter_mut())
-            .zip(v.0.iter_mut())
-        {
-            let update = |p: &mut f32, g: &f32, m: &mut f32, v: &mut f32| {
-                *m = opt.beta1 * *m + (1.0 - opt.beta1) * g;
-                *v = opt.beta2 * *v + (1.0 - opt.beta2) * g * g;
-                let mh = *m / bc1;
-                let vh = *v / bc2;
-                *p = *p * decay - lr * mh / (vh.sqrt() + opt.epsilon);
-            };
-            Zip::from(&mut p.w)
-                .and(&gr.w)
-                .and(&mut mm.w)
-                .and(&mut vv.w)
-                .for_each(update);
-            Zip::from(&mut p.b)
-                .and(&gr.b)
-                .and(&mut mm.b)
-                .and(&mut vv.b)
-                .for_each(update);
-        }
+        self.net.adam_step(g, lr, opt);
         loss
     }
 
@@ -708,12 +719,7 @@ impl NativeField {
         u: ArrayView2<f32>,
     ) -> (f32, Weights) {
         let (loss, g) = self.loss_and_grads(t, xt, cond, u);
-        let f = NativeField {
-            layers: g.0,
-            moments: None,
-            ..self.clone()
-        };
-        (loss, f.weights())
+        (loss, self.net.named(&g.0))
     }
 }
 
@@ -733,9 +739,12 @@ mod tests {
         };
         let field = NativeField {
             config,
-            layers: vec![],
-            moments: None,
-            step: 0,
+            net: Layers {
+                plan: LayerPlan { layers: vec![] },
+                dense: vec![],
+                moments: None,
+                step: 0,
+            },
             threads: 1,
         };
         let t = [0.0f32, 1e-4, 0.37, 0.5, 0.999, 1.0];

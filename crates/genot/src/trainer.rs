@@ -11,18 +11,16 @@ use crate::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::config::{GenotConfig, Orientation};
 use crate::coupling::{BatchPlan, BatchSolve, Coupler};
 use crate::data::{ConditionGroup, TrainingData};
-use crate::engine::{burn_optimizer, Engine, FieldTrainer};
+use crate::engine::{field_engine, rescaling_engine, Engine, FieldEngine, RescalingEngine};
 use crate::error::{GenotError, Result};
 use crate::flow::{latents, straight_path, stratified_times, T_OFFSET};
 use crate::history::TrainReport;
 use crate::matching::{match_latents_per_source, PairDraw};
-use crate::model::{one_hot_append, to_tensor, Genot};
+use crate::model::{one_hot_append, rescaling_shapes, Genot};
 use crate::ode::{integrate, Solver};
 use crate::orientation;
 use crate::params::{self, Weights};
-use crate::rescaling::Rescaling;
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use ndarray::{Array2, Axis};
 use rand::seq::index::sample;
 use rand::{Rng, RngCore, SeedableRng};
@@ -31,8 +29,9 @@ use std::path::Path;
 
 /// Networks being trained, with their optimizers.
 pub(crate) struct Nets {
-    pub(crate) velocity: FieldTrainer,
-    pub(crate) rescaling: Option<[(Rescaling, ModuleOptimizer); 2]>,
+    pub(crate) velocity: Box<dyn FieldEngine>,
+    /// U-GENOT's eta and xi.
+    pub(crate) rescaling: Option<[Box<dyn RescalingEngine>; 2]>,
 }
 
 /// What one [`Trainer::step`] did.
@@ -51,8 +50,6 @@ pub struct Step {
 pub struct Trainer<'a> {
     data: &'a TrainingData,
     config: GenotConfig,
-    /// The autodiff device of the burn networks.
-    ad: Device,
     nets: Nets,
     ema: Option<Weights>,
     report: TrainReport,
@@ -85,15 +82,20 @@ impl<'a> Trainer<'a> {
         engine: Engine,
     ) -> Result<Self> {
         crate::resources::check(&crate::resources::fit_need(&config))?;
-        let ad = device.clone().autodiff();
-        let fresh = Genot::from_config(config.clone(), None, &ad)?;
+        // The initial weights, from the seed (on the host: the same for every device).
+        let fresh = Genot::from_config(config.clone(), None, &Device::flex().autodiff())?.weights();
         let tc = &config.training;
+        let velocity = params::under("velocity", &fresh);
+        let rescaling = match rescaling_shapes(&config) {
+            Some([eta, xi]) => Some([
+                rescaling_engine(eta, &params::under("eta", &fresh), device, engine, tc)?,
+                rescaling_engine(xi, &params::under("xi", &fresh), device, engine, tc)?,
+            ]),
+            None => None,
+        };
         let nets = Nets {
-            velocity: FieldTrainer::new(config.velocity, fresh.velocity, device, engine, tc)?,
-            rescaling: match (fresh.eta, fresh.xi) {
-                (Some(e), Some(x)) => Some([(e, burn_optimizer(tc)), (x, burn_optimizer(tc))]),
-                _ => None,
-            },
+            velocity: field_engine(config.velocity, &velocity, device, engine, tc)?,
+            rescaling,
         };
         let ema = tc.ema.map(|_| nets.velocity.weights());
         let coupler = Coupler::new(
@@ -125,7 +127,6 @@ impl<'a> Trainer<'a> {
         let ot_batch = m.ot_batch_size.unwrap_or(tc.batch_size);
         Ok(Trainer {
             data,
-            ad,
             nets,
             ema,
             report: TrainReport {
@@ -296,29 +297,24 @@ impl<'a> Trainer<'a> {
             });
         }
 
-        if let Some([(eta, eo), (xi, xo)]) = self.nets.rescaling.take() {
+        if let Some([eta, xi]) = self.nets.rescaling.as_mut() {
             let xin = batch_in.as_ref().expect("drawn for U-GENOT above");
             let yin = with_condition(&self.target_n, &self.target_labels, &ti, &self.config);
-            let (eta, eo, le) = rescaling_step(
-                eta,
-                eo,
-                xin,
-                plan.row_mass.as_slice().expect("contiguous"),
-                &self.ad,
-                tc.lr,
-                it,
-            )?;
-            let (xi, xo, lx) = rescaling_step(
-                xi,
-                xo,
-                &yin,
-                plan.col_mass.as_slice().expect("contiguous"),
-                &self.ad,
-                tc.lr,
-                it,
-            )?;
-            self.nets.rescaling = Some([(eta, eo), (xi, xo)]);
-            self.report.rescaling_losses.push([le, lx]);
+            let mut losses = [0.0; 2];
+            for ((net, input, mass), loss) in
+                [(eta, xin, &plan.row_mass), (xi, &yin, &plan.col_mass)]
+                    .into_iter()
+                    .zip(&mut losses)
+            {
+                *loss = net.step(input, mass.as_slice().expect("contiguous"), tc.lr);
+                if !loss.is_finite() {
+                    return Err(GenotError::NonFiniteLoss {
+                        iteration: it + 1,
+                        loss: *loss as f64,
+                    });
+                }
+            }
+            self.report.rescaling_losses.push(losses);
         }
         if let (Some(e), Some(decay)) = (self.ema.as_mut(), tc.ema) {
             self.nets.velocity.update_ema(e, decay, it + 1);
@@ -347,9 +343,9 @@ impl<'a> Trainer<'a> {
             "velocity",
             self.ema.unwrap_or_else(|| nets.velocity.weights()),
         );
-        if let Some([(e, _), (x, _)]) = &nets.rescaling {
-            weights.extend(params::prefixed("eta", params::export(e)));
-            weights.extend(params::prefixed("xi", params::export(x)));
+        if let Some([e, x]) = &nets.rescaling {
+            weights.extend(params::prefixed("eta", e.weights()));
+            weights.extend(params::prefixed("xi", x.weights()));
         }
         if let Err(name) = params::check_finite(&weights) {
             return Err(GenotError::Invalid(format!(
@@ -358,11 +354,7 @@ impl<'a> Trainer<'a> {
         }
         let mut config = self.config;
         config.trained_by = Some(crate::config::TrainedBy {
-            engine: if self.engine.is_native(device) {
-                Engine::Native
-            } else {
-                Engine::Burn
-            },
+            engine: self.engine.on(device),
             device: format!("{device:?}"),
         });
         let model = Genot::from_config(config, Some(&weights), device)?;
@@ -384,35 +376,6 @@ fn with_condition(
     }
     let labels: Vec<Option<usize>> = rows.iter().map(|&i| labels[i]).collect();
     one_hot_append(picked.view(), &labels, config.conditions.len())
-}
-
-/// One regression step of eta or xi on the batch masses: mean squared error plus a penalty
-/// keeping the mean prediction at the mean target (the plan's total mass).
-fn rescaling_step(
-    net: Rescaling,
-    mut opt: ModuleOptimizer,
-    input: &Array2<f32>,
-    mass: &[f32],
-    device: &Device,
-    lr: f64,
-    it: usize,
-) -> Result<(Rescaling, ModuleOptimizer, f32)> {
-    let n = input.nrows();
-    let target = Tensor::<2>::from_data(TensorData::new(mass.to_vec(), [n, 1]), device);
-    let pred = net.forward(to_tensor(input.view(), device));
-    let mse = (pred.clone() - target.clone()).powi_scalar(2).mean();
-    let penalty = (pred.mean() - target.mean()).powi_scalar(2);
-    let loss = mse + penalty;
-    let lv: f32 = loss.clone().into_scalar();
-    if !lv.is_finite() {
-        return Err(GenotError::NonFiniteLoss {
-            iteration: it + 1,
-            loss: lv as f64,
-        });
-    }
-    let grads = GradientsParams::from_grads(loss.backward(), &net);
-    let net = opt.step(lr, net, grads);
-    Ok((net, opt, lv))
 }
 
 /// The batches of the orientation choice besides the warm-up batch:

@@ -24,6 +24,7 @@
 //! assert_eq!(field.forward(t, xt, x).dims(), [5, 3]);
 //! ```
 
+use crate::layers::{LayerPlan, LayerShape};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::silu;
@@ -37,11 +38,9 @@ pub struct Branch {
 }
 
 impl Branch {
-    /// `layers` dense layers of `width` units on `input` features (`layers >= 1`).
-    pub fn new(input: usize, width: usize, layers: usize, device: &Device) -> Self {
-        let layers = (0..layers)
-            .map(|l| LinearConfig::new(if l == 0 { input } else { width }, width).init(device))
-            .collect();
+    /// The dense layers of `plan` (each followed by SiLU), freshly initialised.
+    pub fn from_plan<'a>(plan: impl IntoIterator<Item = &'a LayerShape>, device: &Device) -> Self {
+        let layers = plan.into_iter().map(|l| linear(l, device)).collect();
         Branch { layers }
     }
 
@@ -69,16 +68,50 @@ pub struct VelocityFieldConfig {
     pub time_frequencies: usize,
 }
 
+/// A burn linear layer of `l`'s sizes.
+pub fn linear(l: &LayerShape, device: &Device) -> Linear {
+    LinearConfig::new(l.input, l.output).init(device)
+}
+
+/// The branches of the field, in the order of its [`LayerPlan`] (and of the concatenation
+/// the joint block reads: time, condition, latent).
+pub const BRANCHES: [&str; 4] = ["time", "condition", "latent", "joint"];
+
 impl VelocityFieldConfig {
+    /// The field's layers: `L` per branch (time on `2F` features, condition on
+    /// `condition_dim`, latent on `q`, joint on the `3 width` concatenation), then the
+    /// linear `output` to `q`. Both engines are built from it.
+    pub fn plan(&self) -> LayerPlan {
+        let (w, l) = (self.hidden, self.layers);
+        let inputs = [
+            2 * self.time_frequencies,
+            self.condition_dim,
+            self.target_dim,
+            3 * w,
+        ];
+        let mut layers: Vec<LayerShape> = BRANCHES
+            .iter()
+            .zip(inputs)
+            .flat_map(|(b, input)| LayerPlan::branch(b, input, w, l))
+            .collect();
+        layers.push(LayerShape {
+            name: "output".into(),
+            input: w,
+            output: self.target_dim,
+        });
+        LayerPlan { layers }
+    }
+
     /// A field with freshly initialised weights (seed the device first for reproducibility).
     pub fn init(&self, device: &Device) -> VelocityField {
-        let (w, l) = (self.hidden, self.layers);
+        let plan = self.plan();
+        let branch = |b: &str| Branch::from_plan(plan.under(b), device);
         VelocityField {
-            time: Branch::new(2 * self.time_frequencies, w, l, device),
-            condition: Branch::new(self.condition_dim, w, l, device),
-            latent: Branch::new(self.target_dim, w, l, device),
-            joint: Branch::new(3 * w, w, l, device),
-            output: LinearConfig::new(w, self.target_dim).init(device),
+            time: branch("time"),
+            condition: branch("condition"),
+            latent: branch("latent"),
+            joint: branch("joint"),
+            output: linear(plan.get("output").expect("planned"), device),
             time_frequencies: self.time_frequencies,
         }
     }

@@ -217,7 +217,7 @@ fn both_engines_train_alike() {
             },
         )
     };
-    let (_, native) = run(Engine::Native, false).unwrap();
+    let (native_model, native) = run(Engine::Native, false).unwrap();
     let (_, burn) = fit(
         &data,
         config.clone(),
@@ -234,8 +234,201 @@ fn both_engines_train_alike() {
             "iteration {i}: native {a}, burn {b}"
         );
     }
-    let err = run(Engine::Burn, true).unwrap_err().to_string();
-    assert!(err.contains("other engine"), "{err}");
+    // The checkpoint of the native run resumes on burn (one format for both engines): a
+    // finished run resumed with the same iterations has nothing left to do and returns the
+    // native model's weights.
+    let (resumed, report) = run(Engine::Burn, true).unwrap();
+    assert_eq!(report.losses, native.losses);
+    assert_eq!(resumed.weights(), native_model.weights());
+    // Older checkpoints: the native engine's file under its former name is read as is; an
+    // older burn record is refused with a clear error.
+    let ck = dir.path().join("checkpoint");
+    let rename = |a: &str, b: &str| std::fs::rename(ck.join(a), ck.join(b)).unwrap();
+    rename("velocity-state.safetensors", "velocity-native.safetensors");
+    let (older, _) = run(Engine::Native, true).unwrap();
+    assert_eq!(older.weights(), native_model.weights());
+    rename("velocity-state.safetensors", "velocity.bpk");
+    let err = run(Engine::Native, true).unwrap_err().to_string();
+    assert!(err.contains("older genot") && err.contains(".bpk"), "{err}");
+}
+
+/// A U-GENOT fit stopped halfway on one engine and resumed on the other continues as the
+/// uninterrupted run of the first engine (to the engines' rounding): the velocity field,
+/// eta, xi and their AdamW moments all cross over.
+#[test]
+fn a_checkpoint_resumes_on_the_other_engine() {
+    use genot::engine::Engine;
+    use genot::*;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+    let x = Array2::from_shape_simple_fn((200, 2), || rng.random_range(-1.0f32..1.0));
+    let y = x.mapv(|v| v * 0.7 - 1.0);
+    let data = TrainingData::new(x, y);
+    let config = |iterations| {
+        make_config(
+            &data,
+            MatchingConfig {
+                tau_a: 0.9,
+                tau_b: 0.9,
+                ..Default::default()
+            },
+            TrainConfig {
+                iterations,
+                batch_size: 64,
+                lr: 1e-3,
+                ..Default::default()
+            },
+            Architecture {
+                hidden: 16,
+                layers: 2,
+                time_frequencies: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    assert!(config(1).rescaling.is_some(), "U-GENOT has eta and xi");
+    for (first, second) in [
+        (Engine::Native, Engine::Burn),
+        (Engine::Burn, Engine::Native),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |iterations, engine, resume| {
+            fit(
+                &data,
+                config(iterations),
+                &Device::flex(),
+                FitOptions {
+                    engine,
+                    checkpoint_dir: Some(dir.path().into()),
+                    resume,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let (_, whole) = fit(
+            &data,
+            config(16),
+            &Device::flex(),
+            FitOptions {
+                engine: first,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        run(8, first, false);
+        let (model, resumed) = run(16, second, true);
+        assert_eq!(resumed.resumed_from, 8);
+        assert_eq!(resumed.losses[..8], whole.losses[..8]);
+        let close = |a: f32, b: f32| (a - b).abs() <= 2e-3 * a.abs().max(1e-3);
+        for i in 8..16 {
+            let (a, b) = (whole.losses[i], resumed.losses[i]);
+            assert!(
+                close(a, b),
+                "{first:?} then {second:?}, iteration {i}: {a} vs {b}"
+            );
+            for k in 0..2 {
+                let (a, b) = (whole.rescaling_losses[i][k], resumed.rescaling_losses[i][k]);
+                assert!(
+                    close(a, b),
+                    "{first:?} then {second:?}, eta/xi {k} at {i}: {a} vs {b}"
+                );
+            }
+        }
+        assert!(model.eta.is_some() && model.xi.is_some());
+    }
+}
+
+/// The on-device AdamW of the burn engine takes burn's own AdamW steps (gradient clipping
+/// included): burn's optimizer is the independent reference of the shared rule.
+#[test]
+fn the_burn_engines_adamw_is_burns() {
+    use burn::grad_clipping::GradientClippingConfig;
+    use genot::adam::DeviceAdam;
+    let device = Device::flex().autodiff();
+    let mut reference = params::init_uniform(CONFIG.init(&device), 5);
+    let mut ours = reference.clone();
+    let (lr, wd, eps, clip) = (1e-2, 1e-3, 1e-8, 0.05);
+    let mut opt = AdamWConfig::new()
+        .with_epsilon(eps)
+        .with_weight_decay(wd)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(clip)))
+        .init();
+    let mut adam = DeviceAdam::new(AdamW {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: eps,
+        weight_decay: wd,
+        grad_clip: Some(clip),
+    });
+    for step in 0..5 {
+        let b = batch(40, 20 + step);
+        let g =
+            GradientsParams::from_grads(burn_loss(&reference, &b, &device).backward(), &reference);
+        reference = opt.step(lr, reference, g);
+        let g = GradientsParams::from_grads(burn_loss(&ours, &b, &device).backward(), &ours);
+        ours = adam.step(ours, g, lr);
+    }
+    assert_close(
+        &params::export(&reference),
+        &params::export(&ours),
+        1e-4,
+        "weights after 5 clipped steps",
+    );
+    // The clipping acts: without it the steps differ.
+    let mut free = DeviceAdam::new(AdamW {
+        grad_clip: None,
+        ..AdamW::new(&genot::TrainConfig::default())
+    });
+    let mut unclipped = params::init_uniform(CONFIG.init(&device), 5);
+    for step in 0..5 {
+        let b = batch(40, 20 + step);
+        let g =
+            GradientsParams::from_grads(burn_loss(&unclipped, &b, &device).backward(), &unclipped);
+        unclipped = free.step(unclipped, g, lr);
+    }
+    let (a, b) = (params::export(&reference), params::export(&unclipped));
+    assert!(std::panic::catch_unwind(|| assert_close(&a, &b, 1e-4, "x")).is_err());
+}
+
+/// The native eta / xi against burn's autodiff: same predictions, same loss, same
+/// gradients; and one native AdamW step moves the weights as the burn engine's does.
+#[test]
+fn native_rescaling_matches_burn_autodiff() {
+    use genot::native_rescaling::NativeRescaling;
+    use genot::rescaling::{plan, Rescaling};
+    let device = Device::flex().autodiff();
+    let net = params::init_uniform(Rescaling::new(3, 8, 2, &device), 9);
+    let native = NativeRescaling::from_weights(plan(3, 8, 2), &params::export(&net)).unwrap();
+    let b = batch(37, 4);
+    let mass: Vec<f32> = b.u.column(0).iter().map(|v| v.abs() * 2.0).collect();
+    let pred = net.forward(to_tensor(b.cond.view(), &device));
+    let target = Tensor::<2>::from_data(TensorData::new(mass.clone(), [37, 1]), &device);
+    let loss = (pred.clone() - target.clone()).powi_scalar(2).mean()
+        + (pred.clone().mean() - target.mean()).powi_scalar(2);
+    let burn_pred = to_array(pred.inner());
+    let np = native.forward(b.cond.view());
+    for (p, q) in burn_pred.iter().zip(&np) {
+        assert!(
+            (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+            "prediction {p} vs {q}"
+        );
+    }
+    let lv: f32 = loss.clone().into_scalar();
+    let grads = loss.backward();
+    let mut collect = GradCollector {
+        path: vec![],
+        grads: &grads,
+        out: Weights::new(),
+    };
+    net.visit(&mut collect);
+    let (nl, ng) = native.gradients(b.cond.view(), &mass);
+    assert!((lv - nl).abs() <= 1e-5 * lv.abs(), "loss {lv} vs {nl}");
+    assert_close(&collect.out, &ng, 1e-4, "rescaling gradients");
+    // A wrong target gives other gradients: the comparison can fail.
+    let shifted: Vec<f32> = mass.iter().map(|m| m + 1.0).collect();
+    let (_, other) = native.gradients(b.cond.view(), &shifted);
+    assert!(std::panic::catch_unwind(|| assert_close(&collect.out, &other, 1e-4, "x")).is_err());
 }
 
 /// The native engine's in-place EMA update is the map-based update on exported weights,
