@@ -155,9 +155,11 @@ pub struct FitReport {
 pub(crate) fn genot_error(e: GenotError) -> CliError {
     let shown = crate::error::as_flags(&e.to_string());
     match e {
-        GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
-            CliError::Input(shown)
-        }
+        GenotError::Invalid(_)
+        | GenotError::Choice(_)
+        | GenotError::Solver(_)
+        | GenotError::Ot(_)
+        | GenotError::Resume(_) => CliError::Input(shown),
         GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),
         _ => CliError::Run(shown),
     }

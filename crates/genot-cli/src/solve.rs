@@ -6,6 +6,7 @@ use crate::progress::Progress;
 use clap::Args;
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
+use genot_ot::error::ParseError;
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use ndarray::{Array1, Array2};
@@ -143,7 +144,10 @@ struct Checked {
 
 fn check(args: &SolveArgs) -> Result<Checked, CliError> {
     let input = CliError::Input;
-    let scale: ScaleCost = args.scale_cost.parse().map_err(input)?;
+    let scale: ScaleCost = args
+        .scale_cost
+        .parse()
+        .map_err(|e: ParseError| input(e.to_string()))?;
     let epsilon = Epsilon::from_options(args.epsilon, args.relative_epsilon.as_deref())
         .map_err(|e| input(format!("--{e}")))?;
     validate_tau("--tau-a", args.tau_a).map_err(|e| input(e.to_string()))?;
@@ -154,7 +158,10 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
             args.threshold
         )));
     }
-    let mode: Mode = args.mode.parse().map_err(input)?;
+    let mode: Mode = args
+        .mode
+        .parse()
+        .map_err(|e: ParseError| input(e.to_string()))?;
     let momentum = match args.momentum.as_str() {
         "adaptive" => Momentum::Adaptive,
         "none" => Momentum::None,
@@ -265,7 +272,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     args: &SolveArgs,
     c: Checked,
 ) -> Result<SolveReport, CliError> {
-    let cost = CostChoice::<F>::parse(&args.cost).map_err(CliError::Input)?;
+    let cost = CostChoice::<F>::parse(&args.cost).map_err(|e| CliError::Input(e.to_string()))?;
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
