@@ -1,12 +1,18 @@
 //! Reading point clouds and writing arrays, atomically.
 
-use crate::error::CliError;
+use crate::error::{as_flags, CliError};
 use crate::h5ad;
 use crate::npy;
 use genot_ot::real::Real;
 use ndarray::{Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 use std::path::{Path, PathBuf};
+
+/// An error of the readers (`genot-io`) as this tool's input error: `prefix` then the
+/// message, its settings shown as flags (`max_memory` as `--max-memory`).
+fn input(prefix: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::Input(as_flags(&format!("{prefix}{e}")))
+}
 
 /// Splits `file.csv:colA,colB` into the path and the selected columns.
 fn split_selection(spec: &Path) -> (PathBuf, Option<Vec<String>>) {
@@ -37,9 +43,7 @@ impl Subset {
     /// Evaluates the filter `text` given as `flag` on the `.h5ad` file of `data` (an input
     /// spec such as `cells.h5ad:obsm/X_pca`).
     fn new(text: &str, flag: &str, data: &Path) -> Result<Subset, CliError> {
-        let filter: h5ad::RowFilter = text
-            .parse()
-            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
+        let filter: h5ad::RowFilter = text.parse().map_err(|e| input(&format!("{flag}: "), e))?;
         let Some((path, _)) = h5ad::split_spec(data) else {
             return Err(CliError::Input(format!(
                 "{flag} selects cells by an obs column: its data must be an .h5ad file, not '{}'",
@@ -47,12 +51,12 @@ impl Subset {
             )));
         };
         let shown = path.display();
-        let fail = |e: String| CliError::Input(format!("{flag}: file '{shown}' {e}"));
+        let fail = |e: h5ad::H5adError| input(&format!("{flag}: "), e);
         let file = h5ad::AnnData::open(&path).map_err(fail)?;
         let column = file.obs_column(&filter.column).map_err(fail)?;
         let rows = filter
             .select(&column)
-            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
+            .map_err(|e| input(&format!("{flag}: "), e))?;
         Ok(Subset {
             rows,
             n: column.len(),
@@ -122,10 +126,14 @@ impl Side {
     }
 }
 
-/// Reads a matrix of an `.h5ad` file: `cells.h5ad` (X) or `cells.h5ad:obsm/X_pca`.
+/// Reads a matrix of an `.h5ad` file: `cells.h5ad` (X) or `cells.h5ad:obsm/X_pca`; the
+/// error completes "<what> ...".
 fn read_h5ad_f64(path: &Path, key: Option<&str>) -> Result<Array2<f64>, String> {
-    let key = h5ad::Key::parse(key.unwrap_or("X"))?;
-    h5ad::AnnData::open(path)?.matrix(&key)
+    let key = h5ad::Key::parse(key.unwrap_or("X"))
+        .map_err(|e| format!("file '{}' {e}", path.display()))?;
+    h5ad::AnnData::open(path)
+        .and_then(|f| f.matrix(&key))
+        .map_err(|e| e.to_string())
 }
 
 /// Reads an `n x d` array of points: a `.npy` file (float32 or float64; a 1-D array is read
@@ -163,8 +171,9 @@ fn read_points_in<F: Real>(
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
         Some("csv") => genot_io::table::read_points(path, selection.as_deref())
             .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
-        Some("h5ad") => read_h5ad_f64(path, key.as_deref())
-            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
+        Some("h5ad") => {
+            read_h5ad_f64(path, key.as_deref()).map_err(|e| input(&format!("{what} "), e))?
+        }
         _ => {
             return Err(CliError::Input(format!(
                 "{what} file '{shown}': unsupported format (expected .npy, .csv with an optional :column,list, or .h5ad with an optional :obsm/NAME or :layers/NAME)"
@@ -226,18 +235,18 @@ fn resolve_obs(spec: &Path, data: &Path) -> PathBuf {
 pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
     if let Some((path, key)) = h5ad::split_spec(spec) {
         let shown = path.display();
-        let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
         let column = key
             .as_deref()
             .and_then(|k| k.strip_prefix("obs/"))
             .filter(|c| !c.is_empty())
             .ok_or_else(|| {
-                fail("labels come from an obs column: write FILE.h5ad:obs/COLUMN".into())
+                CliError::Input(format!(
+                    "{what} file '{shown}' labels come from an obs column: write FILE.h5ad:obs/COLUMN"
+                ))
             })?;
         return h5ad::AnnData::open(&path)
-            .and_then(|f| f.obs_column(column))
-            .and_then(|c| c.labels(column))
-            .map_err(fail);
+            .and_then(|f| f.obs_labels(column))
+            .map_err(|e| input(&format!("{what} "), e));
     }
     let (path, selection) = split_selection(spec);
     let shown = path.display();
@@ -292,11 +301,9 @@ pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError
     }
     if let Some((file, Some(key))) = h5ad::split_spec(spec) {
         if let Some(name) = key.strip_prefix("obsm/") {
-            let fail = |e: String| CliError::Input(format!("{what} file '{}' {e}", file.display()));
             let samples = h5ad::AnnData::open(&file)
-                .map_err(fail)?
-                .samples(name)
-                .map_err(fail)?;
+                .and_then(|f| f.samples(name))
+                .map_err(|e| input(&format!("{what} "), e))?;
             if let Some(a) = samples {
                 return finite(a);
             }

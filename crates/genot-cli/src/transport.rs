@@ -327,7 +327,8 @@ fn write_h5ad(
     if let Some(w) = &out.weights {
         p.obs.push((format!("{key}_weight"), w.clone()));
     }
-    h5ad::write_copy(&input, file, &p).map_err(CliError::Run)
+    h5ad::write_copy(&input, file, &p)
+        .map_err(|e| CliError::Run(crate::error::as_flags(&e.to_string())))
 }
 
 #[cfg(test)]
