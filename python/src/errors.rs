@@ -15,9 +15,11 @@ use pyo3::PyErr;
 pub fn genot_err(e: GenotError) -> PyErr {
     let msg = e.to_string().replace('`', "");
     match e {
-        GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
-            PyValueError::new_err(msg)
-        }
+        GenotError::Invalid(_)
+        | GenotError::Choice(_)
+        | GenotError::Solver(_)
+        | GenotError::Ot(_)
+        | GenotError::Resume(_) => PyValueError::new_err(msg),
         GenotError::TooLarge(_) => PyMemoryError::new_err(msg),
         GenotError::File { .. } => PyOSError::new_err(msg),
         GenotError::NonFiniteLoss { .. } => PyFloatingPointError::new_err(msg),
@@ -30,6 +32,7 @@ pub fn ot_err(e: OtError) -> PyErr {
     genot_err(GenotError::Ot(e))
 }
 
-pub fn value_err(msg: impl Into<String>) -> PyErr {
-    PyValueError::new_err(msg.into())
+/// A `ValueError` with the message `msg` (a text or a typed error).
+pub fn value_err(msg: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(msg.to_string())
 }

@@ -216,7 +216,7 @@ impl Model {
     ) -> PyResult<Transported<'py>> {
         let settings: TransportSettings =
             serde_json::from_str(settings).map_err(|e| value_err(e.to_string()))?;
-        let options = settings.options().map_err(|e| value_err(e.to_string()))?;
+        let options = settings.options().map_err(genot_err)?;
         let x = self
             .inner
             .source_input(

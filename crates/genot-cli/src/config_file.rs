@@ -27,11 +27,7 @@ const PATH_KEYS: &[&str] = &[
     "target_conditions",
 ];
 
-/// `obs/COLUMN`: a column of the side's .h5ad file, not a path (a .csv in a folder
-/// named obs stays a path).
-fn is_obs(value: &str) -> bool {
-    value.starts_with("obs/") && !value.ends_with(".csv")
-}
+use crate::spec::names_obs_column as is_obs;
 
 /// The arguments as a JSON object with every key (`null` for an unset option).
 fn object(args: &FitArgs) -> Result<Map<String, Json>, CliError> {
@@ -193,18 +189,18 @@ mod tests {
         assert!(s.relative_epsilon && !s.joint);
         assert_eq!(s.scale_cost, genot_ot::geometry::ScaleCost::Value(2.0));
         assert_eq!(
-            a.source,
-            Some(dir.path().join("x.npy")),
+            a.source.as_ref().map(|s| s.path()),
+            Some(dir.path().join("x.npy").as_path()),
             "relative to the file"
         );
         assert_eq!(
-            a.target,
+            a.target.as_ref().map(|s| s.to_string()),
             Some("y.npy".into()),
             "the command line's own path"
         );
         assert_eq!(
-            a.source_conditions,
-            Some("obs/batch".into()),
+            a.source_conditions.as_ref().map(|s| s.labels()),
+            Some(&crate::spec::Labels::Obs("batch".into())),
             "a column, not a path"
         );
         // The rest is the schema's defaults, and a switch the file sets turns off here.
@@ -294,7 +290,7 @@ mod tests {
         std::fs::write(&file, &text).unwrap();
         let b = parse(["--config", file.to_str().unwrap()]).unwrap();
         assert_eq!(b.settings, a.settings);
-        assert!(b.plot && b.source.as_ref().is_some_and(|p| p.is_absolute()));
+        assert!(b.plot && b.source.as_ref().is_some_and(|p| p.path().is_absolute()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::error::CliError;
 use crate::io::write_npy_atomic;
+use crate::spec::PointsSpec;
 use crate::{eval, fit, transport};
 use clap::Args;
 use genot::settings::TransportSettings;
@@ -74,8 +75,8 @@ fn text(p: &Path) -> String {
 
 fn score(pred: &Path, target: &Path) -> Result<Scores, CliError> {
     let r = eval::run(&eval::EvalArgs::new(
-        pred.to_path_buf(),
-        target.to_path_buf(),
+        PointsSpec::npy(pred),
+        PointsSpec::npy(target),
     ))?;
     Ok(Scores {
         sinkhorn_divergence: r.sinkhorn_divergence,
@@ -105,8 +106,8 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         dir.display()
     );
     let fitted = fit::run(&fit::FitArgs {
-        source: Some(path("source.npy")),
-        target: Some(path("target.npy")),
+        source: Some(PointsSpec::npy(path("source.npy"))),
+        target: Some(PointsSpec::npy(path("target.npy"))),
         out: Some(path("model")),
         settings: FitSettings {
             iterations: args.iterations,
@@ -127,21 +128,21 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     };
     transport::run(&transport::TransportArgs {
         model: path("model"),
-        source: path("source_test.npy"),
+        source: PointsSpec::npy(path("source_test.npy")),
         out: path("predictions.npy"),
         settings: sampling.clone(),
         ..transport::TransportArgs::default()
     })?;
     let shown = transport::run(&transport::TransportArgs {
         model: path("model"),
-        source: path("source_plot.npy"),
+        source: PointsSpec::npy(path("source_plot.npy")),
         out: path("samples.npy"),
         settings: TransportSettings {
             samples: 8,
             ..sampling
         },
         plot: Some(path("transport.png")),
-        plot_target: Some(path("target_test.npy")),
+        plot_target: Some(PointsSpec::npy(path("target_test.npy"))),
         ..transport::TransportArgs::default()
     })?;
     let genot = score(&path("predictions.npy"), &path("target_test.npy"))?;

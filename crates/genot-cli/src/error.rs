@@ -38,15 +38,21 @@ impl From<genot_ot::error::OtError> for CliError {
     }
 }
 
+/// The settings, beyond those of `genot fit` and `genot transport`, that library messages
+/// name in backquotes and this tool has as flags: `out` (an output's key), `max_memory`
+/// (the memory guard's limit).
+const OTHER_SETTINGS: [&str; 2] = ["out", "max_memory"];
+
 /// A library message with its settings, named in backquotes (`` `kind` ``, `` `grad_clip` ``),
 /// shown as this tool's flags (`--kind`, `--grad-clip`). Only the names of settings
-/// (of `genot fit` and `genot transport`, and `out`) are flags; other quoted words (a
-/// variant in a serde message, `` `cubic` ``) stay as they are.
+/// (of `genot fit` and `genot transport`, and [`OTHER_SETTINGS`]) are flags; other quoted
+/// words (a variant in a serde message, `` `cubic` ``) stay as they are.
 ///
 /// ```
 /// use genot_cli::error::as_flags;
 /// assert_eq!(as_flags("use `kind` quadratic; lower `k_samples`"), "use --kind quadratic; lower --k-samples");
 /// assert_eq!(as_flags("unknown variant `cubic`, `out` and `lr"), "unknown variant `cubic`, --out and `lr");
+/// assert_eq!(as_flags("raise the limit with `max_memory`"), "raise the limit with --max-memory");
 /// ```
 pub fn as_flags(message: &str) -> String {
     let settings = |s: serde_json::Value| match s {
@@ -57,7 +63,7 @@ pub fn as_flags(message: &str) -> String {
     names.extend(settings(serde_json::json!(
         genot::settings::TransportSettings::default()
     )));
-    names.push("out".into());
+    names.extend(OTHER_SETTINGS.map(String::from));
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(open) = rest.find('`') {
@@ -79,17 +85,7 @@ pub fn as_flags(message: &str) -> String {
 }
 
 /// The message of a refused estimate with the settings named as the CLI's flags
-/// (`k_samples` as `--k-samples`).
+/// (`k_samples` as `--k-samples`, `max_memory` as `--max-memory`).
 pub fn too_large(t: &genot::resources::TooLarge) -> String {
-    let names = t.dominant.settings.join(" or ");
-    let flags: Vec<String> = t
-        .dominant
-        .settings
-        .iter()
-        .map(|s| format!("--{}", s.replace('_', "-")))
-        .collect();
-    t.to_string().replace(
-        &format!("lower {names}"),
-        &format!("lower {}", flags.join(" or ")),
-    )
+    as_flags(&t.to_string())
 }

@@ -2,6 +2,7 @@
 
 use crate::error::CliError;
 use crate::io::Side;
+use crate::spec::{LabelsSpec, PointsSpec};
 use clap::Args;
 use genot_ot::metrics::{
     energy_distance, foscttm, label_transfer_accuracy, median_heuristic_gamma, mmd_rbf,
@@ -10,7 +11,6 @@ use genot_ot::metrics::{
 use genot_ot::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Arguments of `genot eval`.
@@ -18,11 +18,11 @@ use std::sync::Arc;
 pub struct EvalArgs {
     /// Predicted points, one per row: .npy, .csv[:columns], or .h5ad[:KEY]
     /// (cells.h5ad:obsm/X_genot).
-    #[arg(long)]
-    pub pred: PathBuf,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub pred: PointsSpec,
     /// Observed target points, same dimension and formats.
-    #[arg(long)]
-    pub target: PathBuf,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub target: PointsSpec,
     /// Keep only the predictions of the --pred .h5ad cells whose obs column matches
     /// (obs/COLUMN=VALUE[,VALUE...], or !=).
     #[arg(long)]
@@ -37,11 +37,11 @@ pub struct EvalArgs {
     /// Labels of the predictions (.csv[:column], file.h5ad:obs/COLUMN, or obs/COLUMN of
     /// the --pred .h5ad; one per row): with --target-labels, report the k-nearest-neighbour
     /// label transfer accuracy.
-    #[arg(long, requires = "target_labels")]
-    pub pred_labels: Option<PathBuf>,
+    #[arg(long, requires = "target_labels", value_parser = LabelsSpec::parser())]
+    pub pred_labels: Option<LabelsSpec>,
     /// Labels of the target points.
-    #[arg(long, requires = "pred_labels")]
-    pub target_labels: Option<PathBuf>,
+    #[arg(long, requires = "pred_labels", value_parser = LabelsSpec::parser())]
+    pub target_labels: Option<LabelsSpec>,
     /// Neighbours for label transfer.
     #[arg(long, default_value_t = KNN)]
     pub knn: usize,
@@ -60,7 +60,7 @@ const EPSILON: f64 = 0.1;
 
 /// Predictions `pred` against targets `target`, every other argument at its default.
 impl EvalArgs {
-    pub fn new(pred: PathBuf, target: PathBuf) -> Self {
+    pub fn new(pred: PointsSpec, target: PointsSpec) -> Self {
         EvalArgs {
             pred,
             target,
@@ -178,9 +178,9 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport, CliError> {
     if pred.ncols() != target.ncols() {
         return Err(CliError::Input(format!(
             "dimension mismatch: pred '{}' has {} columns, target '{}' has {}",
-            args.pred.display(),
+            args.pred,
             pred.ncols(),
-            args.target.display(),
+            args.target,
             target.ncols()
         )));
     }
@@ -197,13 +197,12 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport, CliError> {
                 pred_side.labels(pl, "pred-labels")?,
                 target_side.labels(tl, "target-labels")?,
             );
-            let check = |what: &str, p: &PathBuf, got: usize, want: usize| {
+            let check = |what: &str, p: &LabelsSpec, got: usize, want: usize| {
                 if got == want {
                     Ok(())
                 } else {
                     Err(CliError::Input(format!(
-                        "{what} file '{}' has {got} labels for {want} points",
-                        p.display()
+                        "{what} file '{p}' has {got} labels for {want} points"
                     )))
                 }
             };

@@ -2,6 +2,7 @@
 
 use crate::error::CliError;
 use crate::io::Side;
+use crate::spec::{LabelsSpec, PointsSpec};
 use clap::{Args, Command, FromArgMatches};
 use genot::config::Kind;
 use genot::model::write_model_files;
@@ -29,11 +30,11 @@ pub struct FitArgs {
     /// Source points, n x p: .npy, .csv[:columns], or .h5ad[:KEY] with KEY = X (the
     /// default), obsm/NAME or layers/NAME (cells.h5ad:obsm/X_pca). For fused: the features
     /// that are only comparable within the source space.
-    #[arg(long, required_unless_present = "config")]
-    pub source: Option<PathBuf>,
+    #[arg(long, required_unless_present = "config", value_parser = PointsSpec::parser())]
+    pub source: Option<PointsSpec>,
     /// Target points, m x q (same formats).
-    #[arg(long, required_unless_present = "config")]
-    pub target: Option<PathBuf>,
+    #[arg(long, required_unless_present = "config", value_parser = PointsSpec::parser())]
+    pub target: Option<PointsSpec>,
     /// Keep only the source cells of the --source .h5ad whose obs column matches:
     /// obs/COLUMN=VALUE[,VALUE...] (or != to drop them), e.g. obs/condition=control. Shared
     /// features and conditions of the source are cut to the same cells.
@@ -46,18 +47,18 @@ pub struct FitArgs {
     #[arg(long, required_unless_present = "config")]
     pub out: Option<PathBuf>,
     /// Fused: source features comparable across spaces (n rows).
-    #[arg(long)]
-    pub source_shared: Option<PathBuf>,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub source_shared: Option<PointsSpec>,
     /// Fused: target features comparable across spaces (m rows).
-    #[arg(long)]
-    pub target_shared: Option<PathBuf>,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub target_shared: Option<PointsSpec>,
     /// One condition label per source row: .csv with a header (the only column or
     /// file.csv:column), file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad.
-    #[arg(long)]
-    pub source_conditions: Option<PathBuf>,
+    #[arg(long, value_parser = LabelsSpec::parser())]
+    pub source_conditions: Option<LabelsSpec>,
     /// One condition label per target row.
-    #[arg(long)]
-    pub target_conditions: Option<PathBuf>,
+    #[arg(long, value_parser = LabelsSpec::parser())]
+    pub target_conditions: Option<LabelsSpec>,
     #[command(flatten)]
     #[serde(flatten)]
     pub settings: FitSettings,
@@ -155,9 +156,11 @@ pub struct FitReport {
 pub(crate) fn genot_error(e: GenotError) -> CliError {
     let shown = crate::error::as_flags(&e.to_string());
     match e {
-        GenotError::Invalid(_) | GenotError::Ot(_) | GenotError::Resume(_) => {
-            CliError::Input(shown)
-        }
+        GenotError::Invalid(_)
+        | GenotError::Choice(_)
+        | GenotError::Solver(_)
+        | GenotError::Ot(_)
+        | GenotError::Resume(_) => CliError::Input(shown),
         GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),
         _ => CliError::Run(shown),
     }
@@ -169,7 +172,7 @@ pub fn cost_help(what: &str) -> String {
 }
 
 /// A path the command line or the config file must give.
-fn given<'a>(path: &'a Option<PathBuf>, key: &str) -> Result<&'a PathBuf, CliError> {
+fn given<'a, T>(path: &'a Option<T>, key: &str) -> Result<&'a T, CliError> {
     path.as_ref().ok_or_else(|| {
         CliError::Input(format!(
             "no --{key}: give it on the command line or as `{key}` in the --config file"
@@ -188,14 +191,18 @@ pub fn run(args: &FitArgs) -> Result<FitReport, CliError> {
     let device = crate::device::parse_device(&args.device)?;
     // Pairs are checked here, after a --config file has had its say.
     for (a, b, what) in [
-        (&args.source_shared, &args.target_shared, "shared"),
         (
-            &args.source_conditions,
-            &args.target_conditions,
+            args.source_shared.is_some(),
+            args.target_shared.is_some(),
+            "shared",
+        ),
+        (
+            args.source_conditions.is_some(),
+            args.target_conditions.is_some(),
             "conditions",
         ),
     ] {
-        if a.is_some() != b.is_some() {
+        if a != b {
             return Err(CliError::Input(format!(
                 "--source-{what} and --target-{what} go together: give both (on the command line or in the --config file) or neither"
             )));

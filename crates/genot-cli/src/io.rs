@@ -1,26 +1,19 @@
-//! Reading point clouds and writing arrays, atomically.
+//! Reading point clouds and labels from the parsed data arguments ([`crate::spec`]), and
+//! writing arrays, atomically.
 
-use crate::error::CliError;
+use crate::error::{as_flags, CliError};
 use crate::h5ad;
 use crate::npy;
+use crate::spec::{Labels, LabelsSpec, Points, PointsSpec};
 use genot_ot::real::Real;
 use ndarray::{Array2, Array3, ArrayBase, Data, Dimension, Ix1, Ix2, Ix3};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 use std::path::{Path, PathBuf};
 
-/// Splits `file.csv:colA,colB` into the path and the selected columns.
-fn split_selection(spec: &Path) -> (PathBuf, Option<Vec<String>>) {
-    let text = spec.to_string_lossy();
-    match text.rfind(".csv:") {
-        Some(k) => {
-            let cols = text[k + 5..]
-                .split(',')
-                .map(|c| c.trim().to_string())
-                .collect();
-            (PathBuf::from(&text[..k + 4]), Some(cols))
-        }
-        None => (spec.to_path_buf(), None),
-    }
+/// An error of the readers (`genot-io`) as this tool's input error: `prefix` then the
+/// message, its settings shown as flags (`max_memory` as `--max-memory`).
+fn input(prefix: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::Input(as_flags(&format!("{prefix}{e}")))
 }
 
 /// The cells that a filter (`--source-filter obs/condition=control`) keeps, evaluated on
@@ -34,29 +27,24 @@ struct Subset {
 }
 
 impl Subset {
-    /// Evaluates the filter `text` given as `flag` on the `.h5ad` file of `data` (an input
-    /// spec such as `cells.h5ad:obsm/X_pca`).
-    fn new(text: &str, flag: &str, data: &Path) -> Result<Subset, CliError> {
-        let filter: h5ad::RowFilter = text
-            .parse()
-            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
-        let Some((path, _)) = h5ad::split_spec(data) else {
+    /// Evaluates the filter `text` given as `flag` on the `.h5ad` file of `data`.
+    fn new(text: &str, flag: &str, data: &PointsSpec) -> Result<Subset, CliError> {
+        let filter: h5ad::RowFilter = text.parse().map_err(|e| input(&format!("{flag}: "), e))?;
+        let Some(path) = data.h5ad_file() else {
             return Err(CliError::Input(format!(
-                "{flag} selects cells by an obs column: its data must be an .h5ad file, not '{}'",
-                data.display()
+                "{flag} selects cells by an obs column: its data must be an .h5ad file, not '{data}'"
             )));
         };
-        let shown = path.display();
-        let fail = |e: String| CliError::Input(format!("{flag}: file '{shown}' {e}"));
-        let file = h5ad::AnnData::open(&path).map_err(fail)?;
+        let fail = |e: h5ad::H5adError| input(&format!("{flag}: "), e);
+        let file = h5ad::AnnData::open(path).map_err(fail)?;
         let column = file.obs_column(&filter.column).map_err(fail)?;
         let rows = filter
             .select(&column)
-            .map_err(|e| CliError::Input(format!("{flag}: {e}")))?;
+            .map_err(|e| input(&format!("{flag}: "), e))?;
         Ok(Subset {
             rows,
             n: column.len(),
-            label: format!("{flag} {filter} on '{shown}'"),
+            label: format!("{flag} {filter} on '{}'", path.display()),
         })
     }
 
@@ -88,15 +76,15 @@ impl Subset {
 /// are cut to the same cells, and `obs/COLUMN` names a column of the data's `.h5ad` file.
 #[derive(Debug)]
 pub struct Side {
-    data: PathBuf,
+    data: PointsSpec,
     subset: Option<Subset>,
 }
 
 impl Side {
     /// The side whose data is `data`, filtered by `filter` (given with the flag `flag`).
-    pub fn new(data: &Path, filter: Option<&str>, flag: &str) -> Result<Side, CliError> {
+    pub fn new(data: &PointsSpec, filter: Option<&str>, flag: &str) -> Result<Side, CliError> {
         Ok(Side {
-            data: data.to_path_buf(),
+            data: data.clone(),
             subset: filter.map(|f| Subset::new(f, flag, data)).transpose()?,
         })
     }
@@ -107,25 +95,24 @@ impl Side {
     }
 
     /// Points of this side ([`read_points`]), cut to the filtered cells.
-    pub fn points<F: Real>(&self, spec: &Path, what: &str) -> Result<Array2<F>, CliError> {
+    pub fn points<F: Real>(&self, spec: &PointsSpec, what: &str) -> Result<Array2<F>, CliError> {
         read_points_in(spec, what, self.subset.as_ref())
     }
 
     /// Labels of this side ([`read_labels`], or `obs/COLUMN` of the data file), cut to the
     /// filtered cells.
-    pub fn labels(&self, spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
-        let labels = read_labels(&resolve_obs(spec, &self.data), what)?;
+    pub fn labels(&self, spec: &LabelsSpec, what: &str) -> Result<Vec<String>, CliError> {
+        let labels = match (spec.labels(), self.data.h5ad_file()) {
+            (Labels::Obs(column), Some(file)) if !spec.as_path().exists() => {
+                obs_labels(file, column, what)?
+            }
+            _ => read_labels(spec, what)?,
+        };
         match &self.subset {
             Some(s) => s.labels_of(labels, what),
             None => Ok(labels),
         }
     }
-}
-
-/// Reads a matrix of an `.h5ad` file: `cells.h5ad` (X) or `cells.h5ad:obsm/X_pca`.
-fn read_h5ad_f64(path: &Path, key: Option<&str>) -> Result<Array2<f64>, String> {
-    let key = h5ad::Key::parse(key.unwrap_or("X"))?;
-    h5ad::AnnData::open(path)?.matrix(&key)
 }
 
 /// Reads an `n x d` array of points: a `.npy` file (float32 or float64; a 1-D array is read
@@ -134,42 +121,32 @@ fn read_h5ad_f64(path: &Path, key: Option<&str>) -> Result<Array2<f64>, String> 
 /// (`cells.h5ad` for X, `cells.h5ad:obsm/X_pca`, `cells.h5ad:layers/counts`; dense or
 /// sparse). Checks that it is non-empty and finite and converts it to `F`. `what` names the
 /// input in messages (`"source"`, `"target"`).
-pub fn read_points<F: Real>(spec: &Path, what: &str) -> Result<Array2<F>, CliError> {
+pub fn read_points<F: Real>(spec: &PointsSpec, what: &str) -> Result<Array2<F>, CliError> {
     read_points_in(spec, what, None)
 }
 
 /// [`read_points`], then keeps the rows of `subset`.
 fn read_points_in<F: Real>(
-    spec: &Path,
+    spec: &PointsSpec,
     what: &str,
     subset: Option<&Subset>,
 ) -> Result<Array2<F>, CliError> {
-    let (path, selection, key) = match h5ad::split_spec(spec) {
-        Some((path, key)) => (path, None, key),
-        None => {
-            let (path, selection) = split_selection(spec);
-            (path, selection, None)
-        }
-    };
-    let path = path.as_path();
+    let path = spec.path();
     let shown = path.display();
     if !path.exists() {
         return Err(CliError::Input(format!(
             "{what} file '{shown}' does not exist"
         )));
     }
-    let x = match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") if selection.is_none() => read_npy_f64(path)
-            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
-        Some("csv") => genot_io::table::read_points(path, selection.as_deref())
-            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
-        Some("h5ad") => read_h5ad_f64(path, key.as_deref())
-            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
-        _ => {
-            return Err(CliError::Input(format!(
-                "{what} file '{shown}': unsupported format (expected .npy, .csv with an optional :column,list, or .h5ad with an optional :obsm/NAME or :layers/NAME)"
-            )))
+    let x = match spec.points() {
+        Points::Npy => {
+            read_npy_f64(path).map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?
         }
+        Points::Csv(columns) => genot_io::table::read_points(path, columns.as_deref())
+            .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))?,
+        Points::H5ad(key) => h5ad::AnnData::open(path)
+            .and_then(|f| f.matrix(key))
+            .map_err(|e| input(&format!("{what} "), e))?,
     };
     let x = match subset {
         Some(s) => s.rows_of(x, what)?,
@@ -208,50 +185,37 @@ fn read_points_in<F: Real>(
     Ok(out)
 }
 
-/// `obs/COLUMN` alone names a column of the `.h5ad` file of `data`: the spec
-/// `cells.h5ad:obs/COLUMN`. Other specs come back unchanged.
-fn resolve_obs(spec: &Path, data: &Path) -> PathBuf {
-    let text = spec.to_string_lossy();
-    match h5ad::split_spec(data) {
-        Some((file, _)) if text.starts_with("obs/") && !spec.exists() => {
-            PathBuf::from(format!("{}:{text}", file.display()))
-        }
-        _ => spec.to_path_buf(),
-    }
+/// The labels of the `obs` column `column` of the `.h5ad` file `file`.
+fn obs_labels(file: &Path, column: &str, what: &str) -> Result<Vec<String>, CliError> {
+    h5ad::AnnData::open(file)
+        .and_then(|f| f.obs_labels(column))
+        .map_err(|e| input(&format!("{what} "), e))
 }
 
 /// Reads one label per row: from a CSV file with a header row (its only column, or the one
 /// named after a colon: `cells.csv:cell_type`), or from an `obs` column of an `.h5ad` file
-/// (`cells.h5ad:obs/cell_type`; categories, strings, numbers or booleans).
-pub fn read_labels(spec: &Path, what: &str) -> Result<Vec<String>, CliError> {
-    if let Some((path, key)) = h5ad::split_spec(spec) {
-        let shown = path.display();
-        let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
-        let column = key
-            .as_deref()
-            .and_then(|k| k.strip_prefix("obs/"))
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                fail("labels come from an obs column: write FILE.h5ad:obs/COLUMN".into())
-            })?;
-        return h5ad::AnnData::open(&path)
-            .and_then(|f| f.obs_column(column))
-            .and_then(|c| c.labels(column))
-            .map_err(fail);
-    }
-    let (path, selection) = split_selection(spec);
+/// (`cells.h5ad:obs/cell_type`; categories, strings, numbers or booleans). `obs/COLUMN`
+/// alone needs the side's data file ([`Side::labels`]); here it is read as a CSV path when
+/// a file has that name.
+pub fn read_labels(spec: &LabelsSpec, what: &str) -> Result<Vec<String>, CliError> {
+    let (path, columns) = match spec.labels() {
+        Labels::H5ad { path, column } => return obs_labels(path, column, what),
+        Labels::Obs(_) => (spec.as_path(), None),
+        Labels::Csv { path, columns } => (path.as_path(), columns.as_deref()),
+    };
     let shown = path.display();
-    let fail = |e: String| CliError::Input(format!("{what} file '{shown}' {e}"));
     if !path.exists() {
-        if spec.to_string_lossy().starts_with("obs/") {
+        if let Labels::Obs(_) = spec.labels() {
             return Err(CliError::Input(format!(
                 "{what} '{shown}' names an obs column, which needs an .h5ad data file (or write FILE.h5ad:{shown})"
             )));
         }
-        return Err(fail("does not exist".into()));
+        return Err(CliError::Input(format!(
+            "{what} file '{shown}' does not exist"
+        )));
     }
-    genot_io::table::read_labels(&path, selection.as_deref(), &shown.to_string())
-        .map_err(|e| fail(e.to_string()))
+    genot_io::table::read_labels(path, columns, &shown.to_string())
+        .map_err(|e| CliError::Input(format!("{what} file '{shown}' {e}")))
 }
 
 /// Reads a float32 or float64 array of one or two dimensions as f64; the error text
@@ -270,8 +234,9 @@ fn read_npy_f64(path: &Path) -> Result<Array2<f64>, String> {
 
 /// Reads predictions: an `n x K x q` array (K samples per point) from .npy or an .h5ad's
 /// `obsm/NAME`, or `n x q` points in any format [`read_points`] reads (one sample per point).
-pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError> {
-    let shown = spec.display();
+pub fn read_predictions(spec: &PointsSpec, what: &str) -> Result<Array3<f32>, CliError> {
+    let path = spec.path();
+    let shown = path.display();
     // An n x K x q array, checked finite and converted.
     let finite = |a: Array3<f64>| -> Result<Array3<f32>, CliError> {
         match a.indexed_iter().find(|(_, v)| !v.is_finite()) {
@@ -281,26 +246,25 @@ pub fn read_predictions(spec: &Path, what: &str) -> Result<Array3<f32>, CliError
             None => Ok(a.mapv(|v| v as f32)),
         }
     };
-    if spec.extension().is_some_and(|e| e == "npy") && spec.exists() {
-        let fail = |e: npy::NpyError| CliError::Input(format!("{what} file '{shown}' {e}"));
-        let bytes = npy::read_bytes(spec).map_err(fail)?;
-        match npy::decode::<Ix3>(&bytes) {
-            Ok(a) => return finite(a),
-            Err(npy::NpyError::Ndim { .. }) => {}
-            Err(e) => return Err(fail(e)),
+    match spec.points() {
+        Points::Npy if path.exists() => {
+            let fail = |e: npy::NpyError| CliError::Input(format!("{what} file '{shown}' {e}"));
+            let bytes = npy::read_bytes(path).map_err(fail)?;
+            match npy::decode::<Ix3>(&bytes) {
+                Ok(a) => return finite(a),
+                Err(npy::NpyError::Ndim { .. }) => {}
+                Err(e) => return Err(fail(e)),
+            }
         }
-    }
-    if let Some((file, Some(key))) = h5ad::split_spec(spec) {
-        if let Some(name) = key.strip_prefix("obsm/") {
-            let fail = |e: String| CliError::Input(format!("{what} file '{}' {e}", file.display()));
-            let samples = h5ad::AnnData::open(&file)
-                .map_err(fail)?
-                .samples(name)
-                .map_err(fail)?;
+        Points::H5ad(h5ad::Key::Obsm(name)) => {
+            let samples = h5ad::AnnData::open(path)
+                .and_then(|f| f.samples(name))
+                .map_err(|e| input(&format!("{what} "), e))?;
             if let Some(a) = samples {
                 return finite(a);
             }
         }
+        _ => {}
     }
     let p = read_points::<f32>(spec, what)?;
     let (n, q) = p.dim();
@@ -388,12 +352,11 @@ pub fn check_output_dir(p: &Path) -> Result<(), CliError> {
     }
 }
 
-/// The file a data spec names: `cells.csv:a,b` and `cells.h5ad:obsm/X` name `cells.csv`
-/// and `cells.h5ad`.
-pub fn spec_file(spec: &Path) -> PathBuf {
+/// The file an output argument names: `COPY.h5ad:obsm/KEY` names `COPY.h5ad`.
+pub fn output_file(spec: &Path) -> PathBuf {
     match h5ad::split_spec(spec) {
         Some((path, _)) => path,
-        None => split_selection(spec).0,
+        None => spec.to_path_buf(),
     }
 }
 
@@ -415,14 +378,15 @@ fn identity(p: &Path) -> PathBuf {
 
 /// Checks, before any work, that no output of a command is one of its inputs (which it
 /// would destroy) and that no two outputs share a path (the last one would win). Each
-/// entry is a flag and the path (or data spec) given to it.
+/// entry is a flag and the file it reads (a data spec's [`PointsSpec::path`]) or the path
+/// given to it (an output, [`output_file`]).
 pub fn check_distinct_paths(
     inputs: &[(&str, &Path)],
     outputs: &[(&str, &Path)],
 ) -> Result<(), CliError> {
     let resolve = |list: &[(&str, &Path)]| -> Vec<(String, PathBuf)> {
         list.iter()
-            .map(|(f, p)| (f.to_string(), identity(&spec_file(p))))
+            .map(|(f, p)| (f.to_string(), identity(&output_file(p))))
             .collect()
     };
     let (ins, outs) = (resolve(inputs), resolve(outputs));
@@ -456,12 +420,14 @@ mod tests {
         std::fs::write(&a, b"x").unwrap();
         let other = dir.path().join("sub/../a.npy");
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let spec = PathBuf::from(format!("{}:x,y", dir.path().join("c.csv").display()));
+        let spec: PointsSpec = format!("{}:x,y", dir.path().join("c.csv").display())
+            .parse()
+            .unwrap();
         let csv = dir.path().join("c.csv");
         let b = dir.path().join("b.npy");
         let e = check_distinct_paths(&[("--source", &a)], &[("--out", &other)]).unwrap_err();
         assert!(e.to_string().contains("--source"), "{e}");
-        let e = check_distinct_paths(&[("--source", &spec)], &[("--out", &csv)]).unwrap_err();
+        let e = check_distinct_paths(&[("--source", spec.path())], &[("--out", &csv)]).unwrap_err();
         assert!(e.to_string().contains("--source"), "{e}");
         let e = check_distinct_paths(&[("--source", &a)], &[("--out", &b), ("--mean-out", &b)])
             .unwrap_err();

@@ -14,6 +14,7 @@ pub mod io;
 pub mod plot;
 pub mod progress;
 pub mod solve;
+pub mod spec;
 pub mod transport;
 
 // The readers live in the burn-free crate `genot-io` (which the fuzz targets build).

@@ -55,12 +55,25 @@ fn to_json(report: &impl serde::Serialize) -> Result<String, CliError> {
         .map_err(|e| CliError::Run(format!("cannot encode the report: {e}")))
 }
 
+/// Exits on a command-line error as clap does, but a value its parser refused (a
+/// malformed data spec: `--source cells.h5ad:uns/x`) is one line, as the other input
+/// errors are: `error: invalid value '...' for '--source <SOURCE>': why`, exit code 2.
+fn exit_on(e: clap::Error) -> ! {
+    if e.kind() == clap::error::ErrorKind::ValueValidation {
+        let text = e.to_string();
+        eprintln!("{}", text.lines().next().unwrap_or_default());
+        std::process::exit(CliError::Input(String::new()).exit_code());
+    }
+    e.exit()
+}
+
 fn main() {
     // The fit and transport settings' defaults come from their schemas (genot::settings).
     let matches = Cli::command()
         .mut_subcommand("fit", genot::FitSettings::defaults_in)
         .mut_subcommand("transport", genot::settings::TransportSettings::defaults_in)
-        .get_matches();
+        .try_get_matches()
+        .unwrap_or_else(|e| exit_on(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     genot::resources::set_memory_limit(cli.global.max_memory);
     genot_cli::progress::set_quiet(cli.global.quiet);

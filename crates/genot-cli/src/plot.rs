@@ -6,6 +6,7 @@
 //! atomically.
 
 use crate::error::CliError;
+use crate::spec::{LabelsSpec, PointsSpec};
 use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
 use plotters::coord::ranged3d::Cartesian3d;
@@ -659,20 +660,20 @@ pub struct PlotArgs {
     pub model: Option<std::path::PathBuf>,
     /// Source points, with --pred: .npy, .csv[:columns] or .h5ad[:KEY] (KEY = X, obsm/NAME
     /// or layers/NAME).
-    #[arg(long, requires = "pred")]
-    pub source: Option<std::path::PathBuf>,
+    #[arg(long, requires = "pred", value_parser = PointsSpec::parser())]
+    pub source: Option<PointsSpec>,
     /// Predictions for the source points: n x q (the formats of --source), or n x K x q
     /// from `genot transport --samples K` (.npy, .csv with one row per sample, or
     /// COPY.h5ad:obsm/KEY_samples).
-    #[arg(long, requires = "source")]
-    pub pred: Option<std::path::PathBuf>,
+    #[arg(long, requires = "source", value_parser = PointsSpec::parser())]
+    pub pred: Option<PointsSpec>,
     /// Observed target points, drawn under the predictions.
-    #[arg(long)]
-    pub target: Option<std::path::PathBuf>,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub target: Option<PointsSpec>,
     /// Colour the source points and their predictions by a label, one per source point:
     /// LABELS.csv[:column] or obs/COLUMN of the --source .h5ad (as scanpy's color=).
-    #[arg(long, requires = "source", value_name = "LABELS")]
-    pub color: Option<std::path::PathBuf>,
+    #[arg(long, requires = "source", value_name = "LABELS", value_parser = LabelsSpec::parser())]
+    pub color: Option<LabelsSpec>,
     /// Source points whose samples are followed by lines (or colours).
     #[arg(long, default_value_t = 8)]
     pub links: usize,
@@ -721,7 +722,7 @@ pub fn run(args: &PlotArgs) -> Result<PlotReport, CliError> {
         ("--target", &args.target),
     ]
     .into_iter()
-    .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+    .filter_map(|(f, p)| p.as_ref().map(|p| (f, p.path())))
     .collect();
     crate::io::check_distinct_paths(&inputs, &[("--out", &args.out)])?;
     if let Some(model) = &args.model {

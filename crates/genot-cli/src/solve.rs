@@ -3,9 +3,11 @@
 use crate::error::CliError;
 use crate::io::{check_output_dir, read_points, write_npy_atomic};
 use crate::progress::Progress;
+use crate::spec::PointsSpec;
 use clap::Args;
 use genot_ot::choice::CostChoice;
 use genot_ot::cost::SqEuclidean;
+use genot_ot::error::ParseError;
 use genot_ot::prelude::*;
 use genot_ot::problem::validate_tau;
 use ndarray::{Array1, Array2};
@@ -20,11 +22,11 @@ use std::time::Instant;
 pub struct SolveArgs {
     /// Source points, n x d (rows are points), float32 or float64: .npy, .csv[:columns],
     /// or .h5ad[:KEY] with KEY = X (the default), obsm/NAME or layers/NAME.
-    #[arg(long)]
-    pub source: PathBuf,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub source: PointsSpec,
     /// Target points, m x d: the same formats as --source.
-    #[arg(long)]
-    pub target: PathBuf,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub target: PointsSpec,
     // The help lists genot_ot::choice::COSTS.
     #[arg(long, default_value = "sqeuclidean", help = crate::fit::cost_help("Ground cost"))]
     pub cost: String,
@@ -76,12 +78,12 @@ pub struct SolveArgs {
     pub quadratic: bool,
     /// Fused GW: source features comparable with --target-shared (n rows; the formats of
     /// --source).
-    #[arg(long, requires = "target_shared", requires = "quadratic")]
-    pub source_shared: Option<PathBuf>,
+    #[arg(long, requires = "target_shared", requires = "quadratic", value_parser = PointsSpec::parser())]
+    pub source_shared: Option<PointsSpec>,
     /// Fused GW: target features comparable with --source-shared (m rows; the formats of
     /// --source).
-    #[arg(long, requires = "source_shared", requires = "quadratic")]
-    pub target_shared: Option<PathBuf>,
+    #[arg(long, requires = "source_shared", requires = "quadratic", value_parser = PointsSpec::parser())]
+    pub target_shared: Option<PointsSpec>,
     /// Fused GW: weight of the shared-feature cost (squared Euclidean, scaled like --scale-cost).
     #[arg(long, default_value_t = 1.0)]
     pub fused_penalty: f64,
@@ -143,7 +145,10 @@ struct Checked {
 
 fn check(args: &SolveArgs) -> Result<Checked, CliError> {
     let input = CliError::Input;
-    let scale: ScaleCost = args.scale_cost.parse().map_err(input)?;
+    let scale: ScaleCost = args
+        .scale_cost
+        .parse()
+        .map_err(|e: ParseError| input(e.to_string()))?;
     let epsilon = Epsilon::from_options(args.epsilon, args.relative_epsilon.as_deref())
         .map_err(|e| input(format!("--{e}")))?;
     validate_tau("--tau-a", args.tau_a).map_err(|e| input(e.to_string()))?;
@@ -154,7 +159,10 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
             args.threshold
         )));
     }
-    let mode: Mode = args.mode.parse().map_err(input)?;
+    let mode: Mode = args
+        .mode
+        .parse()
+        .map_err(|e: ParseError| input(e.to_string()))?;
     let momentum = match args.momentum.as_str() {
         "adaptive" => Momentum::Adaptive,
         "none" => Momentum::None,
@@ -188,14 +196,14 @@ fn check(args: &SolveArgs) -> Result<Checked, CliError> {
         .as_ref()
         .map(|d| [d.join("f.npy"), d.join("g.npy")]);
     let inputs: Vec<(&str, &Path)> = [
-        Some(("--source", args.source.as_path())),
-        Some(("--target", args.target.as_path())),
+        Some(("--source", args.source.path())),
+        Some(("--target", args.target.path())),
         args.source_shared
-            .as_deref()
-            .map(|p| ("--source-shared", p)),
+            .as_ref()
+            .map(|p| ("--source-shared", p.path())),
         args.target_shared
-            .as_deref()
-            .map(|p| ("--target-shared", p)),
+            .as_ref()
+            .map(|p| ("--target-shared", p.path())),
     ]
     .into_iter()
     .flatten()
@@ -265,7 +273,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
     args: &SolveArgs,
     c: Checked,
 ) -> Result<SolveReport, CliError> {
-    let cost = CostChoice::<F>::parse(&args.cost).map_err(CliError::Input)?;
+    let cost = CostChoice::<F>::parse(&args.cost).map_err(|e| CliError::Input(e.to_string()))?;
     let x = read_points::<F>(&args.source, "source")?;
     let y = read_points::<F>(&args.target, "target")?;
     let start = Instant::now();
@@ -274,8 +282,7 @@ fn run_typed<F: Real + ndarray_npy::WritableElement>(
         for (what, p, a) in [("source", &args.source, &x), ("target", &args.target, &y)] {
             if a.nrows() < 2 {
                 return Err(CliError::Input(format!(
-                    "{what} file '{}' has a single point: a quadratic (Gromov-Wasserstein) problem compares the distances within each space, which needs at least 2 points on each side",
-                    p.display()
+                    "{what} file '{p}' has a single point: a quadratic (Gromov-Wasserstein) problem compares the distances within each space, which needs at least 2 points on each side"
                 )));
             }
         }
@@ -332,9 +339,9 @@ fn linear<F: Real>(
     if x.ncols() != y.ncols() {
         return Err(CliError::Input(format!(
             "dimension mismatch: source '{}' has {} columns, target '{}' has {} (use --quadratic to match spaces of different dimensions)",
-            args.source.display(),
+            args.source,
             x.ncols(),
-            args.target.display(),
+            args.target,
             y.ncols()
         )));
     }
@@ -414,13 +421,12 @@ fn quadratic<F: Real>(
     if let (Some(sp), Some(tp)) = (&args.source_shared, &args.target_shared) {
         let xs = read_points::<F>(sp, "source-shared")?;
         let ys = read_points::<F>(tp, "target-shared")?;
-        let rows = |what: &str, p: &Path, got: usize, want: usize| {
+        let rows = |what: &str, p: &PointsSpec, got: usize, want: usize| {
             if got == want {
                 Ok(())
             } else {
                 Err(CliError::Input(format!(
-                    "{what} file '{}' has {got} rows but there are {want} points",
-                    p.display()
+                    "{what} file '{p}' has {got} rows but there are {want} points"
                 )))
             }
         };
@@ -429,9 +435,9 @@ fn quadratic<F: Real>(
         if xs.ncols() != ys.ncols() {
             return Err(CliError::Input(format!(
                 "dimension mismatch: source-shared '{}' has {} columns, target-shared '{}' has {}",
-                sp.display(),
+                sp,
                 xs.ncols(),
-                tp.display(),
+                tp,
                 ys.ncols()
             )));
         }

@@ -4,6 +4,7 @@ use crate::error::CliError;
 use crate::fit::genot_error;
 use crate::h5ad;
 use crate::io::{check_output_format, read_points, write_points_atomic, Side};
+use crate::spec::{LabelsSpec, PointsSpec};
 use clap::Args;
 use genot::settings::TransportSettings;
 use genot::{Genot, TransportOptions};
@@ -21,15 +22,15 @@ pub struct TransportArgs {
     /// Source points in the units of the training source: .npy, .csv[:columns], or
     /// .h5ad[:KEY] (X, obsm/NAME, layers/NAME). For a fused model: the non-shared
     /// features, with --source-shared.
-    #[arg(long)]
-    pub source: PathBuf,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub source: PointsSpec,
     /// Keep only the cells of the --source .h5ad whose obs column matches:
     /// obs/COLUMN=VALUE[,VALUE...] (or !=), e.g. obs/condition=control.
     #[arg(long)]
     pub source_filter: Option<String>,
     /// Fused models: the shared features of the source points.
-    #[arg(long)]
-    pub source_shared: Option<PathBuf>,
+    #[arg(long, value_parser = PointsSpec::parser())]
+    pub source_shared: Option<PointsSpec>,
     /// Samples: .npy, or .csv with one row per sample (n x q with one sample, n x K x q
     /// with --samples K > 1); or COPY.h5ad[:obsm/KEY] (KEY X_genot by default) for an
     /// .h5ad --source: a copy of the source file with obsm/KEY (the sample, or the mean of
@@ -39,8 +40,8 @@ pub struct TransportArgs {
     pub out: PathBuf,
     /// Conditional models: one label per source row (.csv with a header row,
     /// file.h5ad:obs/COLUMN, or obs/COLUMN of the --source .h5ad).
-    #[arg(long)]
-    pub conditions: Option<PathBuf>,
+    #[arg(long, value_parser = LabelsSpec::parser())]
+    pub conditions: Option<LabelsSpec>,
     /// Write the mean of the K samples per point (n x q, .npy).
     #[arg(long)]
     pub mean_out: Option<PathBuf>,
@@ -60,15 +61,15 @@ pub struct TransportArgs {
     pub plot: Option<PathBuf>,
     /// With --plot: observed target points to draw under the samples (for a fused model:
     /// the target's own features, without the shared ones).
-    #[arg(long, requires = "plot")]
-    pub plot_target: Option<PathBuf>,
+    #[arg(long, requires = "plot", value_parser = PointsSpec::parser())]
+    pub plot_target: Option<PointsSpec>,
     /// With --plot: 2 (flat) or 3 (a 3-D view of the first three components).
     #[arg(long, requires = "plot", default_value_t = PLOT_DIMS, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub plot_dims: u8,
     /// With --plot: colour the points and their samples by a label, one per source row
     /// (after --source-filter): LABELS.csv[:column] or obs/COLUMN of the --source .h5ad.
-    #[arg(long, requires = "plot", value_name = "LABELS")]
-    pub plot_color: Option<PathBuf>,
+    #[arg(long, requires = "plot", value_name = "LABELS", value_parser = LabelsSpec::parser())]
+    pub plot_color: Option<LabelsSpec>,
     /// Where to run: cpu, or wgpu / cuda (cuda:N) in builds with that feature.
     #[arg(long, default_value = crate::device::CPU)]
     pub device: String,
@@ -82,7 +83,7 @@ impl Default for TransportArgs {
     fn default() -> Self {
         TransportArgs {
             model: PathBuf::new(),
-            source: PathBuf::new(),
+            source: PointsSpec::npy(PathBuf::new()),
             source_filter: None,
             source_shared: None,
             out: PathBuf::new(),
@@ -140,13 +141,21 @@ pub fn run(args: &TransportArgs) -> Result<TransportReport, CliError> {
         args.model.join(genot::model::WEIGHTS_FILE),
     ];
     let inputs: Vec<(&str, &Path)> = [
-        Some(("--source", args.source.as_path())),
+        Some(("--source", args.source.path())),
         args.source_shared
-            .as_deref()
-            .map(|p| ("--source-shared", p)),
-        args.conditions.as_deref().map(|p| ("--conditions", p)),
-        args.plot_target.as_deref().map(|p| ("--plot-target", p)),
-        args.plot_color.as_deref().map(|p| ("--plot-color", p)),
+            .as_ref()
+            .map(|p| ("--source-shared", p.path())),
+        args.conditions
+            .as_ref()
+            .and_then(|p| p.path())
+            .map(|p| ("--conditions", p)),
+        args.plot_target
+            .as_ref()
+            .map(|p| ("--plot-target", p.path())),
+        args.plot_color
+            .as_ref()
+            .and_then(|p| p.path())
+            .map(|p| ("--plot-color", p)),
         Some(("--model", model_files[0].as_path())),
         Some(("--model", model_files[1].as_path())),
     ]
@@ -288,14 +297,14 @@ fn h5ad_output(args: &TransportArgs) -> Result<Option<(PathBuf, String)>, CliErr
             )))
         }
     };
-    let Some((input, _)) = h5ad::split_spec(&args.source) else {
+    let Some(input) = args.source.h5ad_file() else {
         return Err(CliError::Input(format!(
             "--out '{}' is an .h5ad copy of the source file: --source must be an .h5ad file",
             args.out.display()
         )));
     };
     crate::io::check_output_dir(&file)?;
-    h5ad::check_not_input(&input, &file).map_err(|e| CliError::Input(format!("--out: {e}")))?;
+    h5ad::check_not_input(input, &file).map_err(|e| CliError::Input(format!("--out: {e}")))?;
     Ok(Some((file, key)))
 }
 
@@ -306,7 +315,7 @@ fn write_h5ad(
     key: &str,
     out: &genot::Transported,
 ) -> Result<(), CliError> {
-    let (input, _) = h5ad::split_spec(&args.source).expect("checked by h5ad_output");
+    let input = args.source.h5ad_file().expect("checked by h5ad_output");
     let k = out.samples.dim().1;
     let mut p = h5ad::Predictions::default();
     if k == 1 {
@@ -327,7 +336,8 @@ fn write_h5ad(
     if let Some(w) = &out.weights {
         p.obs.push((format!("{key}_weight"), w.clone()));
     }
-    h5ad::write_copy(&input, file, &p).map_err(CliError::Run)
+    h5ad::write_copy(input, file, &p)
+        .map_err(|e| CliError::Run(crate::error::as_flags(&e.to_string())))
 }
 
 #[cfg(test)]

@@ -92,7 +92,56 @@ fn a_lying_sparse_shape_is_an_error_not_an_abort() {
     }
     let (y, _) = clouds(dir.path());
     let out = genot(&["solve", "--source", s(&file), "--target", s(&y)]);
-    fails_with(&out, 2, &["cells.h5ad", "(12, 1000000000000)", "in memory"]);
+    fails_with(
+        &out,
+        2,
+        &[
+            "source file '",
+            "cells.h5ad' X: declares a sparse matrix of shape (12, 1000000000000)",
+            "in memory",
+            "raise the limit with --max-memory or GENOT_MAX_MEMORY",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('`'));
+}
+
+#[test]
+fn a_malformed_data_spec_is_refused_when_parsed_naming_the_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = clouds(dir.path());
+    let bad = format!("{}:uns/x", dir.path().join("cells.h5ad").display());
+    for (argv, flag, why) in [
+        (
+            vec!["solve", "--source", bad.as_str(), "--target", s(&y)],
+            "'--source <SOURCE>'",
+            "is not a matrix of an .h5ad file: use X, obsm/NAME or layers/NAME",
+        ),
+        (
+            vec!["eval", "--pred", s(&x), "--target", "t.txt"],
+            "'--target <TARGET>'",
+            "unsupported format",
+        ),
+        (
+            vec![
+                "eval",
+                "--pred",
+                s(&x),
+                "--target",
+                s(&y),
+                "--pred-labels",
+                "cells.h5ad:X",
+                "--target-labels",
+                "l.csv",
+            ],
+            "'--pred-labels <PRED_LABELS>'",
+            "labels come from an obs column: write FILE.h5ad:obs/COLUMN",
+        ),
+    ] {
+        let out = genot(&argv);
+        fails_with(&out, 2, &["invalid value", flag, why]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
 }
 
 #[test]

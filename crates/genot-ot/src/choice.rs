@@ -13,7 +13,7 @@
 //! ```
 
 use crate::cost::{cost_matrix, parse_cost, Cost};
-use crate::error::Result;
+use crate::error::{ParseError, Result};
 use crate::geometry::{check_pair, scaled_matrix, Epsilon, Geometry, ScaleCost};
 use crate::graph::{graph_cost, graph_intra_cost};
 use crate::intra::IntraGeometry;
@@ -60,22 +60,17 @@ pub enum CostChoice<F: Real> {
 }
 
 impl<F: Real> CostChoice<F> {
-    /// Parses a cost name; the message says what was expected.
-    pub fn parse(name: &str) -> std::result::Result<Self, String> {
+    /// Parses a cost name; the error says what was expected.
+    pub fn parse(name: &str) -> std::result::Result<Self, ParseError> {
         match name.strip_prefix("graph:") {
             Some(k) => match k.parse::<usize>() {
                 Ok(k) if k >= 1 => Ok(CostChoice::Graph(k)),
-                _ => Err(format!(
-                    "cost '{name}': the number of neighbours must be a positive integer"
-                )),
+                _ => Err(ParseError::Neighbours { name: name.into() }),
             },
             None => match parse_cost::<F>(name) {
                 Ok(c) => Ok(CostChoice::Points(c)),
-                Err(e) if e.is_unknown() => Err(format!(
-                    "unknown cost '{name}' (expected {}; P the exponent, K the number of neighbours)",
-                    cost_names()
-                )),
-                Err(e) => Err(e.to_string()),
+                Err(e) if e.is_unknown() => Err(ParseError::UnknownCost { name: name.into() }),
+                Err(e) => Err(ParseError::CostParameter(e.to_string())),
             },
         }
     }
@@ -141,6 +136,13 @@ mod tests {
             assert_eq!(c.name(), concrete);
         }
         let e = CostChoice::<f32>::parse("manhattan").err().unwrap();
+        assert_eq!(
+            e,
+            ParseError::UnknownCost {
+                name: "manhattan".into()
+            }
+        );
+        let e = e.to_string();
         for (name, _) in COSTS {
             assert!(e.contains(name), "{e}");
         }
@@ -148,8 +150,15 @@ mod tests {
             cost_names(),
             "sqeuclidean, euclidean, pnorm:P, cosine or graph:K"
         );
-        let e = CostChoice::<f32>::parse("pnorm:x").err().unwrap();
+        let e = CostChoice::<f32>::parse("pnorm:x")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not a number") && !e.contains("graph:K"), "{e}");
         assert!(cost_help().contains("graph:K (shortest-path"));
+        assert!(matches!(
+            CostChoice::<f32>::parse("graph:0"),
+            Err(ParseError::Neighbours { .. })
+        ));
     }
 }

@@ -36,5 +36,44 @@ pub enum OtError {
     Unsupported(String),
 }
 
+/// A choice given as text that does not parse: a cost name, a cost scaling, an epsilon
+/// option, a solver mode. The message names the value and what was expected.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ParseError {
+    /// Not the name of any cost ([`crate::choice::COSTS`] lists them).
+    #[error(
+        "unknown cost '{name}' (expected {}; P the exponent, K the number of neighbours)",
+        crate::choice::cost_names()
+    )]
+    UnknownCost { name: String },
+    /// `graph:K` with a `K` that is not a positive integer.
+    #[error("cost '{name}': the number of neighbours must be a positive integer")]
+    Neighbours { name: String },
+    /// A known cost with a bad parameter (`pnorm:x`, `pnorm:0.5`); the text says which.
+    #[error("{0}")]
+    CostParameter(String),
+    /// A cost scaling that is a number, but not a positive finite one.
+    #[error("scale-cost must be a positive number, got {0}")]
+    ScaleValue(f64),
+    /// A cost scaling that is neither a name nor a number.
+    #[error("unknown scale-cost '{0}' (expected mean, median, max, none or a positive number)")]
+    UnknownScale(String),
+    /// An epsilon that is not a positive finite number.
+    #[error("epsilon must be > 0, got {0}")]
+    Epsilon(f64),
+    /// What a relative epsilon multiplies is neither `mean` nor `std`.
+    #[error("relative epsilon is 'mean' or 'std', got '{0}'")]
+    RelativeTo(String),
+    /// Not a Sinkhorn mode.
+    #[error("unknown mode '{0}' (expected auto, log, kernel or online)")]
+    UnknownMode(String),
+}
+
+impl From<ParseError> for OtError {
+    fn from(e: ParseError) -> Self {
+        OtError::InvalidParameter(e.to_string())
+    }
+}
+
 /// Result alias for the crate.
 pub type Result<T> = std::result::Result<T, OtError>;

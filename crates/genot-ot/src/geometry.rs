@@ -6,7 +6,7 @@
 //! them: memory `O((n + m) d)` plus one block per thread).
 
 use crate::cost::{cost_matrix, Cost};
-use crate::error::{OtError, Result};
+use crate::error::{OtError, ParseError, Result};
 use crate::real::{moments_row, Real};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -29,8 +29,8 @@ pub enum ScaleCost {
 }
 
 impl std::str::FromStr for ScaleCost {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> std::result::Result<Self, ParseError> {
         match s {
             "none" => Ok(ScaleCost::None),
             "mean" => Ok(ScaleCost::Mean),
@@ -38,10 +38,8 @@ impl std::str::FromStr for ScaleCost {
             "max" | "max_cost" => Ok(ScaleCost::Max),
             v => match v.parse::<f64>() {
                 Ok(x) if x > 0.0 && x.is_finite() => Ok(ScaleCost::Value(x)),
-                Ok(x) => Err(format!("scale-cost must be a positive number, got {x}")),
-                Err(_) => Err(format!(
-                    "unknown scale-cost '{v}' (expected mean, median, max, none or a positive number)"
-                )),
+                Ok(x) => Err(ParseError::ScaleValue(x)),
+                Err(_) => Err(ParseError::UnknownScale(v.into())),
             },
         }
     }
@@ -144,15 +142,15 @@ impl Epsilon {
     pub fn from_options(
         value: Option<f64>,
         relative: Option<&str>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, ParseError> {
         if let Some(e) = value.filter(|e| !(*e > 0.0 && e.is_finite())) {
-            return Err(format!("epsilon must be > 0, got {e}"));
+            return Err(ParseError::Epsilon(e));
         }
         let to = match relative {
             None => return Ok(value.map_or_else(Epsilon::default, Epsilon::Absolute)),
             Some("mean") => RelativeTo::Mean,
             Some("std") => RelativeTo::Std,
-            Some(o) => return Err(format!("relative epsilon is 'mean' or 'std', got '{o}'")),
+            Some(o) => return Err(ParseError::RelativeTo(o.into())),
         };
         Ok(Epsilon::Relative {
             factor: value.unwrap_or(0.05),

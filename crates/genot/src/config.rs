@@ -5,6 +5,7 @@
 //! points, from Rust, the CLI or Python.
 
 use crate::velocity::VelocityFieldConfig;
+use genot_ot::error::ParseError;
 use genot_ot::geometry::{Epsilon, RelativeTo, ScaleCost};
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +142,8 @@ impl MatchingConfig {
         }
     }
 
-    pub fn scale(&self) -> Result<ScaleCost, String> {
+    /// The cost scaling `scale_cost` names.
+    pub fn scale(&self) -> Result<ScaleCost, ParseError> {
         self.scale_cost.parse()
     }
 
@@ -175,10 +177,10 @@ impl MatchingConfig {
                 return invalid(format!("`{name}` must be > 0, got {t}"));
             }
         }
-        self.scale().map_err(crate::error::GenotError::Invalid)?;
-        check_cost(&self.cost).or_else(invalid)?;
+        self.scale()?;
+        check_cost(&self.cost)?;
         if self.kind == Kind::Fused {
-            check_cost(&self.fused_cost).or_else(invalid)?;
+            check_cost(&self.fused_cost)?;
             if !(self.fused_penalty > 0.0 && self.fused_penalty.is_finite()) {
                 return invalid(format!(
                     "`fused_penalty` must be > 0, got {}",
@@ -193,7 +195,8 @@ impl MatchingConfig {
     }
 }
 
-fn check_cost(c: &str) -> Result<(), String> {
+/// Whether `c` names a cost.
+fn check_cost(c: &str) -> Result<(), ParseError> {
     genot_ot::choice::CostChoice::<f32>::parse(c).map(|_| ())
 }
 
@@ -226,13 +229,20 @@ pub enum Normalize {
     None,
 }
 
+/// A name that is not a [`Normalize`] mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown normalisation {name:?}: expected per-feature, isotropic or none")]
+pub struct UnknownNormalize {
+    /// The name given.
+    pub name: String,
+}
+
 impl std::str::FromStr for Normalize {
-    type Err = String;
+    type Err = UnknownNormalize;
     /// By its setting name (`per-feature`, `isotropic`, `none`).
-    fn from_str(s: &str) -> Result<Self, String> {
-        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
-            format!("unknown normalisation {s:?}: expected per-feature, isotropic or none")
-        })
+    fn from_str(s: &str) -> Result<Self, UnknownNormalize> {
+        <Self as clap::ValueEnum>::from_str(s, false)
+            .map_err(|_| UnknownNormalize { name: s.into() })
     }
 }
 

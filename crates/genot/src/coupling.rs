@@ -184,9 +184,9 @@ impl Coupler {
         config.validate().map_err(|e| e.to_string())?;
         Ok(Coupler {
             kind: config.kind,
-            cost: CostChoice::parse(&config.cost)?,
-            fused_cost: CostChoice::parse(&config.fused_cost)?,
-            scale: config.scale()?,
+            cost: CostChoice::parse(&config.cost).map_err(|e| e.to_string())?,
+            fused_cost: CostChoice::parse(&config.fused_cost).map_err(|e| e.to_string())?,
+            scale: config.scale().map_err(|e| e.to_string())?,
             epsilon: config.epsilon(),
             tau: (config.tau_a, config.tau_b),
             fused_penalty: config.fused_penalty,

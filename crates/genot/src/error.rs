@@ -1,7 +1,7 @@
 //! Errors of the learning crate. Messages name the offending input or setting.
 
-use crate::ode::OdeError;
-use genot_ot::error::OtError;
+use crate::ode::{OdeError, SolverError};
+use genot_ot::error::{OtError, ParseError};
 use thiserror::Error;
 
 /// Errors of genot. A message names a setting in backquotes (`` `lr` ``), as the settings
@@ -12,6 +12,12 @@ pub enum GenotError {
     /// A setting or an input array is unusable.
     #[error("{0}")]
     Invalid(String),
+    /// A setting that names a choice (a cost, a cost scaling) does not parse.
+    #[error(transparent)]
+    Choice(#[from] ParseError),
+    /// The transport's solver settings (`solver`, `steps`, `rtol`, `atol`) are unusable.
+    #[error(transparent)]
+    Solver(#[from] SolverError),
     /// The discrete OT solve of a batch failed.
     #[error("batch matching failed at iteration {iteration}: {source}")]
     Matching {

@@ -53,24 +53,21 @@ impl Solver {
     pub const NAMES: [&'static str; 5] = ["dopri5", "tsit5", "euler", "midpoint", "rk4"];
 
     /// The solver called `name` (one of [`Solver::NAMES`]): fixed-step solvers take
-    /// `steps`, the adaptive ones `rtol` and `atol`. The message names the bad value.
-    pub fn from_name(name: &str, steps: usize, rtol: f64, atol: f64) -> Result<Self, String> {
+    /// `steps`, the adaptive ones `rtol` and `atol`. The error names the bad setting.
+    pub fn from_name(name: &str, steps: usize, rtol: f64, atol: f64) -> Result<Self, SolverError> {
         match name {
             "dopri5" | "tsit5" if !(rtol > 0.0 && atol > 0.0) => {
-                Err(format!("rtol and atol must be > 0, got {rtol} and {atol}"))
+                Err(SolverError::Tolerances { rtol, atol })
             }
             "dopri5" => Ok(Solver::Dopri5 { rtol, atol }),
             "tsit5" => Ok(Solver::Tsit5 { rtol, atol }),
-            "euler" | "midpoint" | "rk4" if steps == 0 => {
-                Err(format!("steps must be >= 1 for {name}"))
-            }
+            "euler" | "midpoint" | "rk4" if steps == 0 => Err(SolverError::Steps {
+                solver: name.into(),
+            }),
             "euler" => Ok(Solver::Euler { steps }),
             "midpoint" => Ok(Solver::Midpoint { steps }),
             "rk4" => Ok(Solver::Rk4 { steps }),
-            _ => Err(format!(
-                "unknown solver {name:?}: expected one of {}",
-                Solver::NAMES.join(", ")
-            )),
+            _ => Err(SolverError::Unknown { name: name.into() }),
         }
     }
 
@@ -93,6 +90,21 @@ pub struct OdeStats {
     pub rejected: usize,
     /// Evaluations of the velocity field.
     pub evaluations: usize,
+}
+
+/// Why [`Solver::from_name`] refused its settings; the message names the setting in
+/// backquotes, as the transport settings spell it (the CLI shows it as its flag).
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum SolverError {
+    /// Not one of [`Solver::NAMES`].
+    #[error("unknown `solver` {name:?}: expected one of {}", Solver::NAMES.join(", "))]
+    Unknown { name: String },
+    /// An adaptive solver's tolerances are not both positive.
+    #[error("`rtol` and `atol` must be > 0, got {rtol} and {atol}")]
+    Tolerances { rtol: f64, atol: f64 },
+    /// A fixed-step solver with no steps.
+    #[error("`steps` must be >= 1 for {solver}")]
+    Steps { solver: String },
 }
 
 /// Why an integration failed.

@@ -2,7 +2,7 @@
 //! allocated: a fit (the networks with their optimiser state, the activations of one step,
 //! the batch plans), a transport (samples x points x dimensions) and a dense matrix read
 //! from a file. The limit is the memory available now (as the operating system reports it),
-//! or the one set with [`set_memory_limit`] (the CLI's `--max-memory`) or the environment
+//! or the one set with [`set_memory_limit`] (`max_memory`, the CLI's `--max-memory`) or the environment
 //! variable `GENOT_MAX_MEMORY` (`16G`, `512M`, or bytes).
 //!
 //! ```
@@ -13,8 +13,8 @@
 //! ```
 
 pub use genot_io::memory::{
-    check, check_with, human, memory_limit, parse_size, product, set_memory_limit, Need, Term,
-    TooLarge,
+    check, check_with, human, memory_limit, parse_size, product, set_memory_limit, Need, SizeError,
+    Term, TooLarge,
 };
 
 use crate::config::GenotConfig;
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(e.dominant.settings, vec!["k_samples"]);
         let text = e.to_string();
         assert!(
-            text.contains("lower k_samples") && text.contains("--max-memory"),
+            text.contains("lower `k_samples`") && text.contains("(`max_memory` or"),
             "{text}"
         );
         assert!(text.contains("2.0 MB") && text.contains("1.0 MB"), "{text}");

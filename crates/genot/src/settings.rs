@@ -17,7 +17,7 @@ use crate::config::{
 use crate::configure::{make_config, Architecture};
 use crate::data::TrainingData;
 use crate::engine::Engine;
-use crate::error::{GenotError, Result};
+use crate::error::Result;
 use crate::model::TransportOptions;
 use crate::ode::Solver;
 use clap::ArgAction;
@@ -310,8 +310,7 @@ impl TransportSettings {
     /// The transport options (the default chunk, no uncertainty); the message names the
     /// bad setting.
     pub fn options(&self) -> Result<TransportOptions> {
-        let solver = Solver::from_name(&self.solver, self.steps, self.rtol, self.atol)
-            .map_err(GenotError::Invalid)?;
+        let solver = Solver::from_name(&self.solver, self.steps, self.rtol, self.atol)?;
         let options = TransportOptions {
             samples: self.samples,
             solver,
@@ -416,7 +415,7 @@ impl FitSettings {
             fused_penalty: m.fused_penalty,
             epsilon: Some(m.epsilon),
             relative_epsilon: m.relative_epsilon,
-            scale_cost: m.scale().map_err(GenotError::Invalid)?,
+            scale_cost: m.scale()?,
             tau_a: m.tau_a,
             tau_b: m.tau_b,
             iterations: t.iterations,

@@ -3,18 +3,18 @@
 //! `uns/NAME_categories`. A field is read on its own: HDF5 converts the records into a
 //! memory type that holds only that field.
 
-use super::listing;
 use super::obs::{categorical, Column};
+use super::Problem;
 use hdf5::types::{CompoundField, CompoundType, FloatSize, TypeDescriptor};
 use hdf5::{Dataset, Datatype, File};
 use ndarray::Array2;
 
 /// The fields of a compound dataset.
-fn fields(table: &Dataset) -> Result<Vec<CompoundField>, String> {
+fn fields(table: &Dataset) -> Result<Vec<CompoundField>, Problem> {
     match table.dtype().and_then(|t| t.to_descriptor()) {
         Ok(TypeDescriptor::Compound(c)) => Ok(c.fields),
-        Ok(other) => Err(format!("is a {other} dataset, not a table")),
-        Err(e) => Err(format!("has an unreadable type ({e})")),
+        Ok(other) => Err(Problem::NotTable(other.to_string())),
+        Err(e) => Err(Problem::Type(e.to_string())),
     }
 }
 
@@ -24,7 +24,7 @@ fn read_field(
     name: &str,
     ty: TypeDescriptor,
     size: usize,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Problem> {
     let memory = Datatype::from_descriptor(&TypeDescriptor::Compound(CompoundType {
         fields: vec![CompoundField {
             name: name.to_string(),
@@ -34,23 +34,24 @@ fn read_field(
         }],
         size,
     }))
-    .map_err(|e| format!("cannot describe field {name} ({e})"))?;
+    .map_err(|e| Problem::FieldType {
+        field: name.into(),
+        detail: e.to_string(),
+    })?;
     // One record per cell: H5S_ALL below reads every record of the dataset, so a table of
     // another rank would overflow a buffer sized by its first dimension.
     let n = match table.shape()[..] {
         [n] => n,
-        ref other => {
-            return Err(format!(
-                "is a table of shape {other:?}; expected one dimension (one record per cell)"
-            ))
-        }
+        ref other => return Err(Problem::TableShape(other.to_vec())),
     };
     // The number of records is declared by the file (unwritten chunks read as fill values):
     // refused before the buffer is allocated when it exceeds the memory limit.
     super::guard(n as u128, size, &format!("the table field {name}"))?;
-    let len = n
-        .checked_mul(size)
-        .ok_or_else(|| format!("field {name}: {n} records of {size} bytes overflow"))?;
+    let len = n.checked_mul(size).ok_or_else(|| Problem::FieldOverflow {
+        field: name.into(),
+        records: n,
+        size,
+    })?;
     let mut buf = vec![0u8; len];
     // Under the hdf5 crate's global lock, as its own calls (the library is not thread-safe).
     // SAFETY: `buf` holds n records of `size` bytes, the size of `memory`, and the dataset
@@ -67,23 +68,31 @@ fn read_field(
         )
     });
     if status < 0 {
-        return Err(format!(
-            "field {name} cannot be read as {size}-byte records"
-        ));
+        return Err(Problem::FieldRead {
+            field: name.into(),
+            size,
+        });
     }
     Ok(buf)
 }
 
 /// `name`'s field description, or an error listing the fields.
-fn field(table: &Dataset, name: &str, what: (&str, &str)) -> Result<CompoundField, String> {
+fn field(
+    table: &Dataset,
+    name: &str,
+    what: (&'static str, &'static str),
+) -> Result<CompoundField, Problem> {
     let (one, many) = what;
     let all = fields(table)?;
-    all.iter().find(|f| f.name == name).cloned().ok_or_else(|| {
-        format!(
-            "has no {one} '{name}' ({many}: {})",
-            listing(all.iter().map(|f| f.name.clone()).collect())
-        )
-    })
+    all.iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .ok_or_else(|| Problem::NoField {
+            one,
+            many,
+            name: name.into(),
+            fields: all.iter().map(|f| f.name.clone()).collect(),
+        })
 }
 
 /// Numbers stored natively as float64, `count` per record.
@@ -95,24 +104,24 @@ fn as_f64(bytes: &[u8]) -> Vec<f64> {
 }
 
 /// The `obsm` table's field `name` (a fixed-size numeric array per cell) as a matrix.
-pub(super) fn matrix_field(table: &Dataset, name: &str) -> Result<Array2<f64>, String> {
+pub(super) fn matrix_field(table: &Dataset, name: &str) -> Result<Array2<f64>, Problem> {
     let f = field(table, name, ("entry", "entries"))?;
     let d = match &f.ty {
         TypeDescriptor::FixedArray(_, d) => *d,
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => 1,
-        other => return Err(format!("holds {other}, not numbers")),
+        other => return Err(Problem::NotNumbers(other.to_string())),
     };
     let ty = TypeDescriptor::FixedArray(Box::new(TypeDescriptor::Float(FloatSize::U8)), d);
     let values = as_f64(&read_field(table, name, ty, 8 * d)?);
     let n = values.len() / d.max(1);
-    Array2::from_shape_vec((n, d), values).map_err(|e| e.to_string())
+    Array2::from_shape_vec((n, d), values).map_err(|e| Problem::Io(e.to_string()))
 }
 
 /// The `obs` table's field `name`: numbers, booleans, fixed-length strings, or codes with
 /// their categories in `uns/NAME_categories`.
-pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Column, String> {
+pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Column, Problem> {
     let f = field(table, name, ("obs column", "columns"))?;
-    let shown = |e: String| format!("obs column '{name}' {e}");
+    let shown = |e: Problem| e.of_column(name);
     match f.ty {
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)
             if file.link_exists(&format!("uns/{name}_categories")) =>
@@ -122,7 +131,7 @@ pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Colu
             let codes = as_f64(&codes).into_iter().map(|x| x as i64).collect();
             let cats = file
                 .dataset(&format!("uns/{name}_categories"))
-                .map_err(|e| shown(e.to_string()))?;
+                .map_err(|e| shown(Problem::Io(e.to_string())))?;
             categorical(codes, &cats).map_err(shown)
         }
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => {
@@ -148,8 +157,6 @@ pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Colu
                     .collect(),
             ))
         }
-        other => Err(shown(format!(
-            "holds {other}, which this reader does not read"
-        ))),
+        other => Err(shown(Problem::UnknownType(other.to_string()))),
     }
 }

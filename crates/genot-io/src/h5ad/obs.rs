@@ -1,6 +1,6 @@
 //! `obs` columns of an `.h5ad` file, and the row filters written `obs/COLUMN=VALUE`.
 
-use super::{legacy, listing, string_attr, strings};
+use super::{legacy, string_attr, strings, FilterError, Problem};
 use hdf5::{Dataset, File, Group};
 
 /// One `obs` column; `None` marks a missing value (a categorical code of -1, a masked
@@ -39,8 +39,9 @@ impl Column {
         }
     }
 
-    /// One label per cell; a missing value is an error naming its row.
-    pub fn labels(&self, name: &str) -> Result<Vec<String>, String> {
+    /// One label per cell; a missing value is an error naming its row (`name` is the
+    /// column's, for messages).
+    pub fn labels(&self, name: &str) -> Result<Vec<String>, Problem> {
         // Every cell becomes a String: refused when the labels of a column the file
         // declares large would exceed the memory limit (the column itself was checked as
         // the values it holds, which take less).
@@ -57,8 +58,10 @@ impl Column {
         )?;
         (0..self.len())
             .map(|r| {
-                self.text(r)
-                    .ok_or_else(|| format!("obs column '{name}' has a missing value at row {r}"))
+                self.text(r).ok_or_else(|| Problem::MissingValue {
+                    column: name.into(),
+                    row: r,
+                })
             })
             .collect()
     }
@@ -81,13 +84,11 @@ impl Column {
 }
 
 /// The column `name` of the `obs` table of `file`.
-pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
+pub(super) fn column(file: &File, name: &str) -> Result<Column, Problem> {
     if let Ok(table) = file.dataset("obs") {
         return legacy::obs_field(file, &table, name);
     }
-    let obs = file
-        .group("obs")
-        .map_err(|_| "has no obs table: it is not an AnnData file".to_string())?;
+    let obs = file.group("obs").map_err(|_| Problem::NotAnnData)?;
     let index = string_attr(&obs, "_index");
     if !obs.link_exists(name) || index.as_deref() == Some(name) || name == "__categories" {
         let columns: Vec<String> = obs
@@ -96,23 +97,25 @@ pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
             .into_iter()
             .filter(|c| Some(c) != index.as_ref() && c != "__categories")
             .collect();
-        return Err(format!(
-            "has no obs column '{name}' (columns: {})",
-            listing(columns)
-        ));
+        return Err(Problem::NoColumn {
+            column: name.into(),
+            columns,
+        });
     }
-    let shown = |e: String| format!("obs column '{name}' {e}");
+    let shown = |e: Problem| e.of_column(name);
     if let Ok(ds) = obs.dataset(name) {
         if ds.attr("categories").is_ok() {
             // anndata 0.7: codes here, the categories in obs/__categories/NAME.
             let cats = obs
                 .dataset(&format!("__categories/{name}"))
-                .map_err(|_| shown("is categorical but obs/__categories has no entry".into()))?;
+                .map_err(|_| shown(Problem::NoCategories))?;
             return categorical(codes(&ds).map_err(shown)?, &cats).map_err(shown);
         }
         return plain(&ds).map_err(shown);
     }
-    let g = obs.group(name).map_err(|e| shown(e.to_string()))?;
+    let g = obs
+        .group(name)
+        .map_err(|e| shown(Problem::Io(e.to_string())))?;
     match string_attr(&g, "encoding-type").as_deref() {
         Some("categorical") => {
             let codes = codes(&member(&g, "codes").map_err(shown)?).map_err(shown)?;
@@ -124,29 +127,30 @@ pub(super) fn column(file: &File, name: &str) -> Result<Column, String> {
             let mask = member(&g, "mask").map_err(shown)?;
             // A mask declaring more cells than the values is refused before it is read.
             if mask.size() != values.len() {
-                return Err(shown("has a mask of another length than its values".into()));
+                return Err(shown(Problem::MaskLength));
             }
             let mask: Vec<bool> = mask
                 .read_raw::<bool>()
-                .map_err(|e| shown(format!("has an unreadable mask ({e})")))?;
+                .map_err(|e| shown(Problem::Mask(e.to_string())))?;
             if mask.len() != values.len() {
-                return Err(shown("has a mask of another length than its values".into()));
+                return Err(shown(Problem::MaskLength));
             }
             Ok(masked(values, &mask))
         }
-        other => Err(shown(format!(
-            "has an encoding this reader does not know ({})",
-            other.unwrap_or("none")
+        other => Err(shown(Problem::UnknownEncoding(
+            other.unwrap_or("none").to_string(),
         ))),
     }
 }
 
-fn member(g: &Group, name: &str) -> Result<Dataset, String> {
-    g.dataset(name).map_err(|_| format!("has no '{name}'"))
+/// The dataset `name` of the column group `g`.
+fn member(g: &Group, name: &str) -> Result<Dataset, Problem> {
+    g.dataset(name)
+        .map_err(|_| Problem::NoMember(name.to_string()))
 }
 
 /// A numeric, boolean or string dataset.
-fn plain(ds: &Dataset) -> Result<Column, String> {
+fn plain(ds: &Dataset) -> Result<Column, Problem> {
     // Read as f64 (or i64), then kept as Option<f64>: both at once at the peak.
     super::guard(
         ds.size() as u128,
@@ -156,33 +160,34 @@ fn plain(ds: &Dataset) -> Result<Column, String> {
     let ty = ds
         .dtype()
         .and_then(|t| t.to_descriptor())
-        .map_err(|e| format!("has an unreadable type ({e})"))?;
+        .map_err(|e| Problem::Type(e.to_string()))?;
     use hdf5::types::TypeDescriptor as T;
     match ty {
         T::Boolean => ds
             .read_raw::<bool>()
             .map(|v| Column::Bool(v.into_iter().map(Some).collect()))
-            .map_err(|e| format!("cannot be read ({e})")),
+            .map_err(|e| Problem::Unreadable(e.to_string())),
         T::Integer(_) | T::Unsigned(_) | T::Float(_) => ds
             .read_raw::<f64>()
             .map(|v| Column::Number(v.into_iter().map(|x| x.is_finite().then_some(x)).collect()))
-            .map_err(|e| format!("cannot be read ({e})")),
+            .map_err(|e| Problem::Unreadable(e.to_string())),
         T::Enum(_) => ds
             .read_raw::<i64>()
             .map(|v| Column::Number(v.into_iter().map(|x| Some(x as f64)).collect()))
-            .map_err(|e| format!("cannot be read ({e})")),
+            .map_err(|e| Problem::Unreadable(e.to_string())),
         _ => strings(ds).map(|v| Column::Text(v.into_iter().map(Some).collect())),
     }
 }
 
-fn codes(ds: &Dataset) -> Result<Vec<i64>, String> {
+/// Categorical codes.
+fn codes(ds: &Dataset) -> Result<Vec<i64>, Problem> {
     super::guard_dataset::<i64>(ds, "category codes")?;
     ds.read_raw::<i64>()
-        .map_err(|e| format!("has unreadable codes ({e})"))
+        .map_err(|e| Problem::Codes(e.to_string()))
 }
 
 /// Codes (negative: missing) into the categories, which may be strings or numbers.
-pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Column, String> {
+pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Column, Problem> {
     let names: Vec<String> = match plain(categories)? {
         Column::Text(v) => v.into_iter().map(Option::unwrap_or_default).collect(),
         other => (0..other.len())
@@ -203,10 +208,11 @@ pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Colum
         .map(|(r, &c)| match c {
             c if c < 0 => Ok(None),
             c if (c as usize) < names.len() => Ok(Some(names[c as usize].clone())),
-            c => Err(format!(
-                "is malformed: code {c} at row {r} but only {} categories",
-                names.len()
-            )),
+            c => Err(Problem::BadCode {
+                code: c,
+                row: r,
+                categories: names.len(),
+            }),
         })
         .collect::<Result<_, _>>()
         .map(Column::Text)
@@ -242,14 +248,10 @@ pub struct RowFilter {
 }
 
 impl std::str::FromStr for RowFilter {
-    type Err = String;
+    type Err = FilterError;
 
-    fn from_str(text: &str) -> Result<RowFilter, String> {
-        let bad = || {
-            format!(
-                "'{text}' is not a filter: write obs/COLUMN=VALUE (several values separated by commas; != keeps the others)"
-            )
-        };
+    fn from_str(text: &str) -> Result<RowFilter, FilterError> {
+        let bad = || FilterError::Syntax(text.into());
         let body = text.strip_prefix("obs/").unwrap_or(text);
         let (column, values, negate) = match body.split_once("!=") {
             Some((c, v)) => (c, v, true),
@@ -280,7 +282,7 @@ impl std::fmt::Display for RowFilter {
 impl RowFilter {
     /// The rows of `column` (this filter's column) that the filter keeps, in order; an
     /// error when a value cannot be compared or when no cell is kept.
-    pub fn select(&self, column: &Column) -> Result<Vec<usize>, String> {
+    pub fn select(&self, column: &Column) -> Result<Vec<usize>, FilterError> {
         let keep: Box<dyn Fn(usize) -> Option<bool>> = match column {
             Column::Text(v) => Box::new(move |r| v[r].as_ref().map(|x| self.values.contains(x))),
             Column::Number(v) => {
@@ -288,11 +290,10 @@ impl RowFilter {
                     .values
                     .iter()
                     .map(|s| {
-                        s.parse::<f64>().map_err(|_| {
-                            format!(
-                                "filter {self}: obs column '{}' is numeric and '{s}' is not a number",
-                                self.column
-                            )
+                        s.parse::<f64>().map_err(|_| FilterError::NotNumber {
+                            filter: self.to_string(),
+                            column: self.column.clone(),
+                            value: s.clone(),
                         })
                     })
                     .collect::<Result<_, _>>()?;
@@ -305,10 +306,11 @@ impl RowFilter {
                     .map(|s| match s.to_ascii_lowercase().as_str() {
                         "true" | "1" => Ok(true),
                         "false" | "0" => Ok(false),
-                        _ => Err(format!(
-                            "filter {self}: obs column '{}' is boolean: use true or false, not '{s}'",
-                            self.column
-                        )),
+                        _ => Err(FilterError::NotBool {
+                            filter: self.to_string(),
+                            column: self.column.clone(),
+                            value: s.clone(),
+                        }),
                     })
                     .collect::<Result<_, _>>()?;
                 Box::new(move |r| v[r].map(|x| wanted.contains(&x)))
@@ -318,11 +320,11 @@ impl RowFilter {
             .filter(|&r| keep(r).is_some_and(|hit| hit != self.negate))
             .collect();
         if rows.is_empty() {
-            return Err(format!(
-                "filter {self} keeps no cells (values of '{}': {})",
-                self.column,
-                column.some_values()
-            ));
+            return Err(FilterError::Empty {
+                filter: self.to_string(),
+                column: self.column.clone(),
+                values: column.some_values(),
+            });
         }
         Ok(rows)
     }
@@ -365,6 +367,8 @@ mod tests {
             .unwrap()
             .select(&nums)
             .unwrap_err();
+        assert!(matches!(&e, FilterError::NotNumber { value, .. } if value == "one"));
+        let e = e.to_string();
         assert!(e.contains("numeric") && e.contains("'one'"), "{e}");
         let flags = Column::Bool(vec![Some(true), Some(false)]);
         assert_eq!(
@@ -379,7 +383,8 @@ mod tests {
             .parse::<RowFilter>()
             .unwrap()
             .select(&text)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("keeps no cells") && e.contains("stim, <missing>, other"),
             "{e}"
@@ -390,6 +395,14 @@ mod tests {
     fn labels_name_the_missing_row() {
         let c = Column::Number(vec![Some(2.0), Some(0.5), None]);
         let e = c.labels("dose").unwrap_err();
+        assert_eq!(
+            e,
+            Problem::MissingValue {
+                column: "dose".into(),
+                row: 2
+            }
+        );
+        let e = e.to_string();
         assert!(e.contains("row 2") && e.contains("'dose'"), "{e}");
         let ok = Column::Number(vec![Some(2.0), Some(0.5)])
             .labels("d")

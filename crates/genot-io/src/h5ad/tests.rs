@@ -85,28 +85,97 @@ fn obs_columns_of_every_encoding() {
         }
         other => panic!("dose read as {other:?}"),
     }
-    let e = labels("dose").unwrap_err();
+    let e = labels("dose").unwrap_err().to_string();
     assert!(e.contains("missing value at row 5"), "{e}");
 }
 
 #[test]
 fn missing_keys_list_what_exists() {
     let f = AnnData::open(&fixture()).unwrap();
-    let e = f.matrix(&Key::Obsm("X_tsne".into())).unwrap_err();
+    let e = f
+        .matrix(&Key::Obsm("X_tsne".into()))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("no obsm/X_tsne") && e.contains("X_pca, X_umap"),
         "{e}"
     );
-    let e = f.matrix(&Key::Layer("counts".into())).unwrap_err();
+    let e = f
+        .matrix(&Key::Layer("counts".into()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("csc, dense"), "{e}");
-    let e = f.obs_column("cell_type").unwrap_err();
+    let e = f.obs_column("cell_type").unwrap_err().to_string();
     assert!(
         e.contains("no obs column 'cell_type'") && e.contains("condition") && !e.contains("_index"),
         "{e}"
     );
     for bad in ["obsm", "obsm/", "uns/x", "x", "obsm/a/b"] {
-        assert!(Key::parse(bad).is_err(), "{bad}");
+        assert_eq!(Key::parse(bad), Err(KeyError { text: bad.into() }));
     }
+}
+
+#[test]
+fn errors_name_the_file_and_the_dataset() {
+    let f = AnnData::open(&fixture()).unwrap();
+    let e = f.matrix(&Key::Obsm("X_tsne".into())).unwrap_err();
+    assert_eq!(e.file, fixture());
+    match &*e.problem {
+        Problem::NoEntry {
+            path,
+            group,
+            entries,
+            ..
+        } => {
+            assert_eq!((path.as_str(), group.as_str()), ("obsm/X_tsne", "obsm"));
+            assert!(entries.contains(&"X_pca".to_string()), "{entries:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "file '{}' has no obsm/X_tsne (obsm: ",
+            fixture().display()
+        )),
+        "{shown}"
+    );
+    let e = f.obs_column("cell_type").unwrap_err();
+    assert!(
+        matches!(&*e.problem, Problem::NoColumn { column, .. } if column == "cell_type"),
+        "{e:?}"
+    );
+    let e = f.obs_labels("dose").unwrap_err();
+    assert_eq!(
+        *e.problem,
+        Problem::MissingValue {
+            column: "dose".into(),
+            row: 5
+        }
+    );
+}
+
+#[test]
+fn the_memory_guard_names_the_setting_not_a_flag() {
+    let e = guard_with(
+        1 << 20,
+        8,
+        "a matrix",
+        (1024, "the limit set with `max_memory`"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Problem::TooLarge { elements, limit: 1024, .. } if *elements == 1 << 20),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(
+        shown
+            .starts_with("declares a matrix of 1048576 values, 8.0 MB in memory: more than 1.0 KB")
+            && shown.contains("raise the limit with `max_memory` or GENOT_MAX_MEMORY")
+            && !shown.contains("--"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -122,10 +191,16 @@ fn truncated_and_foreign_files_are_errors() {
             .and_then(|f| f.matrix(&Key::X))
             .err()
             .unwrap_or_else(|| panic!("{} was read", p.display()));
-        assert!(e.contains("not a readable HDF5"), "{e}");
+        assert!(matches!(*e.problem, Problem::NotHdf5(_)), "{e}");
+        assert!(e.to_string().contains("not a readable HDF5"), "{e}");
     }
-    let e = AnnData::open(&dir.path().join("none.h5ad")).err().unwrap();
-    assert_eq!(e, "does not exist");
+    let none = dir.path().join("none.h5ad");
+    let e = AnnData::open(&none).err().unwrap();
+    assert_eq!(e, Problem::Missing.in_file(&none));
+    assert_eq!(
+        e.to_string(),
+        format!("file '{}' does not exist", none.display())
+    );
 }
 
 /// A copy of the fixture with `edit` applied through the HDF5 library.
@@ -154,12 +229,15 @@ fn malformed_contents_are_named() {
             .unwrap();
     });
     let f = AnnData::open(&p).unwrap();
-    let e = f.matrix(&Key::X).unwrap_err();
+    let e = f.matrix(&Key::X).unwrap_err().to_string();
     assert!(
         e.contains("malformed sparse matrix") && e.contains("indptr[1..2]"),
         "{e}"
     );
-    let e = f.matrix(&Key::Obsm("short".into())).unwrap_err();
+    let e = f
+        .matrix(&Key::Obsm("short".into()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("10 rows but obs has 12 cells"), "{e}");
 }
 
@@ -195,7 +273,7 @@ fn anndata_0_7_categoricals_keep_their_categories_apart() {
         .map(|s| (!s.is_empty()).then_some(s))
         .collect();
     assert_eq!(f.obs_column("old").unwrap(), Column::Text(want));
-    let e = f.obs_column("__categories").unwrap_err();
+    let e = f.obs_column("__categories").unwrap_err().to_string();
     assert!(
         e.contains("no obs column") && !e.contains("__categories,"),
         "{e}"
@@ -233,7 +311,10 @@ fn legacy_tables_of_scanpy_pbmc68k_reduced() {
             "{column}"
         );
     }
-    let e = f.matrix(&Key::Obsm("X_tsne".into())).unwrap_err();
+    let e = f
+        .matrix(&Key::Obsm("X_tsne".into()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("X_pca, X_umap"), "{e}");
 }
 
@@ -317,16 +398,22 @@ fn writing_refuses_the_input_wrong_rows_and_legacy_tables() {
     let input = dir.path().join("in.h5ad");
     std::fs::copy(fixture(), &input).unwrap();
     let before = std::fs::read(&input).unwrap();
-    let e = write_copy(&input, &input, &predictions(12)).unwrap_err();
+    let e = write_copy(&input, &input, &predictions(12))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("is the input file"), "{e}");
     let out = dir.path().join("out.h5ad");
-    let e = write_copy(&input, &out, &predictions(11)).unwrap_err();
+    let e = write_copy(&input, &out, &predictions(11))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("11 rows but the file has 12 cells"), "{e}");
     assert!(!out.exists());
     let Some(legacy) = shared("original/10x_pbmc68k_reduced.h5ad") else {
         return;
     };
-    let e = write_copy(&legacy, &out, &predictions(700)).unwrap_err();
+    let e = write_copy(&legacy, &out, &predictions(700))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("anndata < 0.7"), "{e}");
     assert!(!out.exists());
     assert_eq!(std::fs::read(&input).unwrap(), before);
@@ -369,7 +456,7 @@ fn a_legacy_table_declaring_huge_rows_is_refused_before_allocation() {
     let path = dir.path().join("huge.h5ad");
     compound_obs(&path, &[1 << 40]);
     let f = AnnData::open(&path).unwrap();
-    let e = f.obs_column("a").unwrap_err();
+    let e = f.obs_column("a").unwrap_err().to_string();
     assert!(
         e.contains("declares the table field a of 1099511627776 values"),
         "{e}"
@@ -384,7 +471,7 @@ fn a_legacy_table_of_two_dimensions_is_an_error() {
     let path = dir.path().join("2d.h5ad");
     compound_obs(&path, &[3, 4]);
     let f = AnnData::open(&path).unwrap();
-    let e = f.obs_column("a").unwrap_err();
+    let e = f.obs_column("a").unwrap_err().to_string();
     assert!(e.contains("shape [3, 4]; expected one dimension"), "{e}");
 }
 
@@ -454,21 +541,21 @@ fn what_a_column_becomes_is_guarded_not_only_what_the_file_stores() {
     crate::memory::set_memory_limit(Some(64 << 20));
     let f = AnnData::open(&path).unwrap();
     let flag = f.obs_column("flag").unwrap();
-    let e = flag.labels("flag").unwrap_err();
+    let e = flag.labels("flag").unwrap_err().to_string();
     assert!(
         e.contains("declares the labels of obs column 'flag' of 2500000 values"),
         "{e}"
     );
-    let e = f.obs_column("dose").unwrap_err();
+    let e = f.obs_column("dose").unwrap_err().to_string();
     assert!(e.contains("declares a column of 3000000 values"), "{e}");
-    let e = f.obs_column("cell_type").unwrap_err();
+    let e = f.obs_column("cell_type").unwrap_err().to_string();
     assert!(
         e.contains("declares categorical values of 2000000 values"),
         "{e}"
     );
-    let e = f.obs_column("n").unwrap_err();
+    let e = f.obs_column("n").unwrap_err().to_string();
     assert!(e.contains("a mask of another length"), "{e}");
-    let e = f.matrix(&Key::X).unwrap_err();
+    let e = f.matrix(&Key::X).unwrap_err().to_string();
     assert!(
         e.contains("declares sparse indptr of 1099511627777 values"),
         "{e}"

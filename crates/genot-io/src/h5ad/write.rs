@@ -2,7 +2,7 @@
 //! with the encoding attributes anndata reads. The copy is made in a temporary file next to
 //! the output and renamed into place; the input is never opened for writing.
 
-use super::string_attr;
+use super::{string_attr, Problem, WriteError};
 use hdf5::types::VarLenUnicode;
 use hdf5::{File, Group, Location};
 use ndarray::{Array1, ArrayD};
@@ -20,13 +20,20 @@ pub struct Predictions {
 /// Copies `input` to `output` with `predictions` added (an entry or column of the same name
 /// is replaced). Fails, writing nothing, when `output` is `input`, when the file keeps
 /// `obs`/`obsm` as tables (anndata < 0.7), or when an array does not have one row per cell.
-pub fn write_copy(input: &Path, output: &Path, predictions: &Predictions) -> Result<(), String> {
+pub fn write_copy(
+    input: &Path,
+    output: &Path,
+    predictions: &Predictions,
+) -> Result<(), WriteError> {
     check_not_input(input, output)?;
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write '{}': {e}", output.display());
+    let fail = |e: &dyn std::fmt::Display| WriteError::Write {
+        output: output.to_path_buf(),
+        problem: Problem::Io(e.to_string()),
+    };
     let tmp = tempfile::Builder::new()
         .suffix(".h5ad")
         .tempfile_in(dir)
@@ -34,7 +41,10 @@ pub fn write_copy(input: &Path, output: &Path, predictions: &Predictions) -> Res
     std::fs::copy(input, tmp.path()).map_err(|e| fail(&e))?;
     {
         let file = File::open_rw(tmp.path()).map_err(|e| fail(&e))?;
-        add(&file, predictions).map_err(|e| fail(&e))?;
+        add(&file, predictions).map_err(|problem| WriteError::Write {
+            output: output.to_path_buf(),
+            problem,
+        })?;
         file.flush().map_err(|e| fail(&e))?;
         file.close().map_err(|e| fail(&e))?;
     }
@@ -50,22 +60,18 @@ pub fn write_copy(input: &Path, output: &Path, predictions: &Predictions) -> Res
 }
 
 /// Fails when `output` is the file `input` (under any name).
-pub fn check_not_input(input: &Path, output: &Path) -> Result<(), String> {
+pub fn check_not_input(input: &Path, output: &Path) -> Result<(), WriteError> {
     if output.exists() && std::fs::canonicalize(output).ok() == std::fs::canonicalize(input).ok() {
-        return Err(format!(
-            "'{}' is the input file: write the predictions to another .h5ad (the input is never overwritten)",
-            output.display()
-        ));
+        return Err(WriteError::IsInput(output.to_path_buf()));
     }
     Ok(())
 }
 
-fn add(file: &File, p: &Predictions) -> Result<(), String> {
+/// Adds `p` to the open copy `file`.
+fn add(file: &File, p: &Predictions) -> Result<(), Problem> {
     for table in ["obs", "obsm"] {
         if file.dataset(table).is_ok() {
-            return Err(format!(
-                "the input keeps {table} as a table (written by anndata < 0.7): re-save it with a current anndata, or write .npy"
-            ));
+            return Err(Problem::OldTables(table));
         }
     }
     let n = super::n_obs(file)?;
@@ -76,10 +82,14 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
         .chain(p.obs.iter().map(|(k, a)| (format!("obs/{k}"), a.len())))
     {
         if a != n {
-            return Err(format!("{name} has {a} rows but the file has {n} cells"));
+            return Err(Problem::PredictionRows {
+                name,
+                rows: a,
+                cells: n,
+            });
         }
     }
-    let h5 = |e: hdf5::Error| e.to_string();
+    let h5 = |e: hdf5::Error| Problem::Io(e.to_string());
     let obsm = match file.group("obsm") {
         Ok(g) => g,
         Err(_) => {
@@ -99,9 +109,7 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
         .unwrap_or_default();
     for (key, a) in &p.obs {
         if string_attr(&obs, "_index").as_deref() == Some(key.as_str()) {
-            return Err(format!(
-                "obs/{key} is the cell index; choose another --out key"
-            ));
+            return Err(Problem::CellIndex(key.clone()));
         }
         put(&obs, key, a.view())?;
         if !order.contains(key) {
@@ -111,7 +119,12 @@ fn add(file: &File, p: &Predictions) -> Result<(), String> {
     if !p.obs.is_empty() {
         let values: Vec<VarLenUnicode> = order
             .iter()
-            .map(|s| s.parse().map_err(|e| format!("column name {s}: {e}")))
+            .map(|s| {
+                s.parse().map_err(|e| Problem::ColumnName {
+                    name: s.clone(),
+                    detail: format!("{e}"),
+                })
+            })
             .collect::<Result<_, _>>()?;
         if obs.attr("column-order").is_ok() {
             obs.delete_attr("column-order").map_err(h5)?;
@@ -130,8 +143,8 @@ fn put<D: ndarray::Dimension>(
     g: &Group,
     name: &str,
     a: ndarray::ArrayView<f32, D>,
-) -> Result<(), String> {
-    let h5 = |e: hdf5::Error| e.to_string();
+) -> Result<(), Problem> {
+    let h5 = |e: hdf5::Error| Problem::Io(e.to_string());
     if g.link_exists(name) {
         g.unlink(name).map_err(h5)?;
     }
@@ -144,13 +157,13 @@ fn put<D: ndarray::Dimension>(
 }
 
 /// The `encoding-type` and `encoding-version` attributes anndata reads.
-fn encoding(loc: &Location, kind: &str, version: &str) -> Result<(), String> {
+fn encoding(loc: &Location, kind: &str, version: &str) -> Result<(), Problem> {
     for (name, value) in [("encoding-type", kind), ("encoding-version", version)] {
-        let v: VarLenUnicode = value.parse().map_err(|e| format!("{e}"))?;
+        let v: VarLenUnicode = value.parse().map_err(|e| Problem::Io(format!("{e}")))?;
         loc.new_attr::<VarLenUnicode>()
             .create(name)
             .and_then(|a| a.write_scalar(&v))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Problem::Io(e.to_string()))?;
     }
     Ok(())
 }

@@ -24,8 +24,21 @@ pub(crate) enum Outcome<F: Real> {
     },
 }
 
+/// A kernel entry whose exponent is at or above what the float type can hold (the entry
+/// would be clamped, not exact): why kernel mode hands over to log mode.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("a kernel entry overflows {float}: exponent {exponent:.3e} (epsilon {epsilon:.3e})")]
+pub(crate) struct KernelOverflow {
+    /// The float type's name (`float32`).
+    float: &'static str,
+    /// The largest exponent `(fh_i + gh_j - C_ij) / eps`.
+    exponent: f64,
+    /// The absolute epsilon.
+    epsilon: f64,
+}
+
 /// Builds the stabilised kernel; `Err` names the overflow when an entry's exponent is at
-/// or above what the float type can hold (the entry would be clamped, not exact).
+/// or above what the float type can hold.
 fn build_kernel<F: Real>(
     c: &[F],
     m: usize,
@@ -33,18 +46,17 @@ fn build_kernel<F: Real>(
     gh: &[F],
     inv: F,
     k: &mut [F],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), KernelOverflow> {
     let (top, _) = fill_kernel(c, m, fh, gh, inv, k, false);
     // NaN fails the comparison too.
     if top < F::c(F::EXP_MAX_ARG) {
         Ok(())
     } else {
-        Err(format!(
-            "a kernel entry overflows {}: exponent {:.3e} (epsilon {:.3e})",
-            F::NAME,
-            top.f64(),
-            (F::one() / inv).f64()
-        ))
+        Err(KernelOverflow {
+            float: F::NAME,
+            exponent: top.f64(),
+            epsilon: (F::one() / inv).f64(),
+        })
     }
 }
 
@@ -158,7 +170,7 @@ fn cold_start<F: Real>(
     let (fh, gh) = (st.f.clone(), st.g.clone());
     match build_kernel(c, m, &fh, &gh, inv, k) {
         Ok(()) => Ok((fh, gh, vec![F::one(); m])),
-        Err(reason) => Err((fh, gh, reason)),
+        Err(reason) => Err((fh, gh, reason.to_string())),
     }
 }
 
@@ -183,7 +195,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     let (mut fh, mut gh, mut v) = if warm {
         let (fh, gh) = (st.f.clone(), st.g.clone());
         if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
-            return Ok(breakdown(st, fh, gh, reason));
+            return Ok(breakdown(st, fh, gh, reason.to_string()));
         }
         (fh, gh, vec![F::one(); m])
     } else {
@@ -273,7 +285,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
             fh = potentials(&fh, &u);
             gh = potentials(&gh, &v);
             if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
-                return Ok(breakdown(st, fh, gh, reason));
+                return Ok(breakdown(st, fh, gh, reason.to_string()));
             }
             u.iter_mut().for_each(|x| *x = F::one());
             v.iter_mut().for_each(|x| *x = F::one());

@@ -95,16 +95,14 @@ impl Mode {
 }
 
 impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = crate::error::ParseError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "auto" => Ok(Mode::Auto),
             "log" => Ok(Mode::Log),
             "kernel" => Ok(Mode::Kernel),
             "online" => Ok(Mode::Online),
-            o => Err(format!(
-                "unknown mode '{o}' (expected auto, log, kernel or online)"
-            )),
+            o => Err(crate::error::ParseError::UnknownMode(o.into())),
         }
     }
 }
