@@ -18,6 +18,7 @@ pub fn genot_err(e: GenotError) -> PyErr {
         GenotError::Invalid(_)
         | GenotError::Choice(_)
         | GenotError::Solver(_)
+        | GenotError::Weights(_)
         | GenotError::Ot(_)
         | GenotError::Resume(_) => PyValueError::new_err(msg),
         GenotError::TooLarge(_) => PyMemoryError::new_err(msg),

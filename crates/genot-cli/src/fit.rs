@@ -159,6 +159,7 @@ pub(crate) fn genot_error(e: GenotError) -> CliError {
         GenotError::Invalid(_)
         | GenotError::Choice(_)
         | GenotError::Solver(_)
+        | GenotError::Weights(_)
         | GenotError::Ot(_)
         | GenotError::Resume(_) => CliError::Input(shown),
         GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),

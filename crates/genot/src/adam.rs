@@ -21,7 +21,7 @@
 //! ```
 
 use crate::config::TrainConfig;
-use crate::params::{self, NamedArray, Weights};
+use crate::params::{self, NamedArray, Weights, WeightsError};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
@@ -149,7 +149,7 @@ impl OptimState {
     }
 
     /// safetensors bytes: `weights.*`, `m.*`, `v.*`, the step count as metadata `adam_step`.
-    pub fn to_safetensors(&self) -> Result<Vec<u8>, String> {
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, WeightsError> {
         let mut all = params::prefixed("weights", self.weights.clone());
         all.extend(params::prefixed("m", self.m.clone()));
         all.extend(params::prefixed("v", self.v.clone()));
@@ -159,12 +159,12 @@ impl OptimState {
 
     /// Reads what [`OptimState::to_safetensors`] wrote; moments and weights must name the
     /// same tensors.
-    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightsError> {
         let (all, meta) = params::from_safetensors_with(bytes)?;
         let step: u64 = meta
             .get("adam_step")
             .and_then(|s| s.parse().ok())
-            .ok_or("no adam_step in the metadata")?;
+            .ok_or(WeightsError::NoStep)?;
         let s = OptimState {
             weights: params::under("weights", &all),
             m: params::under("m", &all),
@@ -178,7 +178,7 @@ impl OptimState {
         };
         if s.step > 0 && (shapes(&s.m) != shapes(&s.weights) || shapes(&s.v) != shapes(&s.weights))
         {
-            return Err("the Adam moments do not match the weights".into());
+            return Err(WeightsError::Moments);
         }
         Ok(s)
     }
@@ -244,7 +244,7 @@ impl DeviceAdam {
 
     /// `module` with the weights of `state`, and this optimizer with its moments (on
     /// `module`'s device).
-    pub fn load<M: Module>(&mut self, module: M, state: &OptimState) -> Result<M, String> {
+    pub fn load<M: Module>(&mut self, module: M, state: &OptimState) -> Result<M, WeightsError> {
         let module = params::import(module, &state.weights)?;
         let device = module
             .devices()

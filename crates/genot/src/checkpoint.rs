@@ -45,7 +45,7 @@ pub(crate) struct CheckpointState {
     pub(crate) report: TrainReport,
 }
 
-fn io_err(path: &Path) -> impl Fn(String) -> GenotError + '_ {
+fn io_err(path: &Path) -> impl Fn(crate::params::WeightsError) -> GenotError + '_ {
     move |e| GenotError::file(path, e)
 }
 

@@ -94,7 +94,7 @@ pub fn make_config(
         layers: arch.layers,
         time_frequencies: arch.time_frequencies,
     };
-    velocity.validate().map_err(GenotError::Invalid)?;
+    velocity.validate()?;
     let rescaling = (!matching.is_balanced()).then_some(arch.rescaling);
     Ok(GenotConfig {
         format_version: FORMAT_VERSION,

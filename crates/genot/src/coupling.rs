@@ -180,13 +180,13 @@ impl Coupler {
         config: &MatchingConfig,
         source_shared: usize,
         target_shared: usize,
-    ) -> Result<Self, String> {
-        config.validate().map_err(|e| e.to_string())?;
+    ) -> crate::error::Result<Self> {
+        config.validate()?;
         Ok(Coupler {
             kind: config.kind,
-            cost: CostChoice::parse(&config.cost).map_err(|e| e.to_string())?,
-            fused_cost: CostChoice::parse(&config.fused_cost).map_err(|e| e.to_string())?,
-            scale: config.scale().map_err(|e| e.to_string())?,
+            cost: CostChoice::parse(&config.cost)?,
+            fused_cost: CostChoice::parse(&config.fused_cost)?,
+            scale: config.scale()?,
             epsilon: config.epsilon(),
             tau: (config.tau_a, config.tau_b),
             fused_penalty: config.fused_penalty,

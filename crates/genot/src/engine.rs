@@ -16,7 +16,7 @@ use crate::error::{GenotError, Result};
 use crate::model::{to_array, to_tensor};
 use crate::native::NativeField;
 use crate::native_rescaling::NativeRescaling;
-use crate::params::{self, Weights};
+use crate::params::{self, Weights, WeightsError};
 use crate::rescaling::Rescaling;
 use crate::velocity::{VelocityField, VelocityFieldConfig};
 use burn::module::Module;
@@ -62,7 +62,7 @@ pub trait Trained: Send {
     /// Weights, AdamW moments and step count.
     fn state(&self) -> OptimState;
     /// Restores a state (from either engine).
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String>;
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError>;
 }
 
 /// The velocity field being trained.
@@ -105,12 +105,12 @@ pub fn field_engine(
 ) -> Result<Box<dyn FieldEngine>> {
     let opt = AdamW::new(t);
     if engine.is_native(device) {
-        let mut field = NativeField::from_weights(config, weights).map_err(GenotError::Invalid)?;
+        let mut field = NativeField::from_weights(config, weights)?;
         field.threads = rayon::current_num_threads();
         Ok(Box::new(NativeVelocity { field, opt }))
     } else {
         let ad = device.clone().autodiff();
-        let field = params::import(config.init(&ad), weights).map_err(GenotError::Invalid)?;
+        let field = params::import(config.init(&ad), weights)?;
         Ok(Box::new(BurnVelocity {
             field,
             adam: DeviceAdam::new(opt),
@@ -131,13 +131,11 @@ pub fn rescaling_engine(
     let opt = AdamW::new(t);
     if engine.is_native(device) {
         let net =
-            NativeRescaling::from_weights(crate::rescaling::plan(input, hidden, layers), weights)
-                .map_err(GenotError::Invalid)?;
+            NativeRescaling::from_weights(crate::rescaling::plan(input, hidden, layers), weights)?;
         Ok(Box::new(NativeRescalingEngine { net, opt }))
     } else {
         let ad = device.clone().autodiff();
-        let net = params::import(Rescaling::new(input, hidden, layers, &ad), weights)
-            .map_err(GenotError::Invalid)?;
+        let net = params::import(Rescaling::new(input, hidden, layers, &ad), weights)?;
         Ok(Box::new(BurnRescaling {
             net,
             adam: DeviceAdam::new(opt),
@@ -176,7 +174,7 @@ impl Trained for NativeVelocity {
     fn state(&self) -> OptimState {
         self.field.state()
     }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
         self.field.set_state(state)
     }
 }
@@ -218,7 +216,7 @@ impl Trained for BurnVelocity {
     fn state(&self) -> OptimState {
         self.adam.state(&self.field)
     }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
         self.field = self.adam.load(self.field.clone(), state)?;
         Ok(())
     }
@@ -272,7 +270,7 @@ impl Trained for NativeRescalingEngine {
     fn state(&self) -> OptimState {
         self.net.state()
     }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
         self.net.set_state(state)
     }
 }
@@ -298,7 +296,7 @@ impl Trained for BurnRescaling {
     fn state(&self) -> OptimState {
         self.adam.state(&self.net)
     }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), String> {
+    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
         self.net = self.adam.load(self.net.clone(), state)?;
         Ok(())
     }

@@ -18,6 +18,9 @@ pub enum GenotError {
     /// The transport's solver settings (`solver`, `steps`, `rtol`, `atol`) are unusable.
     #[error(transparent)]
     Solver(#[from] SolverError),
+    /// Weights that do not fit the network they are loaded into.
+    #[error(transparent)]
+    Weights(#[from] crate::params::WeightsError),
     /// The discrete OT solve of a batch failed.
     #[error("batch matching failed at iteration {iteration}: {source}")]
     Matching {

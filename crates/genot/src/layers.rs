@@ -16,7 +16,7 @@
 //! assert_eq!(plan.parameters(), config.init(&burn::tensor::Device::flex()).num_params());
 //! ```
 
-use crate::params::{NamedArray, Weights};
+use crate::params::{NamedArray, Weights, WeightsError};
 
 /// One dense layer `x W + b`, `W` stored `input x output` (burn's row layout) under
 /// `{name}.weight`, `b` under `{name}.bias`.
@@ -82,13 +82,14 @@ impl LayerPlan {
     pub fn take<'a>(
         &self,
         weights: &'a Weights,
-    ) -> Result<Vec<(&'a NamedArray, &'a NamedArray)>, String> {
-        let get = |key: String, shape: &[usize]| -> Result<&'a NamedArray, String> {
-            let a = weights
-                .get(&key)
-                .ok_or_else(|| format!("missing weights: {key}"))?;
+    ) -> Result<Vec<(&'a NamedArray, &'a NamedArray)>, WeightsError> {
+        let get = |key: String, shape: &[usize]| -> Result<&'a NamedArray, WeightsError> {
+            let Some(a) = weights.get(&key) else {
+                return Err(WeightsError::Missing(vec![key]));
+            };
             if a.shape != shape {
-                return Err(format!("{key} has shape {:?}, expected {shape:?}", a.shape));
+                let found = format!("{key}: file {:?}, model {shape:?}", a.shape);
+                return Err(WeightsError::Shape(vec![found]));
             }
             Ok(a)
         };
@@ -101,9 +102,9 @@ impl LayerPlan {
                     get(l.bias(), &[l.output])?,
                 ))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, WeightsError>>()?;
         if weights.len() != 2 * self.layers.len() {
-            let extra: Vec<&str> = weights
+            let extra = weights
                 .keys()
                 .filter(|k| {
                     !self
@@ -111,10 +112,48 @@ impl LayerPlan {
                         .iter()
                         .any(|l| **k == l.weight() || **k == l.bias())
                 })
-                .map(String::as_str)
+                .cloned()
                 .collect();
-            return Err(format!("unexpected weights: {}", extra.join(", ")));
+            return Err(WeightsError::Unexpected(extra));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Weights checked against the plan: a missing, a misshapen and an extra tensor each
+    /// give their typed error, naming the tensor.
+    #[test]
+    fn weights_are_checked_against_the_plan() {
+        let plan = LayerPlan {
+            layers: LayerPlan::branch("hidden", 3, 4, 1),
+        };
+        let a = |shape: &[usize]| NamedArray {
+            shape: shape.to_vec(),
+            values: vec![0.0; shape.iter().product()],
+        };
+        let mut w = Weights::from([
+            ("hidden.layers.0.weight".to_string(), a(&[3, 4])),
+            ("hidden.layers.0.bias".to_string(), a(&[4])),
+        ]);
+        assert_eq!(plan.take(&w).unwrap().len(), 1);
+        w.insert("extra".into(), a(&[1]));
+        assert_eq!(
+            plan.take(&w).unwrap_err(),
+            WeightsError::Unexpected(vec!["extra".into()])
+        );
+        w.remove("extra");
+        w.insert("hidden.layers.0.bias".into(), a(&[5]));
+        let e = plan.take(&w).unwrap_err();
+        assert!(matches!(e, WeightsError::Shape(_)), "{e}");
+        assert!(e.to_string().contains("hidden.layers.0.bias: file [5], model [4]"), "{e}");
+        w.remove("hidden.layers.0.weight");
+        assert_eq!(
+            plan.take(&w).unwrap_err(),
+            WeightsError::Missing(vec!["hidden.layers.0.weight".into()])
+        );
     }
 }

@@ -66,7 +66,7 @@ impl Genot {
                 config.format_version
             )));
         }
-        config.velocity.validate().map_err(GenotError::Invalid)?;
+        config.velocity.validate()?;
         let seed = config.training.seed;
         let mut velocity = params::init_uniform(config.velocity.init(device), seed);
         let mut eta = None;
@@ -82,7 +82,7 @@ impl Genot {
             ));
         }
         if let Some(w) = weights {
-            let bad = |e: String| {
+            let bad = |e: crate::params::WeightsError| {
                 GenotError::Invalid(format!("the weights do not fit the configuration: {e}"))
             };
             velocity = params::import(velocity, &params::under("velocity", w)).map_err(bad)?;
@@ -95,8 +95,7 @@ impl Genot {
         }
         // Training builds its networks on an autodiff device and has its own engine.
         let native = if !device.is_autodiff() && Engine::Native.is_native(device) {
-            let mut n = NativeField::from_weights(config.velocity, &params::export(&velocity))
-                .map_err(GenotError::Invalid)?;
+            let mut n = NativeField::from_weights(config.velocity, &params::export(&velocity))?;
             n.threads = rayon::current_num_threads();
             Some(n)
         } else {

@@ -13,7 +13,7 @@
 pub use crate::adam::AdamW;
 use crate::adam::OptimState;
 use crate::layers::LayerPlan;
-use crate::params::{NamedArray, Weights};
+use crate::params::{NamedArray, Weights, WeightsError};
 use crate::velocity::VelocityFieldConfig;
 use genot_ot::real::Real;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -206,7 +206,7 @@ pub(crate) struct Layers {
 
 impl Layers {
     /// From weights named by `plan` (every one present with its shape, nothing more).
-    pub(crate) fn from_weights(plan: LayerPlan, weights: &Weights) -> Result<Self, String> {
+    pub(crate) fn from_weights(plan: LayerPlan, weights: &Weights) -> Result<Self, WeightsError> {
         let dense = plan
             .take(weights)?
             .into_iter()
@@ -262,7 +262,7 @@ impl Layers {
     }
 
     /// Restores what [`Layers::state`] returned (from either engine).
-    pub(crate) fn set_state(&mut self, state: &OptimState) -> Result<(), String> {
+    pub(crate) fn set_state(&mut self, state: &OptimState) -> Result<(), WeightsError> {
         let mut loaded = Layers::from_weights(self.plan.clone(), &state.weights)?;
         if state.step > 0 {
             let m = Layers::from_weights(self.plan.clone(), &state.m)?;
@@ -431,7 +431,10 @@ pub struct NativeField {
 impl NativeField {
     /// Builds the field from weights named by its [`VelocityFieldConfig::plan`] (as
     /// [`crate::params::export`] names a [`crate::velocity::VelocityField`]).
-    pub fn from_weights(config: VelocityFieldConfig, weights: &Weights) -> Result<Self, String> {
+    pub fn from_weights(
+        config: VelocityFieldConfig,
+        weights: &Weights,
+    ) -> Result<Self, WeightsError> {
         Ok(NativeField {
             config,
             net: Layers::from_weights(config.plan(), weights)?,
@@ -461,7 +464,7 @@ impl NativeField {
     }
 
     /// Restores what [`NativeField::state`] (or the burn engine) returned.
-    pub fn set_state(&mut self, state: &OptimState) -> Result<(), String> {
+    pub fn set_state(&mut self, state: &OptimState) -> Result<(), WeightsError> {
         self.net.set_state(state)
     }
 

@@ -5,7 +5,7 @@
 use crate::adam::{AdamW, OptimState};
 use crate::layers::LayerPlan;
 use crate::native::{Cache, Grads, Layers};
-use crate::params::Weights;
+use crate::params::{Weights, WeightsError};
 use ndarray::{Array2, ArrayView2};
 
 /// burn's softplus threshold: above it softplus is the identity (and its slope 1).
@@ -19,7 +19,7 @@ pub struct NativeRescaling {
 
 impl NativeRescaling {
     /// From weights named by `plan` ([`crate::rescaling::plan`]).
-    pub fn from_weights(plan: LayerPlan, weights: &Weights) -> Result<Self, String> {
+    pub fn from_weights(plan: LayerPlan, weights: &Weights) -> Result<Self, WeightsError> {
         Ok(NativeRescaling {
             net: Layers::from_weights(plan, weights)?,
         })
@@ -33,7 +33,7 @@ impl NativeRescaling {
         self.net.state()
     }
 
-    pub fn set_state(&mut self, state: &OptimState) -> Result<(), String> {
+    pub fn set_state(&mut self, state: &OptimState) -> Result<(), WeightsError> {
         self.net.set_state(state)
     }
 

@@ -11,6 +11,39 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// What is wrong with a set of named weights or a weights file. The caller adds the file
+/// or the network it read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeightsError {
+    /// Tensors the network needs that the weights lack.
+    #[error("missing weights: {}", .0.join(", "))]
+    Missing(Vec<String>),
+    /// Tensors of another shape than the network's (`name: file [..], model [..]`).
+    #[error("weights of the wrong shape: {}", .0.join("; "))]
+    Shape(Vec<String>),
+    /// Tensors the network does not have.
+    #[error("unexpected weights: {}", .0.join(", "))]
+    Unexpected(Vec<String>),
+    /// A tensor of another type than f32 or f64.
+    #[error("tensor {name} has dtype {dtype}; expected F32")]
+    Dtype { name: String, dtype: String },
+    /// A tensor holding NaN or an infinity.
+    #[error("tensor {0} holds non-finite values")]
+    NonFinite(String),
+    /// Not a safetensors buffer, or one that cannot be written.
+    #[error("not a valid safetensors buffer: {0}")]
+    Format(String),
+    /// Reading the file failed.
+    #[error("cannot read: {0}")]
+    Read(String),
+    /// An optimizer state without its step count.
+    #[error("no adam_step in the metadata")]
+    NoStep,
+    /// An optimizer state whose moments do not name the weights' tensors.
+    #[error("the Adam moments do not match the weights")]
+    Moments,
+}
+
 /// One named parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedArray {
@@ -96,7 +129,7 @@ impl ModuleMapper for Importer<'_> {
 
 /// Replaces the parameters of `module` by `weights` (same paths and shapes, nothing missing
 /// or left over), keeping parameter ids (so optimizer state stays attached).
-pub fn import<M: Module>(module: M, weights: &Weights) -> Result<M, String> {
+pub fn import<M: Module>(module: M, weights: &Weights) -> Result<M, WeightsError> {
     let mut imp = Importer {
         path: vec![],
         weights,
@@ -106,22 +139,19 @@ pub fn import<M: Module>(module: M, weights: &Weights) -> Result<M, String> {
     };
     let module = module.map(&mut imp);
     if !imp.missing.is_empty() {
-        return Err(format!("missing weights: {}", imp.missing.join(", ")));
+        return Err(WeightsError::Missing(imp.missing));
     }
     if !imp.wrong_shape.is_empty() {
-        return Err(format!(
-            "weights of the wrong shape: {}",
-            imp.wrong_shape.join("; ")
-        ));
+        return Err(WeightsError::Shape(imp.wrong_shape));
     }
     if imp.used != weights.len() {
         let expected: std::collections::BTreeSet<String> = export(&module).into_keys().collect();
-        let extra: Vec<&str> = weights
+        let extra = weights
             .keys()
             .filter(|k| !expected.contains(*k))
-            .map(String::as_str)
+            .cloned()
             .collect();
-        return Err(format!("unexpected weights: {}", extra.join(", ")));
+        return Err(WeightsError::Unexpected(extra));
     }
     Ok(module)
 }
@@ -144,7 +174,7 @@ pub fn under(prefix: &str, weights: &Weights) -> Weights {
 }
 
 /// Serialises weights as a safetensors buffer (little-endian f32).
-pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, String> {
+pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, WeightsError> {
     to_safetensors_with(weights, None)
 }
 
@@ -152,7 +182,7 @@ pub fn to_safetensors(weights: &Weights) -> Result<Vec<u8>, String> {
 pub fn to_safetensors_with(
     weights: &Weights,
     metadata: Option<std::collections::HashMap<String, String>>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WeightsError> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = weights
         .iter()
         .map(|(k, v)| {
@@ -165,24 +195,25 @@ pub fn to_safetensors_with(
         .map(|(k, b, s)| {
             TensorView::new(Dtype::F32, s.clone(), b)
                 .map(|v| (k.clone(), v))
-                .map_err(|e| format!("cannot serialise {k}: {e}"))
+                .map_err(|e| WeightsError::Format(format!("cannot serialise {k}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, metadata).map_err(|e| e.to_string())
+    safetensors::serialize(views, metadata).map_err(|e| WeightsError::Format(e.to_string()))
 }
 
 /// Parses a safetensors buffer of f32 (or f64, converted) tensors.
-pub fn from_safetensors(buffer: &[u8]) -> Result<Weights, String> {
+pub fn from_safetensors(buffer: &[u8]) -> Result<Weights, WeightsError> {
     from_safetensors_with(buffer).map(|(w, _)| w)
 }
 
 /// [`from_safetensors`] and the header's metadata.
 pub fn from_safetensors_with(
     buffer: &[u8],
-) -> Result<(Weights, std::collections::HashMap<String, String>), String> {
-    let (_, header) = SafeTensors::read_metadata(buffer).map_err(|e| e.to_string())?;
+) -> Result<(Weights, std::collections::HashMap<String, String>), WeightsError> {
+    let format = |e: safetensors::SafeTensorError| WeightsError::Format(e.to_string());
+    let (_, header) = SafeTensors::read_metadata(buffer).map_err(format)?;
     let meta = header.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(buffer).map_err(|e| e.to_string())?;
+    let st = SafeTensors::deserialize(buffer).map_err(format)?;
     let mut out = Weights::new();
     for (name, view) in st.tensors() {
         let data = view.data();
@@ -195,10 +226,15 @@ pub fn from_safetensors_with(
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
                 .collect(),
-            other => return Err(format!("tensor {name} has dtype {other:?}; expected F32")),
+            other => {
+                return Err(WeightsError::Dtype {
+                    name,
+                    dtype: format!("{other:?}"),
+                })
+            }
         };
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(format!("tensor {name} holds non-finite values"));
+            return Err(WeightsError::NonFinite(name));
         }
         out.insert(
             name,
@@ -211,10 +247,10 @@ pub fn from_safetensors_with(
     Ok((out, meta))
 }
 
-/// Reads a safetensors file; the message names the file.
-pub fn read_safetensors(path: &Path) -> Result<Weights, String> {
-    let buffer = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    from_safetensors(&buffer).map_err(|e| format!("{}: {e}", path.display()))
+/// Reads a safetensors file (the caller names the file).
+pub fn read_safetensors(path: &Path) -> Result<Weights, WeightsError> {
+    let buffer = std::fs::read(path).map_err(|e| WeightsError::Read(e.to_string()))?;
+    from_safetensors(&buffer)
 }
 
 /// The bias-corrected exponential moving average after its `step`-th update (1-based),
@@ -245,13 +281,13 @@ pub fn ema_blend<'a>(ema: &mut [f32], current: impl IntoIterator<Item = &'a f32>
     }
 }
 
-/// Whether every value is finite; `Err(name)` names the first parameter that is not.
-pub fn check_finite(weights: &Weights) -> Result<(), String> {
+/// Whether every value is finite; the error names the first parameter that is not.
+pub fn check_finite(weights: &Weights) -> Result<(), WeightsError> {
     match weights
         .iter()
         .find(|(_, v)| v.values.iter().any(|x| !x.is_finite()))
     {
-        Some((k, _)) => Err(k.clone()),
+        Some((k, _)) => Err(WeightsError::NonFinite(k.clone())),
         None => Ok(()),
     }
 }
@@ -339,6 +375,7 @@ mod tests {
         assert!(from_safetensors(&bytes[..bytes.len() - 3]).is_err());
         let bad = Weights::from([("n".to_string(), w(&[f32::NAN], &[1]))]);
         let err = from_safetensors(&to_safetensors(&bad).unwrap()).unwrap_err();
-        assert!(err.contains("non-finite"), "{err}");
+        assert_eq!(err, WeightsError::NonFinite("n".into()));
+        assert_eq!(err.to_string(), "tensor n holds non-finite values");
     }
 }

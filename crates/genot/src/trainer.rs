@@ -102,8 +102,7 @@ impl<'a> Trainer<'a> {
             &config.matching,
             data.source_shared_dim,
             data.target_shared_dim,
-        )
-        .map_err(GenotError::Invalid)?;
+        )?;
         let groups = data.condition_groups();
         let group_weights = groups.iter().map(|g| g.source.len() as f64).collect();
         let norm = &config.normalization;
@@ -347,9 +346,9 @@ impl<'a> Trainer<'a> {
             weights.extend(params::prefixed("eta", e.weights()));
             weights.extend(params::prefixed("xi", x.weights()));
         }
-        if let Err(name) = params::check_finite(&weights) {
+        if let Err(e) = params::check_finite(&weights) {
             return Err(GenotError::Invalid(format!(
-                "training produced non-finite weights in {name}"
+                "training produced non-finite weights: {e}"
             )));
         }
         let mut config = self.config;

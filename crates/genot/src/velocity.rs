@@ -117,7 +117,7 @@ impl VelocityFieldConfig {
     }
 
     /// Checks that every size is usable.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::error::Result<()> {
         for (name, v) in [
             ("condition dimension", self.condition_dim),
             ("target dimension", self.target_dim),
@@ -126,7 +126,9 @@ impl VelocityFieldConfig {
             ("number of time frequencies", self.time_frequencies),
         ] {
             if v == 0 {
-                return Err(format!("the velocity field's {name} must be at least 1"));
+                return Err(crate::error::GenotError::Invalid(format!(
+                    "the velocity field's {name} must be at least 1"
+                )));
             }
         }
         Ok(())
