@@ -14,7 +14,7 @@ use crate::adam::{AdamW, DeviceAdam, OptimState};
 use crate::config::TrainConfig;
 use crate::error::{GenotError, Result};
 use crate::model::{to_array, to_tensor};
-use crate::native::NativeField;
+use crate::native::{HasLayers, NativeField};
 use crate::native_rescaling::NativeRescaling;
 use crate::params::{self, Weights, WeightsError};
 use crate::rescaling::Rescaling;
@@ -107,12 +107,12 @@ pub fn field_engine(
     if engine.is_native(device) {
         let mut field = NativeField::from_weights(config, weights)?;
         field.threads = rayon::current_num_threads();
-        Ok(Box::new(NativeVelocity { field, opt }))
+        Ok(Box::new(Native { net: field, opt }))
     } else {
         let ad = device.clone().autodiff();
         let field = params::import(config.init(&ad), weights)?;
-        Ok(Box::new(BurnVelocity {
-            field,
+        Ok(Box::new(Burn {
+            net: field,
             adam: DeviceAdam::new(opt),
             device: ad,
         }))
@@ -132,11 +132,11 @@ pub fn rescaling_engine(
     if engine.is_native(device) {
         let net =
             NativeRescaling::from_weights(crate::rescaling::plan(input, hidden, layers), weights)?;
-        Ok(Box::new(NativeRescalingEngine { net, opt }))
+        Ok(Box::new(Native { net, opt }))
     } else {
         let ad = device.clone().autodiff();
         let net = params::import(Rescaling::new(input, hidden, layers, &ad), weights)?;
-        Ok(Box::new(BurnRescaling {
+        Ok(Box::new(Burn {
             net,
             adam: DeviceAdam::new(opt),
             device: ad,
@@ -161,25 +161,26 @@ pub fn load_state(net: &mut dyn Trained, path: &Path) -> Result<()> {
     net.set_state(&state).map_err(|e| GenotError::file(path, e))
 }
 
-/// The native engine's velocity field and its AdamW settings.
-struct NativeVelocity {
-    field: NativeField,
+/// A network of the native engine ([`NativeField`] or [`NativeRescaling`]: any network
+/// kept as [`Layers`]) with its AdamW settings.
+struct Native<N> {
+    net: N,
     opt: AdamW,
 }
 
-impl Trained for NativeVelocity {
+impl<N: HasLayers + Send> Trained for Native<N> {
     fn weights(&self) -> Weights {
-        self.field.weights()
+        self.net.layers().weights()
     }
     fn state(&self) -> OptimState {
-        self.field.state()
+        self.net.layers().state()
     }
     fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
-        self.field.set_state(state)
+        self.net.layers_mut().set_state(state)
     }
 }
 
-impl FieldEngine for NativeVelocity {
+impl FieldEngine for Native<NativeField> {
     fn step(
         &mut self,
         t: &[f32],
@@ -188,108 +189,36 @@ impl FieldEngine for NativeVelocity {
         u: ArrayView2<f32>,
         lr: f64,
     ) -> f32 {
-        self.field.train_step(t, xt, cond, u, lr as f32, &self.opt)
+        self.net.train_step(t, xt, cond, u, lr as f32, &self.opt)
     }
 
     fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
         let times = vec![t as f32; xt.nrows()];
-        self.field.forward(&times, xt.view(), cond.view())
+        self.net.forward(&times, xt.view(), cond.view())
     }
 
     /// Reads the weights in place instead of copying them into a map.
     fn update_ema(&self, ema: &mut Weights, decay: f64, step: usize) {
-        self.field.blend_into(ema, params::ema_rate(decay, step))
+        self.net.blend_into(ema, params::ema_rate(decay, step))
     }
 }
 
-/// burn's velocity field on an autodiff device, with the on-device AdamW.
-struct BurnVelocity {
-    field: VelocityField,
-    adam: DeviceAdam,
-    device: Device,
-}
-
-impl Trained for BurnVelocity {
-    fn weights(&self) -> Weights {
-        params::export(&self.field)
-    }
-    fn state(&self) -> OptimState {
-        self.adam.state(&self.field)
-    }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
-        self.field = self.adam.load(self.field.clone(), state)?;
-        Ok(())
-    }
-}
-
-impl FieldEngine for BurnVelocity {
-    fn step(
-        &mut self,
-        t: &[f32],
-        xt: ArrayView2<f32>,
-        cond: ArrayView2<f32>,
-        u: ArrayView2<f32>,
-        lr: f64,
-    ) -> f32 {
-        let d = &self.device;
-        let n = t.len();
-        let tt = Tensor::<2>::from_data(TensorData::new(t.to_vec(), [n, 1]), d);
-        let v = self.field.forward(tt, to_tensor(xt, d), to_tensor(cond, d));
-        let loss = (v - to_tensor(u, d)).powi_scalar(2).mean();
-        let lv: f32 = loss.clone().into_scalar();
-        if lv.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.field);
-            self.field = self.adam.step(self.field.clone(), grads, lr);
-        }
-        lv
-    }
-
-    fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
-        let n = xt.nrows();
-        let plain = self.device.clone().without_autodiff();
-        let f = self.field.valid();
-        let tt = Tensor::<2>::from_data(TensorData::new(vec![t as f32; n], [n, 1]), &plain);
-        to_array(f.forward(
-            tt,
-            to_tensor(xt.view(), &plain),
-            to_tensor(cond.view(), &plain),
-        ))
-    }
-}
-
-/// The native engine's re-weighting network and its AdamW settings.
-struct NativeRescalingEngine {
-    net: NativeRescaling,
-    opt: AdamW,
-}
-
-impl Trained for NativeRescalingEngine {
-    fn weights(&self) -> Weights {
-        self.net.weights()
-    }
-    fn state(&self) -> OptimState {
-        self.net.state()
-    }
-    fn set_state(&mut self, state: &OptimState) -> std::result::Result<(), WeightsError> {
-        self.net.set_state(state)
-    }
-}
-
-impl RescalingEngine for NativeRescalingEngine {
+impl RescalingEngine for Native<NativeRescaling> {
     fn step(&mut self, input: &Array2<f32>, mass: &[f32], lr: f64) -> f32 {
         self.net
             .train_step(input.view(), mass, lr as f32, &self.opt)
     }
 }
 
-/// burn's re-weighting network on an autodiff device, with the on-device AdamW.
-struct BurnRescaling {
-    net: Rescaling,
+/// A burn network ([`VelocityField`] or [`Rescaling`]) on an autodiff device, with the
+/// on-device AdamW.
+struct Burn<M> {
+    net: M,
     adam: DeviceAdam,
     device: Device,
 }
 
-impl Trained for BurnRescaling {
+impl<M: Module + Send> Trained for Burn<M> {
     fn weights(&self) -> Weights {
         params::export(&self.net)
     }
@@ -302,7 +231,50 @@ impl Trained for BurnRescaling {
     }
 }
 
-impl RescalingEngine for BurnRescaling {
+impl<M: Module> Burn<M> {
+    /// One AdamW step on `loss` (a scalar of `net`'s graph); its value. A non-finite loss
+    /// leaves the weights unchanged.
+    fn descend(&mut self, loss: Tensor<1>, lr: f64) -> f32 {
+        let lv: f32 = loss.clone().into_scalar();
+        if lv.is_finite() {
+            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+            self.net = self.adam.step(self.net.clone(), grads, lr);
+        }
+        lv
+    }
+}
+
+impl FieldEngine for Burn<VelocityField> {
+    fn step(
+        &mut self,
+        t: &[f32],
+        xt: ArrayView2<f32>,
+        cond: ArrayView2<f32>,
+        u: ArrayView2<f32>,
+        lr: f64,
+    ) -> f32 {
+        let d = &self.device;
+        let n = t.len();
+        let tt = Tensor::<2>::from_data(TensorData::new(t.to_vec(), [n, 1]), d);
+        let v = self.net.forward(tt, to_tensor(xt, d), to_tensor(cond, d));
+        let loss = (v - to_tensor(u, d)).powi_scalar(2).mean();
+        self.descend(loss, lr)
+    }
+
+    fn velocity(&self, t: f64, xt: &Array2<f32>, cond: &Array2<f32>) -> Array2<f32> {
+        let n = xt.nrows();
+        let plain = self.device.clone().without_autodiff();
+        let f = self.net.valid();
+        let tt = Tensor::<2>::from_data(TensorData::new(vec![t as f32; n], [n, 1]), &plain);
+        to_array(f.forward(
+            tt,
+            to_tensor(xt.view(), &plain),
+            to_tensor(cond.view(), &plain),
+        ))
+    }
+}
+
+impl RescalingEngine for Burn<Rescaling> {
     fn step(&mut self, input: &Array2<f32>, mass: &[f32], lr: f64) -> f32 {
         let d = &self.device;
         let n = input.nrows();
@@ -310,12 +282,6 @@ impl RescalingEngine for BurnRescaling {
         let pred = self.net.forward(to_tensor(input.view(), d));
         let mse = (pred.clone() - target.clone()).powi_scalar(2).mean();
         let penalty = (pred.mean() - target.mean()).powi_scalar(2);
-        let loss = mse + penalty;
-        let lv: f32 = loss.clone().into_scalar();
-        if lv.is_finite() {
-            let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-            self.net = self.adam.step(self.net.clone(), grads, lr);
-        }
-        lv
+        self.descend(mse + penalty, lr)
     }
 }

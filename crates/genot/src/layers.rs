@@ -149,7 +149,11 @@ mod tests {
         w.insert("hidden.layers.0.bias".into(), a(&[5]));
         let e = plan.take(&w).unwrap_err();
         assert!(matches!(e, WeightsError::Shape(_)), "{e}");
-        assert!(e.to_string().contains("hidden.layers.0.bias: file [5], model [4]"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("hidden.layers.0.bias: file [5], model [4]"),
+            "{e}"
+        );
         w.remove("hidden.layers.0.weight");
         assert_eq!(
             plan.take(&w).unwrap_err(),

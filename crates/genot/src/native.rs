@@ -413,6 +413,21 @@ impl Layers {
     }
 }
 
+/// A native network kept as [`Layers`] (the engine seam reads its weights and state).
+pub(crate) trait HasLayers {
+    fn layers(&self) -> &Layers;
+    fn layers_mut(&mut self) -> &mut Layers;
+}
+
+impl HasLayers for NativeField {
+    fn layers(&self) -> &Layers {
+        &self.net
+    }
+    fn layers_mut(&mut self) -> &mut Layers {
+        &mut self.net
+    }
+}
+
 impl Grads {
     fn clone_zeroed(&self) -> Grads {
         Grads(self.0.iter().map(Dense::zeros_like).collect())
@@ -456,16 +471,6 @@ impl NativeField {
     /// ([`params::ema_rate`]), read in place: no copy of the weights.
     pub fn blend_into(&self, ema: &mut Weights, rate: f32) {
         self.net.blend_into(ema, rate)
-    }
-
-    /// Weights, Adam moments and step count (for checkpoints).
-    pub fn state(&self) -> OptimState {
-        self.net.state()
-    }
-
-    /// Restores what [`NativeField::state`] (or the burn engine) returned.
-    pub fn set_state(&mut self, state: &OptimState) -> Result<(), WeightsError> {
-        self.net.set_state(state)
     }
 
     /// `[cos(2 pi k t), sin(2 pi k t)]`, `k = 0 .. F - 1`, by rotating in f64: eight

@@ -2,11 +2,20 @@
 //! the same layers as burn's ([`crate::rescaling::plan`]), forward, backward and AdamW on
 //! the CPU without an autodiff graph. Tested against burn's autodiff.
 
-use crate::adam::{AdamW, OptimState};
+use crate::adam::AdamW;
 use crate::layers::LayerPlan;
-use crate::native::{Cache, Grads, Layers};
+use crate::native::{Cache, Grads, HasLayers, Layers};
 use crate::params::{Weights, WeightsError};
 use ndarray::{Array2, ArrayView2};
+
+impl HasLayers for NativeRescaling {
+    fn layers(&self) -> &Layers {
+        &self.net
+    }
+    fn layers_mut(&mut self) -> &mut Layers {
+        &mut self.net
+    }
+}
 
 /// burn's softplus threshold: above it softplus is the identity (and its slope 1).
 const SOFTPLUS_THRESHOLD: f32 = 20.0;
@@ -23,18 +32,6 @@ impl NativeRescaling {
         Ok(NativeRescaling {
             net: Layers::from_weights(plan, weights)?,
         })
-    }
-
-    pub fn weights(&self) -> Weights {
-        self.net.weights()
-    }
-
-    pub fn state(&self) -> OptimState {
-        self.net.state()
-    }
-
-    pub fn set_state(&mut self, state: &OptimState) -> Result<(), WeightsError> {
-        self.net.set_state(state)
     }
 
     /// The pre-softplus output `z` (`n x 1`), recording activations in `cache` when given.

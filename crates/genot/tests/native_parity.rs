@@ -75,6 +75,19 @@ impl ModuleVisitor for GradCollector<'_> {
     }
 }
 
+/// The loss's value and burn's autodiff gradient of every weight of `module`.
+fn autodiff<M: Module>(loss: Tensor<1>, module: &M) -> (f32, Weights) {
+    let value: f32 = loss.clone().into_scalar();
+    let grads = loss.backward();
+    let mut collect = GradCollector {
+        path: vec![],
+        grads: &grads,
+        out: Weights::new(),
+    };
+    module.visit(&mut collect);
+    (value, collect.out)
+}
+
 fn assert_close(a: &Weights, b: &Weights, tol: f32, what: &str) {
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
@@ -120,28 +133,20 @@ fn forward_and_gradients_match_burn_autodiff() {
         .fold(0.0f32, |m, &v| m.max(v));
     assert!(diff < 1e-6, "the transport path differs by {diff}");
 
-    let loss = burn_loss(&field, &b, &device);
-    let burn_l: f32 = loss.clone().into_scalar();
-    let grads = loss.backward();
-    let mut collect = GradCollector {
-        path: vec![],
-        grads: &grads,
-        out: Weights::new(),
-    };
-    field.visit(&mut collect);
+    let (burn_l, burn_g) = autodiff(burn_loss(&field, &b, &device), &field);
     let (native_l, native_g) = native.gradients(&b.t, b.xt.view(), b.cond.view(), b.u.view());
     assert!(
         (burn_l - native_l).abs() < 1e-5 * burn_l.abs().max(1.0),
         "{burn_l} vs {native_l}"
     );
-    assert_close(&collect.out, &native_g, 1e-4, "gradients");
+    assert_close(&burn_g, &native_g, 1e-4, "gradients");
     // The comparison can fail: other targets give other gradients.
     let b2 = Batch {
         u: b.u.mapv(|v| v + 1.0),
         ..batch(33, 1)
     };
     let (_, other) = native.gradients(&b2.t, b2.xt.view(), b2.cond.view(), b2.u.view());
-    assert!(std::panic::catch_unwind(|| assert_close(&collect.out, &other, 1e-4, "x")).is_err());
+    assert!(std::panic::catch_unwind(|| assert_close(&burn_g, &other, 1e-4, "x")).is_err());
 }
 
 #[test]
@@ -414,21 +419,14 @@ fn native_rescaling_matches_burn_autodiff() {
             "prediction {p} vs {q}"
         );
     }
-    let lv: f32 = loss.clone().into_scalar();
-    let grads = loss.backward();
-    let mut collect = GradCollector {
-        path: vec![],
-        grads: &grads,
-        out: Weights::new(),
-    };
-    net.visit(&mut collect);
+    let (lv, burn_g) = autodiff(loss, &net);
     let (nl, ng) = native.gradients(b.cond.view(), &mass);
     assert!((lv - nl).abs() <= 1e-5 * lv.abs(), "loss {lv} vs {nl}");
-    assert_close(&collect.out, &ng, 1e-4, "rescaling gradients");
+    assert_close(&burn_g, &ng, 1e-4, "rescaling gradients");
     // A wrong target gives other gradients: the comparison can fail.
     let shifted: Vec<f32> = mass.iter().map(|m| m + 1.0).collect();
     let (_, other) = native.gradients(b.cond.view(), &shifted);
-    assert!(std::panic::catch_unwind(|| assert_close(&collect.out, &other, 1e-4, "x")).is_err());
+    assert!(std::panic::catch_unwind(|| assert_close(&burn_g, &other, 1e-4, "x")).is_err());
 }
 
 /// The native engine's in-place EMA update is the map-based update on exported weights,
