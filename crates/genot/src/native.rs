@@ -300,10 +300,10 @@ impl Layers {
         }
         self.step += 1;
         let rule = opt.rule(self.step, lr);
-        let (m, v) = match &mut self.moments {
-            Some(mv) => mv,
-            none => none.insert((g.clone_zeroed(), g.clone_zeroed())),
-        };
+        if self.moments.is_none() {
+            self.moments = Some((self.zero_grads(), self.zero_grads()));
+        }
+        let (m, v) = self.moments.as_mut().expect("set above");
         let update = |p: &mut f32, g: &f32, m: &mut f32, v: &mut f32| rule.update(p, g, m, v);
         for (((p, gr), mm), vv) in self
             .dense
@@ -425,12 +425,6 @@ impl HasLayers for NativeField {
     }
     fn layers_mut(&mut self) -> &mut Layers {
         &mut self.net
-    }
-}
-
-impl Grads {
-    fn clone_zeroed(&self) -> Grads {
-        Grads(self.0.iter().map(Dense::zeros_like).collect())
     }
 }
 
