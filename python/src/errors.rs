@@ -15,17 +15,13 @@ use pyo3::PyErr;
 pub fn genot_err(e: GenotError) -> PyErr {
     let msg = e.to_string().replace('`', "");
     match e {
-        GenotError::Invalid(_)
-        | GenotError::Choice(_)
-        | GenotError::Solver(_)
-        | GenotError::Weights(_)
-        | GenotError::Ot(_)
-        | GenotError::Resume(_) => PyValueError::new_err(msg),
+        e if e.is_bad_input() => PyValueError::new_err(msg),
         GenotError::TooLarge(_) => PyMemoryError::new_err(msg),
         GenotError::File { .. } => PyOSError::new_err(msg),
         GenotError::NonFiniteLoss { .. } => PyFloatingPointError::new_err(msg),
         GenotError::Stopped(_) => PyKeyboardInterrupt::new_err(msg),
-        GenotError::Matching { .. } | GenotError::Ode(_) => PyRuntimeError::new_err(msg),
+        // Matching, Ode: failures while running.
+        _ => PyRuntimeError::new_err(msg),
     }
 }
 

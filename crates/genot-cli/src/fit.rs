@@ -156,13 +156,8 @@ pub struct FitReport {
 pub(crate) fn genot_error(e: GenotError) -> CliError {
     let shown = crate::error::as_flags(&e.to_string());
     match e {
-        GenotError::Invalid(_)
-        | GenotError::Choice(_)
-        | GenotError::Solver(_)
-        | GenotError::Weights(_)
-        | GenotError::Ot(_)
-        | GenotError::Resume(_) => CliError::Input(shown),
         GenotError::TooLarge(t) => CliError::Input(crate::error::too_large(&t)),
+        e if e.is_bad_input() => CliError::Input(shown),
         _ => CliError::Run(shown),
     }
 }

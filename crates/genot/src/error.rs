@@ -60,6 +60,22 @@ impl From<Box<crate::resources::TooLarge>> for GenotError {
 }
 
 impl GenotError {
+    /// Whether the caller's input or settings are at fault (a bad value, choice, weights
+    /// file or resume), as opposed to a failure while running. The CLI exits with its input
+    /// code for these, Python raises `ValueError`.
+    pub fn is_bad_input(&self) -> bool {
+        use GenotError::*;
+        match self {
+            Invalid(_) | Choice(_) | Solver(_) | Weights(_) | Ot(_) | Resume(_) => true,
+            Matching { .. }
+            | NonFiniteLoss { .. }
+            | Ode(_)
+            | File { .. }
+            | TooLarge(_)
+            | Stopped(_) => false,
+        }
+    }
+
     pub(crate) fn file(path: &std::path::Path, message: impl std::fmt::Display) -> Self {
         GenotError::File {
             path: path.display().to_string(),
