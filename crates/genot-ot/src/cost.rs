@@ -232,8 +232,7 @@ fn cosine_from<F: Real>(xy: F, nx: F, ny: F) -> F {
 pub fn cost_matrix<F: Real>(cost: &dyn Cost<F>, x: ArrayView2<F>, y: ArrayView2<F>) -> Array2<F> {
     use rayon::prelude::*;
     let (n, m) = (x.nrows(), y.nrows());
-    let mut out =
-        Array2::from_shape_vec((n, m), crate::pages::zeroed(n * m)).expect("n * m elements");
+    let mut out = crate::pages::zeroed_matrix(n, m);
     let (xa, ya) = (cost.aux(x), cost.aux(y));
     // Blocks of a few hundred rows: large enough for an efficient GEMM (the right-hand
     // side is packed once per block), eight or more for load balance. The split depends on

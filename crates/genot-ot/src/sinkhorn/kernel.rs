@@ -191,15 +191,16 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         ctx.prob.b.as_slice().expect("contiguous"),
     );
 
-    let mut k = crate::pages::zeroed(n * m);
+    let mut kernel = crate::pages::zeroed_matrix::<F>(n, m);
+    let k = kernel.as_slice_mut().expect("standard layout");
     let (mut fh, mut gh, mut v) = if warm {
         let (fh, gh) = (st.f.clone(), st.g.clone());
-        if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
+        if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, k) {
             return Ok(breakdown(st, fh, gh, reason.to_string()));
         }
         (fh, gh, vec![F::one(); m])
     } else {
-        match cold_start(ctx, c, m, &mut st, &mut k) {
+        match cold_start(ctx, c, m, &mut st, k) {
             Ok(start) => start,
             Err((fh, gh, reason)) => return Ok(breakdown(st, fh, gh, reason)),
         }
@@ -240,7 +241,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
                 },
             )
         };
-        kernel_sweep(&k, m, &v, &mut u, new_u, &mut ktu);
+        kernel_sweep(k, m, &v, &mut u, new_u, &mut ktu);
         st.iterations += 1;
         if ctx.checks(st.iterations) {
             let g = potentials(&gh, &v);
@@ -284,7 +285,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         if u.iter().any(out_of_range) || v.iter().any(out_of_range) {
             fh = potentials(&fh, &u);
             gh = potentials(&gh, &v);
-            if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, &mut k) {
+            if let Err(reason) = build_kernel(c, m, &fh, &gh, inv, k) {
                 return Ok(breakdown(st, fh, gh, reason.to_string()));
             }
             u.iter_mut().for_each(|x| *x = F::one());
@@ -292,11 +293,7 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         }
     }
     let (f, g) = (potentials(&fh, &u), potentials(&gh, &v));
-    let rows = PlanRows::Kernel {
-        k: &k,
-        u: &u,
-        v: &v,
-    };
+    let rows = PlanRows::Kernel { k, u: &u, v: &v };
     let summary = summarize(ctx, &f, &g, rows, ctx.opts.store_plan);
     if let Some(what) = summary.broken() {
         return Ok(breakdown(st, fh, gh, what));

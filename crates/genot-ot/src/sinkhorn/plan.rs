@@ -69,7 +69,7 @@ pub(crate) fn summarize<F: Real>(
     let inv = F::one() / ctx.eps;
     let rb = geom.block_rows();
     let mut plan = if store_plan {
-        Some(Array2::from_shape_vec((n, m), crate::pages::zeroed(n * m)).expect("n * m elements"))
+        Some(crate::pages::zeroed_matrix(n, m))
     } else {
         None
     };
