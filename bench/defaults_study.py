@@ -1,7 +1,8 @@
 """Defaults study (issue 13, item 4): `genot fit`'s normalisation, EMA, learning rate and
 iterations, one factor at a time from the current defaults, on four tasks, 3 seeds each.
 
-Defaults at the time of the study (commit 0f79f9f; --lr is 1e-3 since): --normalize per-feature, no --ema, --lr 1e-4,
+Defaults at the time of the first study (commit 0f79f9f; since then --lr is 1e-3 and, after the
+second study of 2026-12-03, --normalize isotropic): --normalize per-feature, no --ema, --lr 1e-4,
 --iterations 5000, --hidden 256, --layers 3, --batch-size 256, --time-frequencies 128.
 Every fit below passes only what its task's protocol fixes (kind, epsilon, cost scaling,
 and SNARE-seq's 3000 iterations) plus the one factor being varied; everything else is
@@ -14,6 +15,11 @@ Tasks (data and scores):
          mean). Score: energy distance (`genot eval`, V-statistic in the 50 PCs) between
          one sample per held-out CD14 Mono control cell (151, `genot transport --samples 1
          --seed SEED`) and the 153 observed stimulated CD14 Mono cells. Lower is better.
+  kang-ood  the same data and score, with CD14 Mono held out of training on both sides (the
+         issue's protocol): source = the 240 control cells of the other 5 types, target = the
+         288 stimulated cells of those types; the 151 CD14 Mono control cells are never
+         seen in training. Baselines: identity 20.72, mean shift (learned on the training
+         cells) 11.26.
   snare  SNARE-seq GENOT-Q, bench/orientation_study.py's protocol: rows L2-normalised,
          cells split 60/40 by seed 0 (fixed), ATAC 19-D -> RNA 10-D unpaired, quadratic,
          epsilon 5e-3, --scale-cost max, 3000 iterations, batch 256. Score: FOSCTTM of the
@@ -53,7 +59,7 @@ Transport uses `genot transport`'s defaults (Dopri5, rtol 1e-3, atol 1e-6).
         [--configs default,lr-1e-3,...] [--seeds 0 1 2]
     .venv-def/bin/python bench/defaults_study.py --report     # markdown tables
 
-Raw results: bench/out/defaults/results.jsonl (one line per scored model; a rerun skips
+Raw results: bench/out/defaults/results.jsonl (or $DEFAULTS_WORK/results.jsonl) (one line per scored model; a rerun skips
 what is already there).
 """
 
@@ -72,7 +78,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 if not DATA.exists():
     DATA = pathlib.Path("/work/shared/data")
-WORK = ROOT / "bench" / "out" / "defaults"
+WORK = pathlib.Path(os.environ.get("DEFAULTS_WORK", ROOT / "bench" / "out" / "defaults"))
 RESULTS = WORK / "results.jsonl"
 
 CONFIGS = {
@@ -82,6 +88,8 @@ CONFIGS = {
     "ema-0.999": ["--ema", "0.999"],
     "lr-3e-4": ["--lr", "3e-4"],
     "lr-1e-3": ["--lr", "1e-3"],
+    "iso-lr-1e-4": ["--normalize", "isotropic", "--lr", "1e-4"],
+    "none-lr-1e-4": ["--normalize", "none", "--lr", "1e-4"],
 }
 
 
@@ -150,6 +158,27 @@ class Kang:
         shift = save(self.dir / "shift.npy", x + tgt.mean(0) - src.mean(0))
         s = run("eval", "--pred", shift, "--target", self.obs)
         return {"identity": e["energy_distance"], "mean_shift": s["energy_distance"]}
+
+
+class KangOOD(Kang):
+    """The issue's protocol: CD14 Mono held out of training on both sides (its control cells
+    too), so the map is learned on the other 5 types and applied to a type it never saw."""
+    name = "kang-ood"
+
+    def prepare(self):
+        super().prepare()
+        d = DATA / "kang_ifnb_pbmc_celltypes"
+        pcs = np.load(d / "pca50.npy").astype(np.float64)
+        obs = load_csv(d / "obs.csv")
+        cond = np.array([r["condition"] for r in obs])
+        ctype = np.array([r["cell_type"] for r in obs])
+        train_ctrl = (cond == "control") & (ctype != self.held)
+        self.dir = WORK / "kang-ood"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("tgt", "x", "obs"):
+            setattr(self, name, save(self.dir / pathlib.Path(getattr(self, name)).name, np.load(getattr(self, name))))
+        self.src = save(self.dir / "source.npy", pcs[train_ctrl])
+        self.n["source"] = int(train_ctrl.sum())
 
 
 class Snare:
@@ -281,7 +310,7 @@ class Gauss:
                 "identity": self.uvp(np.load(self.xtest))}
 
 
-TASKS = {t.name: t for t in (Kang, Snare, Spiral, Gauss)}
+TASKS = {t.name: t for t in (Kang, KangOOD, Snare, Spiral, Gauss)}
 
 
 # ---------------------------------------------------------------- running
@@ -338,10 +367,12 @@ def write_safetensors(path, tensors):
 
 def raw_model(model, dest):
     """The model of the run's raw (non-averaged) weights: an EMA only shadows training, so a
-    fit with --ema gives the no-EMA fit's weights in checkpoint/velocity-native.safetensors
-    (tensors weights.*) next to its EMA model. Written without a manifest (genot skips the
-    check then)."""
-    state, _ = read_safetensors(model / "checkpoint" / "velocity-native.safetensors")
+    fit with --ema gives the no-EMA fit's weights in checkpoint/velocity-state.safetensors
+    (velocity-native.safetensors before issue 15; tensors weights.*) next to its EMA model.
+    Written without a manifest (genot skips the check then)."""
+    ck = model / "checkpoint"
+    name = "velocity-state.safetensors" if (ck / "velocity-state.safetensors").exists() else "velocity-native.safetensors"
+    state, _ = read_safetensors(ck / name)
     weights = {"velocity." + k[len("weights."):]: v for k, v in state.items() if k.startswith("weights.")}
     model_w, _ = read_safetensors(model / "model.safetensors")
     assert set(weights) == set(model_w), (sorted(weights)[:3], sorted(model_w)[:3])
@@ -481,6 +512,8 @@ def main():
     p.add_argument("--tasks", default="kang,snare,gw,gauss")
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--iterations", type=int, default=None,
+                   help="override the task's iteration count (the half-way score is kept too)")
     p.add_argument("--report", action="store_true")
     p.add_argument("--check-resume", action="store_true")
     a = p.parse_args()
@@ -489,6 +522,9 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "models").mkdir(exist_ok=True)
     tasks = [TASKS[t]() for t in a.tasks.split(",")]
+    for t in tasks:
+        if a.iterations:
+            t.iterations = a.iterations
     bpath = WORK / "baselines.json"
     base = json.loads(bpath.read_text()) if bpath.exists() else {}
     for t in tasks:

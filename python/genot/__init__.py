@@ -76,8 +76,9 @@ class GENOT:
       orientation of lowest GW objective among 8 candidate batches, then every solve from
       the model's image) or ``"none"`` (every batch from the product init, as OTT).
     - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras.
-    - ``normalize``: scaling of the network's input and output, ``"per-feature"`` (mean 0,
-      std 1 per feature), ``"isotropic"`` (centred, one scale per side) or ``"none"``.
+    - ``normalize``: scaling of the network's input and output, ``"isotropic"`` (the
+      default: centred, one scale per side), ``"per-feature"`` (mean 0, std 1 per
+      feature) or ``"none"``.
     - ``seed``: one seed for weights, batches, noise; the same seed gives the same model
       as ``genot fit --seed`` on the same machine.
     - ``engine``: ``"native"`` (hand-written CPU kernels, the fastest) or ``"burn"``.

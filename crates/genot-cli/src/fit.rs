@@ -394,7 +394,7 @@ mod tests {
             format!("[default: {}]", d.lr),
             format!("[default: {}]", d.iterations),
             format!("[default: {}]", d.scale_cost),
-            "[default: per-feature]".to_string(),
+            "[default: isotropic]".to_string(),
         ] {
             assert!(help.contains(&shown), "{shown} not in the help");
         }

@@ -119,8 +119,9 @@ pub struct FitSettings {
     /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
     #[arg(long)]
     pub ot_batch_size: Option<usize>,
-    /// Exponential moving average of the weights with this decay (e.g. 0.999), bias-corrected
-    /// as Adam's moments are, so it never holds the initial weights.
+    /// Exponential moving average of the weights with this decay (e.g. 0.999 for runs of
+    /// 5000 iterations or more), bias-corrected as Adam's moments are, so it never holds
+    /// the initial weights; the model keeps the average.
     #[arg(long)]
     pub ema: Option<f64>,
     /// Clip each parameter's gradient to this norm.
