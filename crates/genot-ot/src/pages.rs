@@ -84,8 +84,8 @@ fn populate(start: usize, bytes: usize) {
     // SAFETY: [start, start + bytes) starts page-aligned and lies inside the live
     // allocation of the caller, which owns every page of it; both advices only change how
     // its pages are backed (huge pages, mapped now), never their contents: the kernel maps
-    // zero pages for untouched memory, and keeps pages already written. A refusal (older kernel, no
-    // THP) is ignored: the pages then fault in on first write.
+    // zero pages for untouched memory, and keeps pages already written. A refusal (older
+    // kernel, no THP) is ignored: the pages then fault in on first write.
     unsafe {
         libc::madvise(ptr, len, libc::MADV_HUGEPAGE);
         libc::madvise(ptr, len, libc::MADV_POPULATE_WRITE);
