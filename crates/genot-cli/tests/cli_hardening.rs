@@ -75,7 +75,7 @@ fn a_lying_sparse_shape_is_an_error_not_an_abort() {
     let file = dir.path().join("cells.h5ad");
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cells.h5ad");
     std::fs::copy(fixture, &file).unwrap();
-    {
+    common::without_children(|| {
         let f = hdf5::File::open_rw(&file).unwrap();
         let x = f.group("X").unwrap();
         x.delete_attr("shape").unwrap();
@@ -85,11 +85,12 @@ fn a_lying_sparse_shape_is_an_error_not_an_abort() {
             .unwrap()
             .write_raw(&[12i64, 1_000_000_000_000])
             .unwrap();
-        // Closed (and its lock released) before genot opens it: a handle left to drop
-        // later once made the child see "unable to lock file" under load.
+        // Closed (and its lock released) before genot opens it, and no child of another
+        // test starts while it is open (common::without_children): either once made the
+        // child see "unable to lock file" under load.
         drop(x);
         f.close().unwrap();
-    }
+    });
     let (y, _) = clouds(dir.path());
     let out = genot(&["solve", "--source", s(&file), "--target", s(&y)]);
     fails_with(
@@ -415,11 +416,11 @@ fn fit_env(
     ];
     args.extend(SMALL.iter().map(|a| a.to_string()));
     args.extend(extra.iter().map(|a| a.to_string()));
-    std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
-        .args(&args)
-        .env("GENOT_CRASH_AT", crash)
-        .output()
-        .unwrap()
+    common::output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
+            .args(&args)
+            .env("GENOT_CRASH_AT", crash),
+    )
 }
 
 /// A fit stopped dead at each of its writing points (checkpoints, between the files of the
@@ -498,13 +499,11 @@ fn transport_args<'a>(m: &'a Path, x: &'a Path, p: &'a Path, extra: &[&'a str]) 
 
 /// `genot ARGS` with `RAYON_NUM_THREADS=threads`; its JSON report.
 fn genot_threads(args: &[&str], threads: &str) -> serde_json::Value {
-    ok_json(
+    ok_json(common::output(
         std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
             .args(args)
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .unwrap(),
-    )
+            .env("RAYON_NUM_THREADS", threads),
+    ))
 }
 
 /// The same seed gives the same Sinkhorn plan, the same trained weights (linear and GW,
@@ -582,14 +581,14 @@ fn a_second_fit_on_the_same_directory_is_refused_while_the_first_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = clouds(dir.path());
     let m = dir.path().join("m");
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
-        .args(["fit", "--source", s(&x), "--target", s(&y), "--out", s(&m)])
-        .args(["--iterations", "1000000"])
-        .args(SMALL)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = common::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_genot"))
+            .args(["fit", "--source", s(&x), "--target", s(&y), "--out", s(&m)])
+            .args(["--iterations", "1000000"])
+            .args(SMALL)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     let staging = dir.path().join(".m.genot-staging");
     let started = std::time::Instant::now();
     while !staging.exists() {

@@ -18,13 +18,46 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Taken shared by every start of a child process, exclusively while a test holds an HDF5
+/// file open in its own process ([`without_children`]). The HDF5 library opens files
+/// without close-on-exec, so a child started meanwhile by a test running beside it would
+/// inherit the descriptor and, with it, the file's lock, for as long as that child runs:
+/// the `genot` child that then opens the file fails to lock it ("unable to lock file",
+/// seen under load).
+static STARTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Starts `cmd` (stdin closed, stdout and stderr captured) and waits for its output; no
+/// HDF5 file of this process is open while it starts ([`STARTS`]).
+#[allow(dead_code)] // not every test file uses it
+pub fn output(cmd: &mut Command) -> Output {
+    use std::process::Stdio;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = spawn(cmd);
+    child.wait_with_output().expect("wait for genot")
+}
+
+/// Starts `cmd` as it is configured; no HDF5 file of this process is open while it starts
+/// ([`STARTS`]).
+#[allow(dead_code)] // not every test file uses it
+pub fn spawn(cmd: &mut Command) -> std::process::Child {
+    let _shared = STARTS.read().unwrap_or_else(|e| e.into_inner());
+    cmd.spawn().expect("start genot")
+}
+
+/// Runs `f`, which opens HDF5 files in this process and closes them before it returns,
+/// while no child process starts ([`STARTS`]).
+#[allow(dead_code)] // not every test file uses it
+pub fn without_children<T>(f: impl FnOnce() -> T) -> T {
+    let _exclusive = STARTS.write().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 /// Runs the `genot` binary built for these tests.
 #[allow(dead_code)] // not every test file uses it
 pub fn genot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genot"))
-        .args(args)
-        .output()
-        .expect("run genot")
+    output(Command::new(env!("CARGO_BIN_EXE_genot")).args(args))
 }
 
 /// The JSON report of a successful run (the test fails with its stderr otherwise).
