@@ -254,12 +254,16 @@ pub fn read_safetensors(path: &Path) -> Result<Weights, WeightsError> {
 }
 
 /// The bias-corrected exponential moving average after its `step`-th update (1-based),
-/// parameter by parameter: `ema <- ema + a (current - ema)` with
-/// `a = (1 - decay) / (1 - decay^step)`, which keeps `ema` equal to
-/// `sum_s (1 - decay) decay^(step - s) w_s / (1 - decay^step)` over the weights `w_1..w_step`
-/// seen so far (Adam's correction of its moments). The first update copies the weights, so
-/// the average never holds the random initial weights, which an uncorrected average started
-/// there keeps with weight `decay^step` (0.999^2000 = 14% after 2000 iterations).
+/// parameter by parameter: `ema <- ema + a (current - ema)` with the rate `a` of
+/// [`ema_rate`]. The decay of update `t` warms up as `min(decay, (1 + t) / (10 + t))` (the
+/// schedule of TensorFlow's `ExponentialMovingAverage` with `num_updates`), so the average
+/// reaches back over about the last tenth of the run so far (t / 9 updates) until that
+/// window is the decay's own, `1 / (1 - decay)` updates (after 8990 updates for 0.999):
+/// a short run averages its own end instead of its whole course. Over the decays
+/// `b_1..b_t` the average is `sum_s (1 - b_s) b_(s+1) ... b_t w_s / (1 - b_1 ... b_t)`, the
+/// plain average started at zero divided by its total weight (Adam's correction of its
+/// moments): the first update copies the weights, so the average never holds the random
+/// initial weights.
 pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f64, step: usize) {
     let a = ema_rate(decay, step);
     for (k, e) in ema.iter_mut() {
@@ -269,9 +273,26 @@ pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f64, step: usize)
     }
 }
 
-/// The rate `a = (1 - decay) / (1 - decay^step)` of [`ema_update`]'s `step`-th update.
+/// The decay of the `step`-th EMA update (1-based): `min(decay, (1 + step) / (10 + step))`.
+pub fn ema_decay(decay: f64, step: usize) -> f64 {
+    let t = step as f64;
+    decay.min((1.0 + t) / (10.0 + t))
+}
+
+/// The rate `a = (1 - b_t) / (1 - b_1 ... b_t)` of [`ema_update`]'s `step`-th update, with
+/// `b_s` the warmed-up decays of [`ema_decay`]. The product is a closed form, so the rate
+/// depends on the step alone (a resumed fit continues the same average): the warm-up
+/// decays `(1 + s) / (10 + s)` for `s <= k` multiply to `10! / ((k + 2) ... (k + 10))`, and
+/// every later update multiplies by `decay`.
 pub fn ema_rate(decay: f64, step: usize) -> f32 {
-    ((1.0 - decay) / (1.0 - decay.powi(step.min(i32::MAX as usize) as i32))) as f32
+    let step = step.max(1);
+    // The last update whose warm-up decay is below `decay`: (1 + k) / (10 + k) < decay.
+    let warm = ((10.0 * decay - 1.0) / (1.0 - decay)).ceil() - 1.0;
+    let k = (warm.max(0.0) as usize).min(step);
+    let warm_product: f64 = (2..=10).map(|i| i as f64 / (k + i) as f64).product();
+    let later = (step - k).min(i32::MAX as usize) as i32;
+    let total = warm_product * decay.powi(later);
+    ((1.0 - ema_decay(decay, step)) / (1.0 - total)) as f32
 }
 
 /// `ema <- ema + a (current - ema)`, value by value.
@@ -331,10 +352,12 @@ mod tests {
 
     #[test]
     fn ema_is_the_bias_corrected_exponential_average() {
-        // Weights 1, 3, -2 with decay 0.5, by hand: the plain average started at zero is
-        // 0.5, 1.75, -0.125; divided by 1 - 0.5^t (0.5, 0.75, 0.875) that is 1, 7/3, -1/7.
+        // Weights 1, 3, -2 with decay 0.5, by hand. The warm-up decays are 2/11, 3/12 and
+        // 4/13 (all below 0.5). The plain average started at zero is 9/11, 27/11, -90/143;
+        // its total weight 1 - 2/11, 1 - 2/11 * 1/4, 1 - 2/11 * 1/4 * 4/13 = 9/11, 21/22,
+        // 141/143; so the corrected average is 1, 18/7, -30/47.
         let mut ema = Weights::from([("a".to_string(), w(&[100.0], &[1]))]);
-        for (step, (x, want)) in [(1.0, 1.0), (3.0, 7.0 / 3.0), (-2.0, -1.0 / 7.0)]
+        for (step, (x, want)) in [(1.0, 1.0), (3.0, 18.0 / 7.0), (-2.0, -30.0 / 47.0)]
             .into_iter()
             .enumerate()
         {
@@ -346,15 +369,46 @@ mod tests {
             );
             assert!(
                 (ema["a"].values[0] - want).abs() < 1e-6,
-                "step {}",
-                step + 1
+                "step {}: {} against {want}",
+                step + 1,
+                ema["a"].values[0]
             );
         }
-        // Late in a run the correction vanishes: the classic update.
+        // Late in a run the warm-up and the correction are gone: the classic update.
         let mut ema = Weights::from([("a".to_string(), w(&[1.0, 2.0], &[2]))]);
         let cur = Weights::from([("a".to_string(), w(&[3.0, -2.0], &[2]))]);
         ema_update(&mut ema, &cur, 0.75, 1000);
         assert_eq!(ema["a"].values, vec![1.5, 1.0]);
+        // Decay 0 is no average: every update copies the weights.
+        assert_eq!(ema_rate(0.0, 1), 1.0);
+        assert_eq!(ema_rate(0.0, 77), 1.0);
+    }
+
+    #[test]
+    fn ema_rate_matches_the_weighted_sum_across_the_end_of_the_warm_up() {
+        // Brute force: the weight of each w_s in sum_s (1 - b_s) b_(s+1)..b_t w_s / (1 - b_1..b_t),
+        // with the decays b_s = min(decay, (1 + s) / (10 + s)) written out, against the
+        // recursion with ema_rate's closed form, through the step (890 for 0.99) where the
+        // warm-up reaches the decay.
+        let decay = 0.99f64;
+        let ws: Vec<f64> = (1..=1500)
+            .map(|s| ((s * 7919) % 113) as f64 / 11.0)
+            .collect();
+        let (mut plain, mut product, mut recursive) = (0.0f64, 1.0f64, 0.0f64);
+        for (i, &x) in ws.iter().enumerate() {
+            let step = i + 1;
+            let b = decay.min((1.0 + step as f64) / (10.0 + step as f64));
+            plain = b * plain + (1.0 - b) * x;
+            product *= b;
+            recursive += ema_rate(decay, step) as f64 * (x - recursive);
+            let want = plain / (1.0 - product);
+            assert!(
+                (recursive - want).abs() < 1e-4 * (1.0 + want.abs()),
+                "step {step}: {recursive} against {want}"
+            );
+        }
+        assert_eq!(ema_decay(decay, 889), 890.0 / 899.0);
+        assert_eq!(ema_decay(decay, 891), decay);
     }
 
     #[test]
