@@ -388,8 +388,8 @@ def one(task, config, seed, keys):
 
     def score_arms(its, seconds, rep):
         for arm in arms:
-            if its == half and arm != "default":
-                continue  # only the default's half-way model is an arm of the design
+            if its == half and config != "default":
+                continue  # only the default run's half-way models (raw and EMA) are arms
             m = model if arm != "default" or config != "default" else raw_model(model, raw)
             t = time.time()
             sc = task.score(m, seed)
@@ -438,7 +438,7 @@ def report():
     rows = [r for r in rows if "score" in r]
     base = json.loads((WORK / "baselines.json").read_text()) if (WORK / "baselines.json").exists() else {}
     out = []
-    variants = [(c, None) for c in CONFIGS] + [("default", "half")]
+    variants = [(c, None) for c in CONFIGS] + [("default", "half"), ("ema-0.999", "half")]
     summary = {}
     for name, cls in TASKS.items():
         trs = [r for r in rows if r["task"] == name]
@@ -457,7 +457,8 @@ def report():
             sel = {r["seed"]: r for r in trs if r["config"] == c and r["iterations"] == its}
             if not sel:
                 continue
-            label = f"iterations {its}" if it == "half" else (c if c != "default" else f"default ({full} it)")
+            label = (f"iterations {its}" if c == "default" else f"{c}, iterations {its}") if it == "half" \
+                else (c if c != "default" else f"default ({full} it)")
             vals = [sel[s]["score"] for s in seeds if s in sel]
             cells = [f"{sel[s]['score']:.4g}" if s in sel else "-" for s in seeds]
             mean, sd = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")

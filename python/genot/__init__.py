@@ -75,7 +75,9 @@ class GENOT:
     - ``orientation``: GW only, ``"pushforward"`` (the warm-up batch's plan in the
       orientation of lowest GW objective among 8 candidate batches, then every solve from
       the model's image) or ``"none"`` (every batch from the product init, as OTT).
-    - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras.
+    - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras. ``ema``
+      (default 0.999) is the decay of the moving average of the weights that the model
+      keeps, warmed up over the run; ``None`` or ``0`` keeps the last weights.
     - ``normalize``: scaling of the network's input and output, ``"isotropic"`` (the
       default: centred, one scale per side), ``"per-feature"`` (mean 0, std 1 per
       feature) or ``"none"``.

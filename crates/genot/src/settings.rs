@@ -119,9 +119,10 @@ pub struct FitSettings {
     /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
     #[arg(long)]
     pub ot_batch_size: Option<usize>,
-    /// Exponential moving average of the weights with this decay (e.g. 0.999 for runs of
-    /// 5000 iterations or more), bias-corrected as Adam's moments are, so it never holds
-    /// the initial weights; the model keeps the average.
+    /// Exponential moving average of the weights with this decay; the model keeps the
+    /// average (0: the last weights). The decay warms up as min(decay, (1 + t) / (10 + t))
+    /// at iteration t, so a short run averages about its last tenth, and the average is
+    /// bias-corrected as Adam's moments are, so it never holds the initial weights.
     #[arg(long)]
     pub ema: Option<f64>,
     /// Clip each parameter's gradient to this norm.

@@ -97,7 +97,7 @@ impl<'a> Trainer<'a> {
             velocity: field_engine(config.velocity, &velocity, device, engine, tc)?,
             rescaling,
         };
-        let ema = tc.ema.map(|_| nets.velocity.weights());
+        let ema = tc.ema_decay().map(|_| nets.velocity.weights());
         let coupler = Coupler::new(
             &config.matching,
             data.source_shared_dim,
@@ -165,7 +165,7 @@ impl<'a> Trainer<'a> {
             None => self
                 .config
                 .training
-                .ema
+                .ema_decay()
                 .map(|_| self.nets.velocity.weights()),
         };
         self.report = state.report;
@@ -315,7 +315,7 @@ impl<'a> Trainer<'a> {
             }
             self.report.rescaling_losses.push(losses);
         }
-        if let (Some(e), Some(decay)) = (self.ema.as_mut(), tc.ema) {
+        if let (Some(e), Some(decay)) = (self.ema.as_mut(), tc.ema_decay()) {
             self.nets.velocity.update_ema(e, decay, it + 1);
         }
         self.report.losses.push(lv);
