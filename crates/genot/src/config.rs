@@ -293,9 +293,10 @@ impl Default for TrainConfig {
             adam_epsilon: 1e-8,
             // bench/DEFAULTS-STUDY.md (issue 13), 3 seeds, the average against the last
             // weights at 5000 iterations: Kang with CD14 Mono held out 7.71 vs 9.52 (energy
-            // distance), Gaussian BW-UVP 0.77% vs 1.68%, GW spiral 0.020 vs 0.074, SNARE-seq
+            // distance), Gaussian BW-UVP 0.65% vs 1.68%, GW spiral 0.018 vs 0.074, SNARE-seq
             // tied. The decay warms up ((1 + t) / (10 + t)), so short runs average their own
-            // end instead of their whole course (a fixed 0.999 lost at 1000 iterations).
+            // end instead of their whole course: GW spiral at 1000 iterations 0.077 vs 0.116
+            // (a fixed 0.999 lost there, 0.154).
             ema: Some(0.999),
             grad_clip: None,
             seed: 0,
