@@ -46,7 +46,9 @@ of both parts.
 EMA factor: the default arm is fitted with --ema 0.999 and scored twice. The EMA only
 shadows training, so the run's raw weights (checkpoint/velocity-native.safetensors) are the
 no-EMA default fit's weights (checked: identical, bit for bit, to a fresh fit without
---ema); they are scored as "default", the EMA model as "ema-0.999".
+--ema); they are scored as "default", the EMA model as "ema-0.999", both at the full count and
+half-way. Since 2026-12-07 the EMA's decay warms up and --ema 0.999 is genot's default (the
+third study in bench/DEFAULTS-STUDY.md); the "default" arm is still the last weights.
 
 Iterations per task: Kang 5000 (the default) and 2500; SNARE-seq 3000 (its protocol) and
 1500; the GW spiral 1000 and 500, and the Gaussian 2000 and 1000 (both below the default
