@@ -94,6 +94,42 @@ pub(crate) fn save_checkpoint(
     Ok(())
 }
 
+/// The matching and training settings that differ between a checkpoint's configuration
+/// and this run's, each as "`name` is A in the checkpoint and B now" (the names are the
+/// settings schema's; an unset optional setting reads "unset"). Empty when only the data,
+/// the architecture or other derived parts differ.
+fn changed_settings(saved: &GenotConfig, now: &GenotConfig) -> Vec<String> {
+    let shown = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "unset".to_string(),
+        Some(v) => v.to_string(),
+    };
+    let pairs = [
+        (json(&saved.matching), json(&now.matching)),
+        (json(&saved.training), json(&now.training)),
+    ];
+    let mut out = Vec::new();
+    for (a, b) in pairs {
+        for (key, va) in &a {
+            if b.get(key) != Some(va) {
+                out.push(format!(
+                    "`{key}` is {} in the checkpoint and {} now",
+                    shown(Some(va)),
+                    shown(b.get(key))
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A settings section as a JSON object (empty if it does not serialise to one).
+fn json<T: Serialize>(section: &T) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(section) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
 pub(crate) fn load_checkpoint(
     dir: &Path,
     config: &GenotConfig,
@@ -116,7 +152,13 @@ pub(crate) fn load_checkpoint(
         if older {
             return Err(GenotError::Resume(format!("{}: the checkpoint's normalisation differs from the one computed now, with the same data and settings: it was written by an older genot (constant target features now get std 0, and the isotropic scale leaves them out); fit again without resuming", dir.display())));
         }
-        return Err(GenotError::Resume(format!("{}: the checkpoint was made with other data or settings (only the number of iterations may change on resume)", dir.display())));
+        let named = changed_settings(&saved, config);
+        let which = if named.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", named.join(", "))
+        };
+        return Err(GenotError::Resume(format!("{}: the checkpoint was made with other data or settings{which} (only the number of iterations may change on resume: give the checkpoint's values, or fit afresh)", dir.display())));
     }
     let velocity = dir.join(VELOCITY);
     let older = dir.join(OLDER_NATIVE);

@@ -235,6 +235,28 @@ fn resume_continues_the_loss_curve() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("other data or settings"), "{err}");
+    assert!(
+        err.contains("`epsilon` is 0.1 in the checkpoint and 0.3 now"),
+        "{err}"
+    );
+    // A checkpoint fitted without the moving average (the default before 2026-12-07),
+    // resumed with the defaults: the error names the setting to give.
+    let no_ema_dir = tempfile::tempdir().unwrap();
+    let no_ema_opts = |resume| FitOptions {
+        checkpoint_dir: Some(no_ema_dir.path().to_path_buf()),
+        resume,
+        ..Default::default()
+    };
+    let mut no_ema = cfg(20);
+    no_ema.training.ema = None;
+    fit(&data, no_ema, &Device::flex(), no_ema_opts(false)).unwrap();
+    let err = fit(&data, cfg(30), &Device::flex(), no_ema_opts(true))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`ema` is unset in the checkpoint and 0.999 now"),
+        "{err}"
+    );
     // Only the normalisation differs (a checkpoint of an older genot): said so.
     let state = dir.path().join(CHECKPOINT).join("state.json");
     let mut json: serde_json::Value =
