@@ -273,10 +273,13 @@ pub fn ema_update(ema: &mut Weights, current: &Weights, decay: f64, step: usize)
     }
 }
 
+/// The `W` of the EMA's warm-up decay `(1 + t) / (W + t)` (TensorFlow's 10).
+const EMA_WARMUP: usize = 10;
+
 /// The decay of the `step`-th EMA update (1-based): `min(decay, (1 + step) / (10 + step))`.
 pub fn ema_decay(decay: f64, step: usize) -> f64 {
     let t = step as f64;
-    decay.min((1.0 + t) / (10.0 + t))
+    decay.min((1.0 + t) / (EMA_WARMUP as f64 + t))
 }
 
 /// The rate `a = (1 - b_t) / (1 - b_1 ... b_t)` of [`ema_update`]'s `step`-th update, with
@@ -286,10 +289,13 @@ pub fn ema_decay(decay: f64, step: usize) -> f64 {
 /// every later update multiplies by `decay`.
 pub fn ema_rate(decay: f64, step: usize) -> f32 {
     let step = step.max(1);
-    // The last update whose warm-up decay is below `decay`: (1 + k) / (10 + k) < decay.
-    let warm = ((10.0 * decay - 1.0) / (1.0 - decay)).ceil() - 1.0;
+    // The last update whose warm-up decay is below `decay`: (1 + k) / (W + k) < decay.
+    let w = EMA_WARMUP as f64;
+    let warm = ((w * decay - 1.0) / (1.0 - decay)).ceil() - 1.0;
     let k = (warm.max(0.0) as usize).min(step);
-    let warm_product: f64 = (2..=10).map(|i| i as f64 / (k + i) as f64).product();
+    let warm_product: f64 = (2..=EMA_WARMUP)
+        .map(|i| i as f64 / (k + i) as f64)
+        .product();
     let later = (step - k).min(i32::MAX as usize) as i32;
     let total = warm_product * decay.powi(later);
     ((1.0 - ema_decay(decay, step)) / (1.0 - total)) as f32
