@@ -45,6 +45,10 @@ pub trait Real:
     /// Exponential accurate to a few ulp, branchless, auto-vectorisable. Arguments below
     /// the underflow limit give the smallest normal number instead of 0.
     fn fast_exp(self) -> Self;
+    /// Natural logarithm accurate to a few ulp, branchless, auto-vectorisable (libm's `ln`
+    /// is a call per value). Exact on the special values: `ln 0 = -inf`, `ln inf = inf`,
+    /// NaN for negative and NaN arguments; subnormals are handled.
+    fn fast_ln(self) -> Self;
     /// Lossy conversion from f64 (for constants).
     fn c(x: f64) -> Self {
         Self::from_f64(x).expect("constant representable")
@@ -86,6 +90,46 @@ impl Real for f32 {
         let scale = f32::from_bits(((n_int + 127) as u32) << 23);
         y * scale
     }
+
+    #[inline(always)]
+    fn fast_ln(self) -> f32 {
+        // x = m 2^k with m in [sqrt(1/2), sqrt(2)) (musl's reduction, on the bits), then
+        // ln m = 2 atanh(s) = 2 (s + s^3 / 3 + s^5 / 5 + ...), s = (m - 1) / (m + 1),
+        // |s| <= 0.1716: the terms to s^13 leave a truncation error below 1e-9.
+        const SQRT_HALF: u32 = 0x3f35_04f3;
+        let tiny = self < f32::MIN_POSITIVE;
+        let x = if tiny { self * 33_554_432.0 } else { self }; // 2^25
+        let ix = x.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF);
+        let k = (ix >> 23) as i32 - 0x7f - if tiny { 25 } else { 0 };
+        let m = f32::from_bits((ix & 0x007f_ffff) + SQRT_HALF);
+        let s = (m - 1.0) / (m + 1.0);
+        let z = s * s;
+        let mut p = 1.0 / 13.0_f32;
+        p = p * z + 1.0 / 11.0;
+        p = p * z + 1.0 / 9.0;
+        p = p * z + 1.0 / 7.0;
+        p = p * z + 1.0 / 5.0;
+        p = p * z + 1.0 / 3.0;
+        let r = 2.0 * s * (p * z) + 2.0 * s + k as f32 * std::f32::consts::LN_2;
+        special_ln(self, r)
+    }
+}
+
+/// The exact value of `ln x` where `x` is not a positive finite number, else `r`.
+#[inline(always)]
+fn special_ln<F: Float>(x: F, r: F) -> F {
+    let r = if x > F::zero() {
+        r
+    } else if x == F::zero() {
+        F::neg_infinity()
+    } else {
+        F::nan()
+    };
+    if x == F::infinity() {
+        x
+    } else {
+        r
+    }
 }
 
 impl Real for f64 {
@@ -117,6 +161,31 @@ impl Real for f64 {
         p = p * r + 1.0;
         let scale = f64::from_bits(((n_int + 1023) as u64) << 52);
         p * scale
+    }
+
+    #[inline(always)]
+    fn fast_ln(self) -> f64 {
+        // As for f32; the terms to s^27 leave a truncation error below 1e-20.
+        const SQRT_HALF: u64 = 0x3fe6_a09e_667f_3bcd;
+        let tiny = self < f64::MIN_POSITIVE;
+        let x = if tiny {
+            self * 18_014_398_509_481_984.0
+        } else {
+            self
+        }; // 2^54
+        let ix = x.to_bits().wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF);
+        let k = (ix >> 52) as i64 - 0x3ff - if tiny { 54 } else { 0 };
+        let m = f64::from_bits((ix & 0x000f_ffff_ffff_ffff) + SQRT_HALF);
+        let s = (m - 1.0) / (m + 1.0);
+        let z = s * s;
+        let mut p = 1.0 / 27.0_f64;
+        for d in [
+            25.0, 23.0, 21.0, 19.0, 17.0, 15.0, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0,
+        ] {
+            p = p * z + 1.0 / d;
+        }
+        let r = 2.0 * s * (p * z) + 2.0 * s + k as f64 * std::f64::consts::LN_2;
+        special_ln(self, r)
     }
 }
 
@@ -442,6 +511,46 @@ mod tests {
         assert!(worst < 4e-7, "worst relative error {worst}");
         assert!((-200.0f32).fast_exp() < 1.2e-38);
         assert!((0.0f32).fast_exp() == 1.0);
+    }
+
+    /// `fast_ln` against libm's `ln` over the whole positive range (subnormals included,
+    /// log-spaced, with the neighbourhood of 1 where `ln` is small), and on the special
+    /// values, in both types.
+    #[test]
+    fn fast_ln_matches_std() {
+        // Error relative to |ln x|, or absolute where |ln x| < 1 (near x = 1).
+        let err32 = |x: f32| {
+            let (got, want) = (x.fast_ln() as f64, (x as f64).ln());
+            (got - want).abs() / want.abs().max(1.0)
+        };
+        // Every 997th positive float32 (all binades, subnormals first).
+        let mut worst = 0.0f64;
+        for bits in (1..0x7f80_0000u32).step_by(997) {
+            worst = worst.max(err32(f32::from_bits(bits)));
+        }
+        for i in -2000..2000 {
+            worst = worst.max(err32(1.0 + i as f32 * 1e-4));
+        }
+        assert!(worst < 3e-7, "float32: worst error {worst}");
+        let mut worst = 0.0f64;
+        for bits in (1..0x7ff0_0000_0000_0000u64).step_by(0x7ff0_0000_0000_0000 / 3_000_000) {
+            let x = f64::from_bits(bits);
+            let want = x.ln();
+            worst = worst.max((x.fast_ln() - want).abs() / want.abs().max(1.0));
+        }
+        for i in -2000..2000 {
+            let x = 1.0 + i as f64 * 1e-7;
+            worst = worst.max((x.fast_ln() - x.ln()).abs());
+        }
+        assert!(worst < 1e-15, "float64: worst error {worst}");
+        assert_eq!(0.0f32.fast_ln(), f32::NEG_INFINITY);
+        assert_eq!(f32::INFINITY.fast_ln(), f32::INFINITY);
+        assert!((-1.0f32).fast_ln().is_nan() && f32::NAN.fast_ln().is_nan());
+        assert_eq!(0.0f64.fast_ln(), f64::NEG_INFINITY);
+        assert_eq!(f64::INFINITY.fast_ln(), f64::INFINITY);
+        assert!((-1.0f64).fast_ln().is_nan() && f64::NAN.fast_ln().is_nan());
+        assert_eq!(1.0f32.fast_ln(), 0.0);
+        assert_eq!(1.0f64.fast_ln(), 0.0);
     }
 
     #[test]

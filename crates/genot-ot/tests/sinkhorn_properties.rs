@@ -59,6 +59,51 @@ fn balanced_marginals_hold() {
     }
 }
 
+/// Kernel mode writes a stored plan over its kernel: the statistics are those of the solve
+/// that stores none, and the plan is `exp((f_i + g_j - C_ij) / eps)` of the returned
+/// potentials.
+#[test]
+fn a_kernel_mode_plan_written_over_the_kernel_is_the_plan_of_the_potentials() {
+    let prob = LinearProblem::new(geom::<f32>(
+        300,
+        280,
+        Epsilon::Relative {
+            factor: 0.02,
+            to: RelativeTo::Mean,
+        },
+    ));
+    let solve = |plan| {
+        Sinkhorn::default()
+            .with_mode(Mode::Kernel)
+            .with_threshold(1e-5)
+            .with_plan(plan)
+            .solve(&prob, None)
+            .unwrap()
+    };
+    let (stored, not) = (solve(true), solve(false));
+    assert_eq!(stored.mode, Mode::Kernel);
+    assert!(not.plan.is_none());
+    for (what, a, b) in [
+        ("transport cost", stored.transport_cost, not.transport_cost),
+        ("regularised cost", stored.reg_ot_cost, not.reg_ot_cost),
+        ("marginal error", stored.marginal_error, not.marginal_error),
+        ("mass", stored.mass, not.mass),
+    ] {
+        assert_eq!(a, b, "{what}");
+    }
+    let (p, c) = (stored.plan.unwrap(), prob.geom.dense().unwrap());
+    let eps = prob.geom.epsilon();
+    let top = p.iter().fold(0.0f32, |m, &v| m.max(v)) as f64;
+    // Relative to each entry down to 1e-6 of the largest (float32 exponents of up to ~30
+    // in magnitude), relative to the largest below.
+    let mut worst = 0.0f64;
+    for ((i, j), &pij) in p.indexed_iter() {
+        let want = ((stored.f[i].f64() + stored.g[j].f64() - c[[i, j]].f64()) / eps).exp();
+        worst = worst.max((pij.f64() - want).abs() / want.max(1e-6 * top));
+    }
+    assert!(worst < 1e-4, "worst relative difference {worst}");
+}
+
 #[test]
 fn log_and_kernel_modes_agree_in_f32() {
     let prob = LinearProblem::new(geom::<f32>(

@@ -5,7 +5,7 @@
 //! `f = fh + eps log u`, `g = gh + eps log v`. Unbalanced updates are done in log space:
 //! `log v_j = log b_j - tau_b log (K^T u)_j + (tau_b - 1) gh_j / eps`.
 
-use super::momentum::Relaxation;
+use super::momentum::{relax, relax_balanced, Relaxation};
 use super::plan::{summarize, PlanRows, PlanSummary};
 use super::sweep::{kernel_sweep, max_sweep};
 use super::{Ctx, LoopState};
@@ -216,23 +216,17 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
     // usually close to the answer already, and relaxing it at once overshoots (measured:
     // 40 -> 53 inner iterations over a GW solve). Unbalanced updates are more fragile (the
     // mass moves too): they wait one step.
-    let mut relax = if warm || !ctx.prob.is_balanced() {
+    let mut relaxation = if warm || !ctx.prob.is_balanced() {
         Relaxation::new(ctx.opts.momentum)
     } else {
         Relaxation::from_solution(ctx.opts.momentum)
     };
     while st.iterations < ctx.opts.max_iterations {
-        let w = F::c(relax.w());
         // Relaxation on log-scalings: u = u_old^(1 - w) u_new^w.
-        let relaxed = |old: F, new: F| {
-            if w == F::one() {
-                new
-            } else {
-                old * (w * (new / old).ln()).fast_exp()
-            }
-        };
+        let w = F::c(relaxation.w());
         let new_u = |i: usize, old: F, kv: F| {
-            relaxed(
+            relax(
+                w,
                 old,
                 if bal_a {
                     a[i] / kv
@@ -244,7 +238,12 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         kernel_sweep(k, m, &v, &mut u, new_u, &mut ktu);
         st.iterations += 1;
         if ctx.checks(st.iterations) {
-            let g = potentials(&gh, &v);
+            // The error reads `g` only when the column marginal is unbalanced.
+            let g = if bal_b {
+                Vec::new()
+            } else {
+                potentials(&gh, &v)
+            };
             let col = (0..m).map(|j| (j, v[j] * ktu[j]));
             let err = ctx.col_error(col, &g);
             if !err.is_finite() {
@@ -260,17 +259,16 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
                 st.converged = true;
                 break;
             }
-            relax.observe(st.iterations, err);
+            relaxation.observe(st.iterations, err);
         }
-        for (j, vj) in v.iter_mut().enumerate() {
-            *vj = relaxed(
-                *vj,
-                if bal_b {
-                    b[j] / ktu[j]
-                } else {
-                    (ctx.log_b[j] - tau_b * ktu[j].ln() + (tau_b - F::one()) * gh[j] * inv).exp()
-                },
-            );
+        if bal_b {
+            relax_balanced(w, b, &ktu, &mut v);
+        } else {
+            for (j, vj) in v.iter_mut().enumerate() {
+                let new =
+                    (ctx.log_b[j] - tau_b * ktu[j].ln() + (tau_b - F::one()) * gh[j] * inv).exp();
+                *vj = relax(w, *vj, new);
+            }
         }
         let bad = |s: &F| !(s.is_finite() && *s > F::zero());
         if u.iter().any(bad) || v.iter().any(bad) {
@@ -293,7 +291,11 @@ pub(crate) fn run<F: Real>(ctx: &Ctx<F>, mut st: LoopState<F>, warm: bool) -> Re
         }
     }
     let (f, g) = (potentials(&fh, &u), potentials(&gh, &v));
-    let rows = PlanRows::Kernel { k, u: &u, v: &v };
+    let rows = PlanRows::Kernel {
+        k: kernel,
+        u: &u,
+        v: &v,
+    };
     let summary = summarize(ctx, &f, &g, rows, ctx.opts.store_plan);
     if let Some(what) = summary.broken() {
         return Ok(breakdown(st, fh, gh, what));

@@ -52,8 +52,14 @@ impl<F: Real> PlanSummary<F> {
 pub(crate) enum PlanRows<'a, F> {
     /// `P_ij = exp((f_i + g_j - C_ij) / eps)`.
     Potentials,
-    /// `P_ij = u_i K_ij v_j` from a dense stabilised kernel (no exponentials).
-    Kernel { k: &'a [F], u: &'a [F], v: &'a [F] },
+    /// `P_ij = u_i K_ij v_j` from a dense stabilised kernel (no exponentials). A stored
+    /// plan is written over the kernel, which is no longer needed: no second `n x m`
+    /// buffer to map (about 0.5 ms of a cold n = m = 1024 solve, bench/BENCHMARKS.md).
+    Kernel {
+        k: Array2<F>,
+        u: &'a [F],
+        v: &'a [F],
+    },
 }
 
 pub(crate) fn summarize<F: Real>(
@@ -68,11 +74,20 @@ pub(crate) fn summarize<F: Real>(
     let (n, m) = geom.shape();
     let inv = F::one() / ctx.eps;
     let rb = geom.block_rows();
-    let mut plan = if store_plan {
-        Some(crate::pages::zeroed_matrix(n, m))
-    } else {
-        None
+    // The plan's buffer (when stored), the kernel to read rows from (when not written
+    // over), and the scalings of kernel mode.
+    let (mut plan, kernel, scalings) = match rows_from {
+        PlanRows::Potentials => (
+            store_plan.then(|| crate::pages::zeroed_matrix(n, m)),
+            None,
+            None,
+        ),
+        PlanRows::Kernel { k, u, v } if store_plan => (Some(k), None, Some((u, v))),
+        PlanRows::Kernel { k, u, v } => (None, Some(k), Some((u, v))),
     };
+    let kernel = kernel
+        .as_ref()
+        .map(|k| k.as_slice().expect("standard layout"));
     let mut row = vec![F::zero(); n];
     // Per-row plan rows go either into the dense plan or into a scratch buffer.
     let (pc, col, top_exponent) = {
@@ -105,16 +120,22 @@ pub(crate) fn summarize<F: Real>(
                             None => scratch,
                         };
                         let i = s + k;
-                        match rows_from {
-                            PlanRows::Potentials => {
+                        match (scalings, kernel) {
+                            (None, _) => {
                                 let t = kernel_row(f[i], g, c, inv, p);
                                 // NaN wins, so that it is reported.
                                 top = if t.is_nan() || t > top { t } else { top };
                             }
-                            PlanRows::Kernel { k: kk, u, v } => {
+                            (Some((u, v)), Some(kk)) => {
                                 let kr = &kk[i * m..(i + 1) * m];
                                 for ((pj, &kj), &vj) in p.iter_mut().zip(kr).zip(v) {
                                     *pj = u[i] * kj * vj;
+                                }
+                            }
+                            // The row holds the kernel's row: scaled in place.
+                            (Some((u, v)), None) => {
+                                for (pj, &vj) in p.iter_mut().zip(v) {
+                                    *pj = u[i] * *pj * vj;
                                 }
                             }
                         }
