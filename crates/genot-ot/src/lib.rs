@@ -31,6 +31,7 @@ pub mod problem;
 pub mod real;
 pub mod sampling;
 pub mod sinkhorn;
+mod team;
 
 /// The types most programs need.
 pub mod prelude {

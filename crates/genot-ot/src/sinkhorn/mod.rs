@@ -343,10 +343,11 @@ impl Sinkhorn {
         prob: &LinearProblem<F>,
         init: Option<(ArrayView1<F>, ArrayView1<F>)>,
     ) -> Result<SinkhornOutput<F>> {
-        // Run the loop on a worker of the rayon pool: each iteration's parallel sweep is
-        // then shared with the other workers directly, instead of being injected from an
-        // outside thread that sleeps and wakes twice per iteration.
-        rayon::scope(|_| self.solve_in_pool(prob, init))
+        // Run the loop on a worker of the rayon pool, with the other workers kept awake:
+        // each iteration's parallel sweep is then shared with them at once, instead of
+        // being injected from an outside thread that sleeps and wakes twice per iteration,
+        // or left to one thread while the others wake up (see `team`).
+        crate::team::run_in_pool(|| self.solve_in_pool(prob, init))
     }
 
     fn solve_in_pool<F: Real>(
