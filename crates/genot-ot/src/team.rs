@@ -68,7 +68,7 @@ mod tests {
             let each: Vec<u64> = p.install(|| {
                 (0..8)
                     .into_par_iter()
-                    .map(|k| run_in_pool(|| (0..50).map(|_| sum()).last().unwrap() + k))
+                    .map(|k| run_in_pool(|| (0..50).map(|_| sum()).max().unwrap() + k))
                     .collect()
             });
             assert_eq!(each, (0..8).map(|k| want + k).collect::<Vec<_>>());
