@@ -98,7 +98,8 @@ impl Real for f32 {
         // |s| <= 0.1716: the terms to s^13 leave a truncation error below 1e-9.
         const SQRT_HALF: u32 = 0x3f35_04f3;
         let tiny = self < f32::MIN_POSITIVE;
-        let x = if tiny { self * 33_554_432.0 } else { self }; // 2^25
+        // Subnormals are scaled by 2^25 first.
+        let x = if tiny { self * 33_554_432.0 } else { self };
         let ix = x.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF);
         let k = (ix >> 23) as i32 - 0x7f - if tiny { 25 } else { 0 };
         let m = f32::from_bits((ix & 0x007f_ffff) + SQRT_HALF);
@@ -168,11 +169,12 @@ impl Real for f64 {
         // As for f32; the terms to s^27 leave a truncation error below 1e-20.
         const SQRT_HALF: u64 = 0x3fe6_a09e_667f_3bcd;
         let tiny = self < f64::MIN_POSITIVE;
+        // Subnormals are scaled by 2^54 first.
         let x = if tiny {
             self * 18_014_398_509_481_984.0
         } else {
             self
-        }; // 2^54
+        };
         let ix = x.to_bits().wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF);
         let k = (ix >> 52) as i64 - 0x3ff - if tiny { 54 } else { 0 };
         let m = f64::from_bits((ix & 0x000f_ffff_ffff_ffff) + SQRT_HALF);

@@ -40,9 +40,9 @@ fn relax_balanced_body<F: Real, const FMA: bool>(w: F, b: &[F], ktu: &[F], v: &m
     }
 }
 crate::dispatch!(
-    /// The balanced scaling update of kernel mode, relaxed: `v_j <- relax(w, v_j, b_j / ktu_j)`
-    /// (one vectorised pass where a call to libm's `ln` per value took 40% of the time
-    /// between two sweeps at n = m = 1024).
+    /// The balanced scaling update of kernel mode, relaxed: `v_j <- relax(w, v_j, b_j / ktu_j)`,
+    /// in one vectorised pass (with a libm `ln` call per value, a relaxed iteration took
+    /// about 30 us more than a plain one at n = m = 1024: bench/BENCHMARKS.md, issue 18).
     pub(crate) fn relax_balanced<F: Real>(w: F, b: &[F], ktu: &[F], v: &mut [F]) -> () => relax_balanced_body
 );
 
