@@ -36,10 +36,20 @@ pub(crate) fn run_in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
                 }
             });
         }
-        let out = f();
-        stop.store(true, Ordering::Release);
-        out
+        // Set on the way out, a panic of `f` included: the scope waits for the helpers
+        // before it returns or unwinds.
+        let _stop = StopOnDrop(stop);
+        f()
     })
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +84,24 @@ mod tests {
             assert_eq!(each, (0..8).map(|k| want + k).collect::<Vec<_>>());
         }
         assert_eq!(run_in_pool(sum), want);
+    }
+
+    /// A panic in `f` reaches the caller (the helpers stop too) instead of leaving the
+    /// scope waiting on them forever. `f` first gives the helper time to start spinning.
+    #[test]
+    fn a_panic_in_f_propagates() {
+        for threads in [1, 2] {
+            let p = pool(threads);
+            let r = p.install(|| {
+                std::panic::catch_unwind(|| {
+                    run_in_pool(|| -> u64 {
+                        let s = (0..100_000u64).into_par_iter().sum::<u64>();
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        panic!("inside f after {s}")
+                    })
+                })
+            });
+            assert!(r.is_err());
+        }
     }
 }
