@@ -444,6 +444,11 @@ impl<F: Real> Geometry<F> {
         Ok(g)
     }
 
+    /// The number of row blocks a sweep splits the rows into: the most threads it can use.
+    pub(crate) fn row_blocks(&self) -> usize {
+        self.n.div_ceil(self.block_rows())
+    }
+
     /// Rows per block handed to the solvers: about 256 K costs per block.
     pub(crate) fn block_rows(&self) -> usize {
         match self.source {

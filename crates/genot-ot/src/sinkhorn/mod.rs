@@ -252,6 +252,8 @@ impl<'a, F: Real> Ctx<'a, F> {
         w: &Array1<F>,
         rho: f64,
     ) -> f64 {
+        // `h` is read only for an unbalanced marginal (kernel mode passes none otherwise).
+        debug_assert!(!rho.is_finite() || h.len() == w.len());
         let mut acc = 0.0f64;
         for (j, cj) in marginal {
             let wj = w[j].f64();
@@ -347,7 +349,7 @@ impl Sinkhorn {
         // each iteration's parallel sweep is then shared with them at once, instead of
         // being injected from an outside thread that sleeps and wakes twice per iteration,
         // or left to one thread while the others wake up (see `team`).
-        crate::team::run_in_pool(|| self.solve_in_pool(prob, init))
+        crate::team::run_in_pool(prob.geom.row_blocks(), || self.solve_in_pool(prob, init))
     }
 
     fn solve_in_pool<F: Real>(

@@ -14,7 +14,9 @@ impl Sinkhorn {
     /// Solves a balanced problem whose cost matrix is symmetric and whose two marginals
     /// are equal (e.g. a point cloud against itself), with the symmetric update.
     pub fn solve_symmetric<F: Real>(&self, prob: &LinearProblem<F>) -> Result<SinkhornOutput<F>> {
-        crate::team::run_in_pool(|| self.solve_symmetric_in_pool(prob))
+        crate::team::run_in_pool(prob.geom.row_blocks(), || {
+            self.solve_symmetric_in_pool(prob)
+        })
     }
 
     fn solve_symmetric_in_pool<F: Real>(
