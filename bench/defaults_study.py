@@ -90,6 +90,10 @@ CONFIGS = {
     "ema-0.999": ["--ema", "0.999"],
     "lr-3e-4": ["--lr", "3e-4"],
     "lr-1e-3": ["--lr", "1e-3"],
+    # AdamW's decoupled weight decay (genot's default 0): per step the weights shrink by
+    # lr x wd, 1e-5 and 1e-4 at lr 1e-3.
+    "wd-1e-2": ["--weight-decay", "1e-2"],
+    "wd-1e-1": ["--weight-decay", "1e-1"],
 }
 
 
