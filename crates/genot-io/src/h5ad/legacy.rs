@@ -151,10 +151,9 @@ pub(super) fn obs_field(file: &File, table: &Dataset, name: &str) -> Result<Colu
             // One String per record, whatever its width: a table of narrow strings costs
             // more as Strings than its bytes on disk, which `read_field` guarded (found
             // by the h5ad fuzz target: 7.5 M one-byte records made 180 MB of Strings).
-            let rows = v.len() / k.max(1);
-            super::guard(
-                rows as u128,
-                std::mem::size_of::<Option<String>>() + k,
+            super::guard_strings(
+                v.len() / k.max(1),
+                k,
                 &format!("the table field {name} as text"),
             )
             .map_err(shown)?;

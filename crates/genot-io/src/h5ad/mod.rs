@@ -225,6 +225,16 @@ pub(crate) fn guard(elements: u128, bytes_each: usize, what: &str) -> Result<(),
     guard_with(elements, bytes_each, what, crate::memory::memory_limit())
 }
 
+/// [`guard`] for `rows` Strings of up to `longest` bytes each (the label columns read from
+/// a file, whatever their bytes on disk).
+pub(crate) fn guard_strings(rows: usize, longest: usize, what: &str) -> Result<(), Problem> {
+    guard(
+        rows as u128,
+        std::mem::size_of::<Option<String>>() + longest,
+        what,
+    )
+}
+
 /// [`guard`] under a given limit (bytes, and where it comes from).
 fn guard_with(
     elements: u128,

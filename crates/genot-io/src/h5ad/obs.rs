@@ -51,9 +51,9 @@ impl Column {
             Column::Number(_) => 24,
             Column::Bool(_) => 5,
         };
-        super::guard(
-            self.len() as u128,
-            std::mem::size_of::<String>() + longest,
+        super::guard_strings(
+            self.len(),
+            longest,
             &format!("the labels of obs column '{name}'"),
         )?;
         (0..self.len())
@@ -197,11 +197,7 @@ pub(super) fn categorical(codes: Vec<i64>, categories: &Dataset) -> Result<Colum
     // Each code becomes a copy of its category's name: refused when the copies of the
     // longest name would exceed the memory limit.
     let longest = names.iter().map(String::len).max().unwrap_or(0);
-    super::guard(
-        codes.len() as u128,
-        std::mem::size_of::<Option<String>>() + longest,
-        "categorical values",
-    )?;
+    super::guard_strings(codes.len(), longest, "categorical values")?;
     codes
         .iter()
         .enumerate()
