@@ -94,6 +94,9 @@ CONFIGS = {
     # lr x wd, 1e-5 and 1e-4 at lr 1e-3.
     "wd-1e-2": ["--weight-decay", "1e-2"],
     "wd-1e-1": ["--weight-decay", "1e-1"],
+    # A coupling of 1024 points per side feeding 4 iterations of the network's batch of 256
+    # (--ot-plan-reuse defaults to ot_batch_size / batch_size).
+    "otb-1024": ["--ot-batch-size", "1024"],
 }
 
 

@@ -48,7 +48,7 @@ KINDS = tuple(_CHOICES["kind"])
 SOLVERS = tuple(_CHOICES["solver"])
 PathLike = Union[str, "os.PathLike[str]"]
 # Settings that are arguments of `fit`, not of the constructor.
-FIT_ARGUMENTS = ("iterations", "batch_size", "ot_batch_size", "checkpoint_every")
+FIT_ARGUMENTS = ("iterations", "batch_size", "ot_batch_size", "ot_plan_reuse", "checkpoint_every")
 
 
 class GENOT:
@@ -170,6 +170,7 @@ class GENOT:
         iterations: int = _DEFAULTS["iterations"],
         batch_size: int = _DEFAULTS["batch_size"],
         ot_batch_size: Optional[int] = _DEFAULTS["ot_batch_size"],
+        ot_plan_reuse: Optional[int] = _DEFAULTS["ot_plan_reuse"],
         progress: Union[bool, Callable[[int, int, float], None]] = True,
         checkpoint_dir: Optional[PathLike] = None,
         checkpoint_every: int = _DEFAULTS["checkpoint_every"],
@@ -182,9 +183,14 @@ class GENOT:
         - ``source_conditions``/``target_conditions``: one label per row (list, array or
           pandas Series); each batch is drawn within one label.
         - ``ot_batch_size``: points of each side that each coupling is solved on (default
-          ``batch_size``); the network's ``batch_size`` sources are drawn from that larger
+          ``4 * batch_size`` for linear couplings, ``batch_size`` for GW); the network's
+          ``batch_size`` sources are drawn from that larger
           plan, which shrinks the coupling's minibatch bias. Linear couplings above 8192
           points are solved online (costs recomputed, memory O(M d), slower).
+        - ``ot_plan_reuse``: iterations that draw their pairs from one plan (default
+          ``ot_batch_size // batch_size``: every source of a plan is used once, in disjoint
+          random windows, so a large coupling costs one solve per that many iterations);
+          ``1`` solves a fresh plan every iteration.
         - ``progress``: ``True`` shows a bar (tqdm when installed), ``False`` nothing, a
           callable is called as ``progress(iteration, iterations, loss)``.
         - ``checkpoint_dir``: write ``checkpoint/`` there every ``checkpoint_every``
@@ -214,6 +220,7 @@ class GENOT:
             iterations=integer(iterations, "iterations", minimum=1),
             batch_size=integer(batch_size, "batch_size", minimum=2),
             ot_batch_size=None if ot_batch_size is None else integer(ot_batch_size, "ot_batch_size", minimum=2),
+            ot_plan_reuse=None if ot_plan_reuse is None else integer(ot_plan_reuse, "ot_plan_reuse", minimum=1),
             checkpoint_every=integer(checkpoint_every, "checkpoint_every"),
         )
         close = None
@@ -376,9 +383,9 @@ class GENOT:
 
     @property
     def unconverged_batches(self) -> Optional[list]:
-        """Iterations (1-based) of the last fit whose batch coupling stopped at its
-        iteration limit (trained on as it stood); ``None`` for a model saved without its
-        training history."""
+        """Iterations (1-based) of the last fit that solved a batch coupling which stopped
+        at its iteration limit (trained on as it stood; a plan that feeds several iterations
+        is listed once); ``None`` for a model saved without its training history."""
         return self._fitted().unconverged_batches
 
     @property

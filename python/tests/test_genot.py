@@ -317,11 +317,25 @@ def test_progress_bar_without_tqdm_prints_every_tenth(monkeypatch, capsys):
     assert "it/s" in lines[0] and "ETA" in lines[0] and "ETA" not in lines[-1]
 
 
+def test_a_large_ot_batch_is_solved_once_per_run_of_iterations():
+    # Every solve stops short, so unconverged_batches lists the iterations that solved.
+    x, y = cloud(256, 2), cloud(256, 2, shift=4.0, seed=1)
+    model = genot.GENOT(**SMALL, epsilon=1e-3, sinkhorn_max_iterations=3, seed=0)
+    with pytest.warns(RuntimeWarning):
+        model.fit(x, y, iterations=8, batch_size=64, ot_batch_size=128, progress=False)
+    assert model.unconverged_batches == [1, 3, 5, 7]
+    with pytest.warns(RuntimeWarning):
+        model.fit(x, y, iterations=4, batch_size=64, ot_batch_size=128, ot_plan_reuse=1, progress=False)
+    assert model.unconverged_batches == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="ot_plan_reuse"):
+        model.fit(x, y, iterations=4, batch_size=64, ot_plan_reuse=0, progress=False)
+
+
 def test_an_unconverged_batch_coupling_warns_once_and_trains_on():
     x, y = cloud(128, 2), cloud(128, 2, shift=4.0, seed=1)
     model = genot.GENOT(**SMALL, epsilon=1e-3, sinkhorn_max_iterations=3, seed=0)
     with pytest.warns(RuntimeWarning, match="stopped at its iteration limit") as caught:
-        model.fit(x, y, iterations=8, batch_size=64, progress=False)
+        model.fit(x, y, iterations=8, batch_size=64, ot_batch_size=64, progress=False)
     assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
     assert model.unconverged_batches == list(range(1, 9))
     assert model.losses.shape == (8,)

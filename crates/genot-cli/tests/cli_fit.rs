@@ -359,6 +359,8 @@ fn an_unconverged_batch_coupling_trains_on_with_one_warning() {
         "3",
         "--batch-size",
         "64",
+        "--ot-plan-reuse",
+        "1",
     ];
     let out = fit_small(&x, &y, &model, "12", &limits);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -433,6 +435,8 @@ fn a_larger_ot_batch_trains_and_a_smaller_one_is_refused() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["matching"]["ot_batch_size"], 300);
+    // 300 points hold 2 network batches of 128: each plan feeds 2 iterations.
+    assert_eq!(config["matching"]["ot_plan_reuse"], 2);
     let out = fit_small(&x, &y, &model, "10", &["--ot-batch-size", "64"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -440,4 +444,8 @@ fn a_larger_ot_batch_trains_and_a_smaller_one_is_refused() {
         err.contains("ot_batch_size (64) must be at least batch_size (128)"),
         "{err}"
     );
+    let out = fit_small(&x, &y, &model, "10", &["--ot-plan-reuse", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ot_plan_reuse must be at least 1"), "{err}");
 }

@@ -39,14 +39,26 @@ pub fn make_config(
     data.validate()?;
     matching.validate()?;
     training.validate()?;
-    if let Some(m) = matching.ot_batch_size {
-        if m < training.batch_size {
-            return Err(GenotError::Invalid(format!(
-                "ot_batch_size ({m}) must be at least batch_size ({}): the network's pairs are drawn from the OT batch",
-                training.batch_size
-            )));
-        }
+    let b = training.batch_size;
+    let m = matching
+        .ot_batch_size
+        .unwrap_or_else(|| matching.default_ot_batch(b));
+    if m < b {
+        return Err(GenotError::Invalid(format!(
+            "ot_batch_size ({m}) must be at least batch_size ({b}): the network's pairs are drawn from the OT batch"
+        )));
     }
+    if matching.ot_plan_reuse == Some(0) {
+        return Err(GenotError::Invalid(
+            "ot_plan_reuse must be at least 1 (1: a fresh plan every iteration)".into(),
+        ));
+    }
+    // The model records the OT batch and reuse in effect, not "the default".
+    let matching = MatchingConfig {
+        ot_batch_size: Some(m),
+        ot_plan_reuse: Some(matching.ot_plan_reuse.unwrap_or(m / b)),
+        ..matching
+    };
     let (p, q) = (data.source.ncols(), data.target.ncols());
     let graph = matches!(
         genot_ot::choice::CostChoice::<f32>::parse(&matching.cost),

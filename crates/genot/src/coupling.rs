@@ -150,6 +150,19 @@ impl BatchPlan {
             pairs_from_plan(self.plan.view(), draw)
         }
     }
+
+    /// [`BatchPlan::pairs`] from the plan's rows `part` alone (distinct rows; the draw's
+    /// `sources` at most `part.len()`): the pairs of one iteration of a plan that feeds
+    /// several. Returned source indices are rows of the whole plan.
+    pub fn pairs_within(&self, part: &[usize], draw: PairDraw) -> Result<Pairs, OtError> {
+        let mass: Array1<f32> = part.iter().map(|&i| self.row_mass[i]).collect();
+        let of_part = |r: &[usize]| -> Vec<usize> { r.iter().map(|&i| part[i]).collect() };
+        let mut pairs = pairs_from_plan_rows(mass.view(), |r| self.rows(&of_part(r)), draw)?;
+        for s in &mut pairs.source {
+            *s = part[*s];
+        }
+        Ok(pairs)
+    }
 }
 
 /// Solves batch problems as a [`MatchingConfig`] describes.

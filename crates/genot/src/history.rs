@@ -15,11 +15,12 @@ pub struct TrainReport {
     pub losses: Vec<f32>,
     /// U-GENOT: eta and xi regression losses per iteration.
     pub rescaling_losses: Vec<[f32; 2]>,
-    /// Iterations (1-based) whose batch solve stopped at its iteration limit; training used
-    /// the plan as it stood.
+    /// Iterations (1-based) that solved a batch coupling which stopped at its iteration
+    /// limit; training used the plan as it stood (a plan that feeds several iterations is
+    /// listed once, at the first).
     #[serde(default)]
     pub unconverged_batches: Vec<usize>,
-    /// Iterations (1-based) whose batch Sinkhorn was redone in the log domain after the
+    /// Iterations (1-based) that solved a batch Sinkhorn again in the log domain after the
     /// kernel path over- or underflowed.
     #[serde(default)]
     pub log_domain_retries: Vec<usize>,

@@ -113,12 +113,19 @@ pub struct FitSettings {
     /// (every batch from the product of its marginals, no warm-up: OTT's behaviour).
     #[arg(long, value_enum)]
     pub orientation: Orientation,
-    /// Points of each side that each coupling is solved on (default: the batch size); the
-    /// network's batch of sources and their pairs are drawn from that larger plan, which
-    /// shrinks the coupling's minibatch bias for the same network step. Linear couplings
-    /// above 8192 points are solved online (costs recomputed, memory O(M d), slower).
+    /// Points of each side that each coupling is solved on (default: 4 x the batch size
+    /// for linear couplings, the batch size for GW); the network's batch of sources and
+    /// their pairs are drawn from that larger plan, which shrinks the coupling's minibatch
+    /// bias for the same network step. Linear couplings above 8192 points are solved
+    /// online (costs recomputed, memory O(M d), slower).
     #[arg(long)]
     pub ot_batch_size: Option<usize>,
+    /// Iterations that draw their pairs from one OT plan (default: ot_batch_size /
+    /// batch_size, so every source of a plan is used once, in disjoint random windows;
+    /// beyond it sources repeat): a large --ot-batch-size then costs one solve per that
+    /// many iterations. 1 solves a fresh plan every iteration.
+    #[arg(long)]
+    pub ot_plan_reuse: Option<usize>,
     /// Exponential moving average of the weights with this decay; the model keeps the
     /// average (0: the last weights). The decay warms up as min(decay, (1 + t) / (10 + t))
     /// at iteration t, so a short run averages about its last tenth, and the average is
@@ -352,6 +359,7 @@ impl FitSettings {
             gw_threshold: self.gw_threshold,
             orientation: self.orientation,
             ot_batch_size: self.ot_batch_size,
+            ot_plan_reuse: self.ot_plan_reuse,
             ..MatchingConfig::default()
         }
     }
@@ -437,6 +445,7 @@ impl FitSettings {
             gw_threshold: m.gw_threshold,
             orientation: m.orientation,
             ot_batch_size: m.ot_batch_size,
+            ot_plan_reuse: m.ot_plan_reuse,
             ema: t.ema,
             grad_clip: t.grad_clip,
             normalize: t.normalize,
@@ -493,6 +502,7 @@ mod tests {
             gw_threshold: 5e-3,
             orientation: Orientation::None,
             ot_batch_size: Some(9),
+            ot_plan_reuse: Some(1),
             ema: Some(0.99),
             grad_clip: Some(2.0),
             normalize: Normalize::Isotropic,

@@ -62,12 +62,16 @@ pub struct Trainer<'a> {
     target_n: Array2<f32>,
     source_labels: Vec<Option<usize>>,
     target_labels: Vec<Option<usize>>,
-    /// GW with the orientation fix: the warm-up's length, and its plan once chosen.
+    /// GW with the orientation fix, and the length of its warm-up on one batch.
     orient: bool,
     warmup: usize,
-    warm_plan: Option<BatchPlan>,
     /// Points of each side that a coupling is solved on.
     ot_batch: usize,
+    /// Iterations after the warm-up that draw their pairs from one plan.
+    reuse: usize,
+    /// The plan of the current run of iterations (the warm-up's, then each `reuse`
+    /// iterations' own).
+    held: Option<HeldPlan>,
     /// The engine asked for (recorded in the model as the one that ran on the device).
     engine: Engine,
 }
@@ -123,7 +127,8 @@ impl<'a> Trainer<'a> {
         let m = &config.matching;
         let orient = coupler.is_quadratic() && m.orientation == Orientation::Pushforward;
         let warmup = if orient { m.warmup_iterations } else { 0 };
-        let ot_batch = m.ot_batch_size.unwrap_or(tc.batch_size);
+        let ot_batch = m.ot_batch(tc.batch_size);
+        let reuse = m.plan_reuse(tc.batch_size);
         Ok(Trainer {
             data,
             nets,
@@ -146,8 +151,9 @@ impl<'a> Trainer<'a> {
             target_labels,
             orient,
             warmup,
-            warm_plan: None,
             ot_batch,
+            reuse,
+            held: None,
             engine,
             config,
         })
@@ -201,78 +207,152 @@ impl<'a> Trainer<'a> {
         with_condition(&self.source_n, &self.source_labels, rows, &self.config)
     }
 
-    /// The next iteration ([`Trainer::iteration`], 0-based).
-    pub fn step(&mut self) -> Result<Step> {
-        let it = self.iteration();
+    /// The first iteration of the run of iterations that share iteration `it`'s plan (the
+    /// warm-up, then runs of `reuse`).
+    fn run_start(&self, it: usize) -> usize {
+        if it < self.warmup {
+            0
+        } else {
+            self.warmup + (it - self.warmup) / self.reuse * self.reuse
+        }
+    }
+
+    /// Draws and couples the OT batch of the run starting at iteration `start` (iteration
+    /// `it`'s run; `rng` is `it`'s pair stream, which the push-forward's latents come from
+    /// when `it` is the run's first iteration).
+    fn solve_run(&mut self, start: usize, it: usize, rng: &mut ChaCha8Rng) -> Result<HeldPlan> {
         let data = self.data;
         let tc = &self.config.training;
-        let m = &self.config.matching;
+        let q = self.config.target_dim;
         let norm = &self.config.normalization;
-        let (k, q) = (m.k_samples, self.config.target_dim);
-        // Batches come from stream `it + 1` of the seed, except during the GW warm-up where
-        // every iteration sees the batch of iteration 0; latents, times and pairs always
-        // come from a fresh stream of a derived seed.
+        // The run's batch comes from stream `start + 1` of the seed (the warm-up's from
+        // stream 1).
         let mut batch_rng = ChaCha8Rng::seed_from_u64(tc.seed);
-        batch_rng.set_stream(if it < self.warmup { 1 } else { it as u64 + 1 });
+        batch_rng.set_stream(start as u64 + 1);
         let g = &self.groups[pick(&self.group_weights, &mut batch_rng)];
         let (si, ti) = batch_indices(g, self.ot_batch, &mut batch_rng);
-        let mut rng = ChaCha8Rng::seed_from_u64(tc.seed ^ 0x6E07_5EED);
-        rng.set_stream(it as u64 + 1);
         let x = data.source.select(Axis(0), &si);
         let y = data.target.select(Axis(0), &ti);
-        // The OT batch's condition inputs: the push-forward's (GW) and eta's.
-        let pushing = self.orient && it >= self.warmup;
-        let batch_in = (pushing || self.nets.rescaling.is_some()).then(|| self.source_input(&si));
-        let push = match &batch_in {
-            Some(cond) if pushing => {
-                let z: Array2<f32> = latents(si.len(), q, &mut rng);
+        let matching_err = |source| GenotError::Matching {
+            iteration: it,
+            source,
+        };
+        let plan = if start < self.warmup {
+            let mut batches = vec![(x, y)];
+            batches.extend(orientation_candidates(data, g, self.ot_batch, tc.seed));
+            let (plan, choice) =
+                orientation::choose(&self.coupler, &batches, orientation::EVALUATIONS)
+                    .map_err(matching_err)?;
+            self.report.orientation = Some(choice);
+            plan
+        } else {
+            // GW after the warm-up: solved from the model's image of the batch's sources.
+            // A run resumed within a run of iterations re-solves its plan with the same
+            // latents (but the weights of the resume).
+            let push = if self.orient {
+                let cond = self.source_input(&si);
+                let mut own = pair_rng(tc.seed, start);
+                let z: Array2<f32> = latents(si.len(), q, if it == start { rng } else { &mut own });
                 let velocity = &self.nets.velocity;
                 let (tx, _) = integrate(
-                    |t, x| velocity.velocity(t, x, cond),
+                    |t, x| velocity.velocity(t, x, &cond),
                     z,
                     0.0,
                     1.0,
                     Solver::Euler { steps: 8 },
                 )?;
                 Some(norm.denormalize_target(tx.view()))
-            }
-            _ => None,
-        };
-        let matching_err = |source| GenotError::Matching {
-            iteration: it,
-            source,
-        };
-        let plan: BatchPlan = if it < self.warmup {
-            if self.warm_plan.is_none() {
-                let mut batches = vec![(x.clone(), y.clone())];
-                batches.extend(orientation_candidates(data, g, self.ot_batch, tc.seed));
-                let (plan, choice) =
-                    orientation::choose(&self.coupler, &batches, orientation::EVALUATIONS)
-                        .map_err(matching_err)?;
-                self.report.orientation = Some(choice);
-                self.warm_plan = Some(plan);
-            }
-            self.warm_plan.clone().expect("set above")
-        } else {
+            } else {
+                None
+            };
             self.coupler
                 .plan(&x, &y, push.as_ref())
                 .map_err(matching_err)?
         };
+        // A solve is counted once, at the first iteration of its run (not again when a
+        // resumed run re-solves it).
+        if it == start {
+            if !plan.solve.converged {
+                self.report.unconverged_batches.push(it + 1);
+            }
+            if plan.solve.log_retry {
+                self.report.log_domain_retries.push(it + 1);
+            }
+        }
+        let parts = (start >= self.warmup && self.reuse > 1).then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(tc.seed ^ 0x9A27_5EED);
+            rng.set_stream(start as u64 + 1);
+            let mut shuffled = |n: usize| sample(&mut rng, n, n).into_vec();
+            Parts {
+                rows: shuffled(si.len()),
+                cols: shuffled(ti.len()),
+                size: tc.batch_size,
+            }
+        });
+        Ok(HeldPlan {
+            start,
+            si,
+            ti,
+            plan,
+            parts,
+        })
+    }
+
+    /// The next iteration ([`Trainer::iteration`], 0-based).
+    pub fn step(&mut self) -> Result<Step> {
+        let it = self.iteration();
+        let (k, q) = (self.config.matching.k_samples, self.config.target_dim);
+        // Latents, times and pairs come from stream `it + 1` of a derived seed; the OT
+        // batch from the stream of its run's first iteration.
+        let mut rng = pair_rng(self.config.training.seed, it);
+        let start = self.run_start(it);
+        let held = match self.held.take() {
+            Some(h) if h.start == start => h,
+            _ => self.solve_run(start, it, &mut rng)?,
+        };
+        let result = self.train_on(&held, it, k, q, &mut rng);
+        self.held = Some(held);
+        result
+    }
+
+    /// Iteration `it`'s training step on pairs drawn from its run's plan `held`.
+    fn train_on(
+        &mut self,
+        held: &HeldPlan,
+        it: usize,
+        k: usize,
+        q: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Step> {
+        let tc = &self.config.training;
+        let m = &self.config.matching;
+        let matching_err = |source| GenotError::Matching {
+            iteration: it,
+            source,
+        };
+        let (si, ti, plan) = (&held.si, &held.ti, &held.plan);
+        // This iteration's part of the plan's rows (and columns, for xi): all of them
+        // unless the plan feeds several iterations.
+        let part = held.parts.as_ref().map(|p| p.part(it - held.start));
         // The network's batch: `batch_size` sources of the (possibly larger) OT batch.
-        let pairs = plan
-            .pairs(PairDraw {
-                balanced: m.is_balanced(),
-                k,
-                joint: m.joint,
-                sources: tc.batch_size.min(si.len()),
-                seed: rng.next_u64(),
-            })
-            .map_err(matching_err)?;
+        let seed = rng.next_u64();
+        let draw = |rows: usize| PairDraw {
+            balanced: m.is_balanced(),
+            k,
+            joint: m.joint,
+            sources: tc.batch_size.min(rows),
+            seed,
+        };
+        let pairs = match &part {
+            None => plan.pairs(draw(si.len())),
+            Some((rows, _)) => plan.pairs_within(rows, draw(rows.len())),
+        }
+        .map_err(matching_err)?;
         let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
         let tgt_rows: Vec<usize> = pairs.target.iter().map(|&j| ti[j]).collect();
         let cond = self.source_input(&src_rows);
         let mut ys = self.target_n.select(Axis(0), &tgt_rows);
-        let mut z: Array2<f32> = latents(ys.nrows(), q, &mut rng);
+        let mut z: Array2<f32> = latents(ys.nrows(), q, rng);
         if m.latent_matching && k > 1 && !m.joint {
             let lp =
                 match_latents_per_source(&z, &ys, k, 0.1, rng.next_u64()).map_err(matching_err)?;
@@ -281,8 +361,8 @@ impl<'a> Trainer<'a> {
             // The re-pairing stays within each source's k rows, whose condition inputs
             // are the same: `cond` stands.
         }
-        let t = stratified_times(ys.nrows(), &mut rng, T_OFFSET);
-        let (xt, u) = straight_path(z.view(), ys.view(), &t, 0.0, &mut rng);
+        let t = stratified_times(ys.nrows(), rng, T_OFFSET);
+        let (xt, u) = straight_path(z.view(), ys.view(), &t, 0.0, rng);
 
         let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
         let lv = self
@@ -297,15 +377,27 @@ impl<'a> Trainer<'a> {
         }
 
         if let Some([eta, xi]) = self.nets.rescaling.as_mut() {
-            let xin = batch_in.as_ref().expect("drawn for U-GENOT above");
-            let yin = with_condition(&self.target_n, &self.target_labels, &ti, &self.config);
+            // eta and xi regress the plan's row and column masses of this iteration's part.
+            let (rows, cols): (Vec<usize>, Vec<usize>) = match &part {
+                None => ((0..si.len()).collect(), (0..ti.len()).collect()),
+                Some((r, c)) => (r.clone(), c.clone()),
+            };
+            let global = |idx: &[usize], of: &[usize]| -> Vec<usize> {
+                idx.iter().map(|&i| of[i]).collect()
+            };
+            let input = |x, labels, idx: &[usize], of: &[usize]| {
+                with_condition(x, labels, &global(idx, of), &self.config)
+            };
+            let xin = input(&self.source_n, &self.source_labels, &rows, si);
+            let yin = input(&self.target_n, &self.target_labels, &cols, ti);
+            let row_mass: Vec<f32> = rows.iter().map(|&i| plan.row_mass[i]).collect();
+            let col_mass: Vec<f32> = cols.iter().map(|&j| plan.col_mass[j]).collect();
             let mut losses = [0.0; 2];
-            for ((net, input, mass), loss) in
-                [(eta, xin, &plan.row_mass), (xi, &yin, &plan.col_mass)]
-                    .into_iter()
-                    .zip(&mut losses)
+            for ((net, input, mass), loss) in [(eta, &xin, &row_mass), (xi, &yin, &col_mass)]
+                .into_iter()
+                .zip(&mut losses)
             {
-                *loss = net.step(input, mass.as_slice().expect("contiguous"), tc.lr);
+                *loss = net.step(input, mass, tc.lr);
                 if !loss.is_finite() {
                     return Err(GenotError::NonFiniteLoss {
                         iteration: it + 1,
@@ -319,13 +411,6 @@ impl<'a> Trainer<'a> {
             self.nets.velocity.update_ema(e, decay, it + 1);
         }
         self.report.losses.push(lv);
-        let done = it + 1;
-        if !plan.solve.converged {
-            self.report.unconverged_batches.push(done);
-        }
-        if plan.solve.log_retry {
-            self.report.log_domain_retries.push(done);
-        }
         Ok(Step {
             loss: lv,
             solve: plan.solve,
@@ -403,6 +488,53 @@ fn orientation_candidates(
         .collect()
 }
 
+/// The plan that a run of iterations draws its pairs from, with its OT batch's rows.
+struct HeldPlan {
+    /// The run's first iteration.
+    start: usize,
+    si: Vec<usize>,
+    ti: Vec<usize>,
+    plan: BatchPlan,
+    /// How the plan's rows and columns are shared out among the run's iterations; `None`:
+    /// every iteration draws from the whole plan (a run of one, and the GW warm-up).
+    parts: Option<Parts>,
+}
+
+/// A random order of a plan's rows and of its columns, read in consecutive windows of
+/// `size` (the network's batch size), wrapping around: iteration `r` of the run draws its
+/// sources from rows window `r` (and U-GENOT's eta and xi regress the masses of rows and
+/// columns window `r`). With an OT batch of `reuse` network batches (the default) the
+/// windows are disjoint and every source of the plan is used once over the run; a smaller
+/// OT batch (a condition with few points) wraps around, each window still of distinct
+/// rows.
+struct Parts {
+    rows: Vec<usize>,
+    cols: Vec<usize>,
+    size: usize,
+}
+
+impl Parts {
+    /// Window `r`'s rows and columns, each sorted.
+    fn part(&self, r: usize) -> (Vec<usize>, Vec<usize>) {
+        let window = |order: &[usize]| {
+            let n = order.len();
+            let size = self.size.min(n);
+            let mut p: Vec<usize> = (0..size).map(|i| order[(r * size + i) % n]).collect();
+            p.sort_unstable();
+            p
+        };
+        (window(&self.rows), window(&self.cols))
+    }
+}
+
+/// Iteration `it`'s stream of latents, times and pairs: stream `it + 1` of a seed derived
+/// from the run's.
+fn pair_rng(seed: u64, it: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6E07_5EED);
+    rng.set_stream(it as u64 + 1);
+    rng
+}
+
 /// Index drawn with probability proportional to `w`.
 fn pick(w: &[f64], rng: &mut impl Rng) -> usize {
     if w.len() == 1 {
@@ -432,4 +564,51 @@ fn batch_indices(g: &ConditionGroup, batch: usize, rng: &mut impl Rng) -> (Vec<u
     let s = draw(&g.source);
     let t = draw(&g.target);
     (s, t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Parts;
+
+    fn parts(n: usize, size: usize) -> Parts {
+        // A fixed non-trivial order of the rows (and the columns).
+        let order: Vec<usize> = (0..n).map(|i| (i * 5 + 2) % n).collect();
+        Parts {
+            rows: order.clone(),
+            cols: order,
+            size,
+        }
+    }
+
+    #[test]
+    fn windows_use_every_row_of_the_plan_once_over_a_run() {
+        // 12 rows, windows of 4: a run of 3 iterations uses each row exactly once.
+        let p = parts(12, 4);
+        let mut seen: Vec<usize> = (0..3).flat_map(|r| p.part(r).0).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..12).collect::<Vec<_>>());
+        let (rows, cols) = p.part(1);
+        assert_eq!(rows, cols);
+        // Order 2 7 0 5 | 10 3 8 1 | 6 11 4 9.
+        assert_eq!(rows, vec![1, 3, 8, 10]);
+    }
+
+    #[test]
+    fn windows_wrap_with_distinct_rows_when_the_plan_is_short() {
+        // 6 rows, windows of 4: every window has 4 distinct rows, consecutive windows
+        // continue where the last one stopped.
+        let p = parts(6, 4);
+        for r in 0..5 {
+            let (rows, _) = p.part(r);
+            let mut d = rows.clone();
+            d.dedup();
+            assert_eq!(d.len(), 4, "window {r}: {rows:?}");
+        }
+        let mut first_two: Vec<usize> = (0..2).flat_map(|r| p.part(r).0).collect();
+        first_two.sort_unstable();
+        first_two.dedup();
+        assert_eq!(first_two.len(), 6);
+        // Fewer rows than a window: all of them.
+        assert_eq!(parts(3, 4).part(2).0, vec![0, 1, 2]);
+    }
 }

@@ -21,11 +21,17 @@ fn run(data: &TrainingData, matching: MatchingConfig, iterations: usize) -> (Gen
     try_run(data, matching, iterations).unwrap()
 }
 
+/// A fit of `iterations` at batch 64, whose couplings are of one network batch (64 points,
+/// a fresh plan every iteration) unless `matching` says otherwise.
 fn try_run(
     data: &TrainingData,
     matching: MatchingConfig,
     iterations: usize,
 ) -> Result<(Genot, TrainReport), GenotError> {
+    let matching = MatchingConfig {
+        ot_batch_size: matching.ot_batch_size.or(Some(64)),
+        ..matching
+    };
     let training = TrainConfig {
         iterations,
         batch_size: 64,
@@ -73,7 +79,69 @@ fn unconverged_batches_are_trained_on_and_recorded() {
         ..Default::default()
     };
     let (_, report) = run(&y3, gw, 4);
+    // Solves are counted, not iterations: the warm-up's plan (iterations 1 and 2) once.
+    assert_eq!(report.unconverged_batches, vec![1, 3, 4]);
+}
+
+/// A plan of `ot_batch_size` points feeds `ot_plan_reuse` iterations (by default
+/// `ot_batch_size / batch_size`): a coupling is solved at the first iteration of each run
+/// only (every solve stops short here, so the report lists exactly the solves).
+#[test]
+fn a_large_plan_is_solved_once_per_run_of_iterations() {
+    let data = TrainingData::new(cloud(300, 2, 0.0, 1), cloud(300, 2, 3.0, 2));
+    let short = |reuse| MatchingConfig {
+        epsilon: 1e-3,
+        sinkhorn_max_iterations: 3,
+        ot_batch_size: Some(192),
+        ot_plan_reuse: reuse,
+        ..Default::default()
+    };
+    // Batch 64 of an OT batch of 192: 3 iterations per plan.
+    let (_, report) = run(&data, short(None), 10);
+    assert_eq!(report.unconverged_batches, vec![1, 4, 7, 10]);
+    assert!(report.losses.iter().all(|l| l.is_finite()));
+    let (_, report) = run(&data, short(Some(1)), 4);
     assert_eq!(report.unconverged_batches, vec![1, 2, 3, 4]);
+    // Beyond the default the plan's sources repeat, in windows of distinct rows.
+    let (_, report) = run(&data, short(Some(5)), 10);
+    assert_eq!(report.unconverged_batches, vec![1, 6]);
+    // U-GENOT: eta and xi regress the masses of each iteration's window.
+    let unbalanced = MatchingConfig {
+        tau_a: 0.9,
+        tau_b: 0.9,
+        ..short(None)
+    };
+    let (model, report) = run(&data, unbalanced, 6);
+    assert_eq!(report.unconverged_batches, vec![1, 4]);
+    assert_eq!(report.rescaling_losses.len(), 6);
+    assert!(genot::params::check_finite(&model.weights()).is_ok());
+    assert_eq!(model.config.matching.ot_plan_reuse, Some(3));
+    // The defaults: 4 network batches per linear coupling, one per GW coupling.
+    let training = TrainConfig {
+        batch_size: 64,
+        ..Default::default()
+    };
+    let made = |kind| {
+        let m = MatchingConfig {
+            kind,
+            ..Default::default()
+        };
+        let q = if kind == Kind::Linear { 2 } else { 3 };
+        let data = TrainingData::new(cloud(300, 2, 0.0, 1), cloud(300, q, 3.0, 2));
+        let c = make_config(&data, m, training.clone(), Architecture::default()).unwrap();
+        (c.matching.ot_batch_size, c.matching.ot_plan_reuse)
+    };
+    assert_eq!(made(Kind::Linear), (Some(256), Some(4)));
+    assert_eq!(made(Kind::Quadratic), (Some(64), Some(1)));
+    // Zero is refused, naming the setting.
+    let zero = MatchingConfig {
+        ot_plan_reuse: Some(0),
+        ..Default::default()
+    };
+    let err = make_config(&data, zero, training, Architecture::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ot_plan_reuse must be at least 1"), "{err}");
 }
 
 /// A batch solve that fails in the log domain too (here epsilon 1e-30 in float32: every

@@ -187,6 +187,49 @@ fn save_then_load_gives_identical_predictions() {
     assert!(err.contains("model.safetensors"), "{err}");
 }
 
+/// A run resumed within a run of iterations that share one large plan re-solves that plan
+/// and continues exactly as the uninterrupted fit (a linear plan depends on its batch only).
+#[test]
+fn resume_within_a_shared_plan_continues_the_loss_curve() {
+    let data = TrainingData::new(
+        gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 512, 1),
+        gaussian_samples(&array![3.0, 1.0], &Array2::eye(2), 512, 2),
+    );
+    let cfg = |iterations| {
+        let matching = MatchingConfig {
+            ot_batch_size: Some(512),
+            ..Default::default()
+        };
+        let training = TrainConfig {
+            iterations,
+            batch_size: 128,
+            lr: 1e-3,
+            checkpoint_every: 10,
+            seed: 5,
+            ..Default::default()
+        };
+        make_config(&data, matching, training, small_arch()).unwrap()
+    };
+    assert_eq!(cfg(1).matching.ot_plan_reuse, Some(4));
+    let (_, full) = fit(&data, cfg(16), &Device::flex(), FitOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |resume| FitOptions {
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        resume,
+        ..Default::default()
+    };
+    // The checkpoint at 10 falls inside the run of iterations 8 to 11.
+    fit(&data, cfg(10), &Device::flex(), opts(false)).unwrap();
+    let (_, resumed) = fit(&data, cfg(16), &Device::flex(), opts(true)).unwrap();
+    assert_eq!(resumed.resumed_from, 10);
+    assert_eq!(full.losses, resumed.losses);
+    // The reuse is part of the fit: a fresh plan every iteration trains on other pairs.
+    let mut fresh = cfg(16);
+    fresh.matching.ot_plan_reuse = Some(1);
+    let (_, other) = fit(&data, fresh, &Device::flex(), FitOptions::default()).unwrap();
+    assert_ne!(other.losses, full.losses);
+}
+
 #[test]
 fn resume_continues_the_loss_curve() {
     let data = TrainingData::new(

@@ -160,3 +160,64 @@ fn pairs_from_a_larger_ot_batch_follow_its_plan() {
         .sum();
     assert!(chi2_wrong > 66.6, "{chi2_wrong}");
 }
+
+/// An iteration fed by a plan that feeds several draws its pairs from its own rows of the
+/// plan alone, each row's targets following that row's conditional (chi-square), on a
+/// dense plan and on the same batch solved online.
+#[test]
+fn pairs_within_a_part_of_the_plan_follow_its_rows() {
+    let (x, y) = (cloud::<f32>(12, 3), cloud::<f32>(10, 4));
+    let config = MatchingConfig {
+        epsilon: 0.5,
+        ..MatchingConfig::default()
+    };
+    let part = [1, 4, 5, 9];
+    let (k, rounds) = (3, 3000);
+    for online in [false, true] {
+        let coupler = Coupler::new(&config, 0, 0).unwrap();
+        let coupler = if online {
+            coupler.with_dense_limit(1)
+        } else {
+            coupler
+        };
+        let plan = coupler.plan(&x, &y, None).unwrap();
+        assert_eq!(plan.is_online(), online);
+        let mut counts = Array2::<f64>::zeros((12, 10));
+        for r in 0..rounds {
+            let draw = PairDraw {
+                balanced: true,
+                k,
+                joint: false,
+                sources: part.len(),
+                seed: r,
+            };
+            let p = plan.pairs_within(&part, draw).unwrap();
+            // Each row of the part once, with its k targets; no other row.
+            let mut rows = p.source.clone();
+            rows.dedup();
+            assert_eq!(rows, part);
+            for (&i, &j) in p.source.iter().zip(&p.target) {
+                counts[[i, j]] += 1.0;
+            }
+        }
+        let conditional = plan.rows(&part);
+        let statistic = |of: &dyn Fn(usize) -> usize| -> f64 {
+            let mut chi2 = 0.0;
+            for (a, &i) in part.iter().enumerate() {
+                let row = conditional.row(of(a));
+                let total: f64 = row.iter().map(|&v| v as f64).sum();
+                for (j, &pij) in row.iter().enumerate() {
+                    let e = (rounds as usize * k) as f64 * pij as f64 / total;
+                    chi2 += (counts[[i, j]] - e).powi(2) / e;
+                }
+            }
+            chi2
+        };
+        // 4 rows x 9 degrees of freedom = 36: the 0.999 quantile is 67.98.
+        let chi2 = statistic(&|a| a);
+        assert!(chi2 < 67.98, "online {online}: chi-square {chi2:.1}");
+        // The statistic can fail: against the conditionals of the rows in another order.
+        let wrong = statistic(&|a| (a + 1) % part.len());
+        assert!(wrong > 67.98, "online {online}: {wrong:.1}");
+    }
+}
