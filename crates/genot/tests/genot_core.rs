@@ -191,25 +191,12 @@ fn save_then_load_gives_identical_predictions() {
 /// and continues exactly as the uninterrupted fit (a linear plan depends on its batch only).
 #[test]
 fn resume_within_a_shared_plan_continues_the_loss_curve() {
-    let data = TrainingData::new(
-        gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 512, 1),
-        gaussian_samples(&array![3.0, 1.0], &Array2::eye(2), 512, 2),
-    );
-    let cfg = |iterations| {
-        let matching = MatchingConfig {
-            ot_batch_size: Some(512),
-            ..Default::default()
-        };
-        let training = TrainConfig {
-            iterations,
-            batch_size: 128,
-            lr: 1e-3,
-            checkpoint_every: 10,
-            seed: 5,
-            ..Default::default()
-        };
-        make_config(&data, matching, training, small_arch()).unwrap()
+    let data = resume_data();
+    let matching = MatchingConfig {
+        ot_batch_size: Some(512),
+        ..Default::default()
     };
+    let cfg = |iterations| resume_config(&data, matching.clone(), iterations);
     assert_eq!(cfg(1).matching.ot_plan_reuse, Some(4));
     let (_, full) = fit(&data, cfg(16), &Device::flex(), FitOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -230,28 +217,35 @@ fn resume_within_a_shared_plan_continues_the_loss_curve() {
     assert_ne!(other.losses, full.losses);
 }
 
-#[test]
-fn resume_continues_the_loss_curve() {
-    let data = TrainingData::new(
+/// Two Gaussian clouds of 512 points, for the resume tests.
+fn resume_data() -> TrainingData {
+    TrainingData::new(
         gaussian_samples(&array![0.0, 0.0], &Array2::eye(2), 512, 1),
         gaussian_samples(&array![3.0, 1.0], &Array2::eye(2), 512, 2),
-    );
-    let cfg = |iterations| {
-        make_config(
-            &data,
-            MatchingConfig::default(),
-            TrainConfig {
-                iterations,
-                batch_size: 128,
-                lr: 1e-3,
-                checkpoint_every: 10,
-                seed: 5,
-                ..Default::default()
-            },
-            small_arch(),
-        )
-        .unwrap()
+    )
+}
+
+/// A fit of `iterations` on `data` at batch 128, with a checkpoint every 10 iterations.
+fn resume_config(
+    data: &TrainingData,
+    matching: MatchingConfig,
+    iterations: usize,
+) -> genot::config::GenotConfig {
+    let training = TrainConfig {
+        iterations,
+        batch_size: 128,
+        lr: 1e-3,
+        checkpoint_every: 10,
+        seed: 5,
+        ..Default::default()
     };
+    make_config(data, matching, training, small_arch()).unwrap()
+}
+
+#[test]
+fn resume_continues_the_loss_curve() {
+    let data = resume_data();
+    let cfg = |iterations| resume_config(&data, MatchingConfig::default(), iterations);
     let (_, full) = fit(&data, cfg(30), &Device::flex(), FitOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = |resume| FitOptions {
