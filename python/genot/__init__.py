@@ -183,14 +183,16 @@ class GENOT:
         - ``source_conditions``/``target_conditions``: one label per row (list, array or
           pandas Series); each batch is drawn within one label.
         - ``ot_batch_size``: points of each side that each coupling is solved on (default
-          ``4 * batch_size`` for linear couplings, ``batch_size`` for GW); the network's
+          ``4 * batch_size`` for linear couplings, at most the points there are and 8192;
+          ``batch_size`` for GW); the network's
           ``batch_size`` sources are drawn from that larger
           plan, which shrinks the coupling's minibatch bias. Linear couplings above 8192
           points are solved online (costs recomputed, memory O(M d), slower).
         - ``ot_plan_reuse``: iterations that draw their pairs from one plan (default
-          ``ot_batch_size // batch_size``: every source of a plan is used once, in disjoint
-          random windows, so a large coupling costs one solve per that many iterations);
-          ``1`` solves a fresh plan every iteration.
+          ``ot_batch_size // batch_size``: every source of a balanced plan is used once, in
+          disjoint random windows, so a large coupling costs one solve per that many
+          iterations; unbalanced and joint draws pick from the whole plan by mass); ``1``
+          solves a fresh plan every iteration.
         - ``progress``: ``True`` shows a bar (tqdm when installed), ``False`` nothing, a
           callable is called as ``progress(iteration, iterations, loss)``.
         - ``checkpoint_dir``: write ``checkpoint/`` there every ``checkpoint_every``

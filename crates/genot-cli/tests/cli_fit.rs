@@ -359,8 +359,8 @@ fn an_unconverged_batch_coupling_trains_on_with_one_warning() {
         "3",
         "--batch-size",
         "64",
-        "--ot-plan-reuse",
-        "1",
+        "--ot-batch-size",
+        "64",
     ];
     let out = fit_small(&x, &y, &model, "12", &limits);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

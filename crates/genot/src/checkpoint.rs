@@ -140,7 +140,7 @@ pub(crate) fn load_checkpoint(
         .map_err(|e| GenotError::file(&sp, format!("cannot read: {e}")))?;
     let state: CheckpointState = serde_json::from_str(&text)
         .map_err(|e| GenotError::file(&sp, format!("not a checkpoint state: {e}")))?;
-    let mut saved = state.config.clone();
+    let mut saved = state.config.clone().settled();
     saved.training.iterations = config.training.iterations;
     saved.training.checkpoint_every = config.training.checkpoint_every;
     if &saved != config {

@@ -86,12 +86,13 @@ pub struct MatchingConfig {
     pub ot_batch_size: Option<usize>,
     /// Iterations that draw their pairs from one OT plan (`None`: `ot_batch_size /
     /// batch_size`). Iteration `r` of the plan's run draws its `batch_size` sources from
-    /// the `r`-th window of a random order of the plan's rows, so that at the default
-    /// every source of the plan is used once (beyond it, sources repeat): a large coupling
-    /// costs one solve per run instead of one per iteration. A configuration made for a
-    /// fit holds the number in effect; models written before the setting existed solved a
-    /// plan every iteration (1).
-    #[serde(default = "reuse_before_the_setting")]
+    /// the `r`-th window of a random order of the plan's rows (balanced row-wise draws;
+    /// unbalanced and joint draws pick from the whole plan by mass), so that at the
+    /// default every source of the plan is used once (beyond it, sources repeat): a large
+    /// coupling costs one solve per run instead of one per iteration. A configuration made for a
+    /// fit holds the number in effect ([`GenotConfig::settled`] fills it in for models
+    /// written before the setting existed, which solved a plan every iteration).
+    #[serde(default)]
     pub ot_plan_reuse: Option<usize>,
 }
 
@@ -101,9 +102,10 @@ pub struct MatchingConfig {
 /// iteration (bench/DEFAULTS-STUDY.md, fifth study).
 pub const LINEAR_OT_BATCHES: usize = 4;
 
-fn reuse_before_the_setting() -> Option<usize> {
-    Some(1)
-}
+/// Largest default OT batch: the side of the largest dense coupling
+/// ([`crate::coupling::DENSE_BATCH_ENTRIES`]).
+const DENSE_OT_BATCH: usize = 8192;
+const _: () = assert!(DENSE_OT_BATCH * DENSE_OT_BATCH == crate::coupling::DENSE_BATCH_ENTRIES);
 
 /// OTT's defaults for the batch solves (`Sinkhorn()`: 2000 iterations, threshold 1e-3;
 /// `GromovWasserstein`: 50 outer iterations, threshold 1e-3 as in `match_quadratic`).
@@ -170,11 +172,16 @@ impl MatchingConfig {
         self.ot_batch_size.unwrap_or(batch_size)
     }
 
-    /// The OT batch when the user gives none: [`LINEAR_OT_BATCHES`] network batches for a
-    /// linear coupling, one for GW (whose solves grow faster with the batch).
-    pub fn default_ot_batch(&self, batch_size: usize) -> usize {
+    /// The OT batch when the user gives none, for data of `points` rows on its larger side:
+    /// [`LINEAR_OT_BATCHES`] network batches for a linear coupling, but no more than the
+    /// points there are nor than a dense coupling holds (8192); one network batch for GW
+    /// (whose solves grow faster with the batch).
+    pub fn default_ot_batch(&self, batch_size: usize, points: usize) -> usize {
         match self.kind {
-            Kind::Linear => LINEAR_OT_BATCHES * batch_size,
+            Kind::Linear => (LINEAR_OT_BATCHES * batch_size)
+                .min(points)
+                .min(DENSE_OT_BATCH)
+                .max(batch_size),
             Kind::Quadratic | Kind::Fused => batch_size,
         }
     }
@@ -445,6 +452,19 @@ pub struct GenotConfig {
     /// written before it was recorded, and before training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trained_by: Option<TrainedBy>,
+}
+
+impl GenotConfig {
+    /// The configuration as a file holds it, with what older files leave unset made
+    /// explicit: a model written before `ot_batch_size` had a default of its own holds
+    /// `null` there, and coupled one network batch per iteration.
+    pub fn settled(mut self) -> Self {
+        let b = self.training.batch_size;
+        let m = &mut self.matching;
+        m.ot_batch_size = Some(m.ot_batch(b));
+        m.ot_plan_reuse = Some(m.plan_reuse(b));
+        self
+    }
 }
 
 /// The engine and device of a fit.

@@ -40,9 +40,10 @@ pub fn make_config(
     matching.validate()?;
     training.validate()?;
     let b = training.batch_size;
+    let points = data.source.nrows().max(data.target.nrows());
     let m = matching
         .ot_batch_size
-        .unwrap_or_else(|| matching.default_ot_batch(b));
+        .unwrap_or_else(|| matching.default_ot_batch(b, points));
     if m < b {
         return Err(GenotError::Invalid(format!(
             "ot_batch_size ({m}) must be at least batch_size ({b}): the network's pairs are drawn from the OT batch"

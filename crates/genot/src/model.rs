@@ -246,9 +246,9 @@ impl Genot {
         let text = std::fs::read_to_string(&cpath).map_err(|e| {
             GenotError::file(&cpath, format!("cannot read the model configuration: {e}"))
         })?;
-        let config: GenotConfig = serde_json::from_str(&text).map_err(|e| {
-            GenotError::file(&cpath, format!("not a valid model configuration: {e}"))
-        })?;
+        let config: GenotConfig = serde_json::from_str::<GenotConfig>(&text)
+            .map_err(|e| GenotError::file(&cpath, format!("not a valid model configuration: {e}")))?
+            .settled();
         let wpath = dir.join(WEIGHTS_FILE);
         let weights = params::read_safetensors(&wpath).map_err(|e| GenotError::file(&wpath, e))?;
         // The network is built from config.json: check its size against the weights first,

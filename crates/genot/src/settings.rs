@@ -114,16 +114,18 @@ pub struct FitSettings {
     #[arg(long, value_enum)]
     pub orientation: Orientation,
     /// Points of each side that each coupling is solved on (default: 4 x the batch size
-    /// for linear couplings, the batch size for GW); the network's batch of sources and
+    /// for linear couplings, at most the points there are and 8192; the batch size for
+    /// GW); the network's batch of sources and
     /// their pairs are drawn from that larger plan, which shrinks the coupling's minibatch
     /// bias for the same network step. Linear couplings above 8192 points are solved
     /// online (costs recomputed, memory O(M d), slower).
     #[arg(long)]
     pub ot_batch_size: Option<usize>,
     /// Iterations that draw their pairs from one OT plan (default: ot_batch_size /
-    /// batch_size, so every source of a plan is used once, in disjoint random windows;
-    /// beyond it sources repeat): a large --ot-batch-size then costs one solve per that
-    /// many iterations. 1 solves a fresh plan every iteration.
+    /// batch_size, so every source of a balanced plan is used once, in disjoint random
+    /// windows; beyond it sources repeat; unbalanced and joint draws pick from the whole
+    /// plan by mass): a large --ot-batch-size then costs one solve per that many
+    /// iterations. 1 solves a fresh plan every iteration.
     #[arg(long)]
     pub ot_plan_reuse: Option<usize>,
     /// Exponential moving average of the weights with this decay; the model keeps the

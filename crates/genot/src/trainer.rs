@@ -2,10 +2,18 @@
 //! couples it, samples the network's pairs, and takes one flow-matching step (and, for
 //! U-GENOT, one step of eta and xi), with the GW orientation fix and the EMA.
 //!
-//! Randomness: iteration `i` draws its batch from the ChaCha stream `i + 1` of the seed and
-//! its pairs, latents and times from stream `i + 1` of a derived seed; the initial weights
-//! come from the seed alone. A run resumed from a checkpoint therefore continues exactly as
-//! the uninterrupted run would.
+//! One plan can feed several iterations (`ot_plan_reuse`, a "run" of iterations; the GW
+//! warm-up is one run too): the run's first iteration draws and couples the OT batch, and
+//! each of its iterations draws its pairs from its own window of the plan's rows.
+//!
+//! Randomness: a run starting at iteration `s` draws its OT batch from the ChaCha stream
+//! `s + 1` of the seed (the warm-up's from stream 1), and iteration `i` its pairs, latents
+//! and times from stream `i + 1` of a derived seed; the initial weights come from the seed
+//! alone. A run resumed from a checkpoint therefore continues exactly as the uninterrupted
+//! run would, with one exception: resumed inside a run of several iterations, a GW fit
+//! re-solves the run's plan from the model's image under the resumed weights, not those of
+//! the run's first iteration (the default GW coupling feeds one iteration, so only an
+//! explicit `ot_batch_size` above the batch size meets this).
 
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::config::{GenotConfig, Orientation};
@@ -176,6 +184,7 @@ impl<'a> Trainer<'a> {
         };
         self.report = state.report;
         self.report.resumed_from = state.iteration;
+        self.held = None;
         Ok(())
     }
 
@@ -343,9 +352,13 @@ impl<'a> Trainer<'a> {
             sources: tc.batch_size.min(rows),
             seed,
         };
+        // Balanced row-wise draws take the window's sources; unbalanced and joint draws,
+        // which pick rows by their mass, draw from the whole plan every iteration (within
+        // a window each would get its share of sources whatever the window's mass).
+        let windowed = m.is_balanced() && !m.joint;
         let pairs = match &part {
-            None => plan.pairs(draw(si.len())),
-            Some((rows, _)) => plan.pairs_within(rows, draw(rows.len())),
+            Some((rows, _)) if windowed => plan.pairs_within(rows, draw(rows.len())),
+            _ => plan.pairs(draw(si.len())),
         }
         .map_err(matching_err)?;
         let src_rows: Vec<usize> = pairs.source.iter().map(|&i| si[i]).collect();
@@ -502,11 +515,11 @@ struct HeldPlan {
 
 /// A random order of a plan's rows and of its columns, read in consecutive windows of
 /// `size` (the network's batch size), wrapping around: iteration `r` of the run draws its
-/// sources from rows window `r` (and U-GENOT's eta and xi regress the masses of rows and
-/// columns window `r`). With an OT batch of `reuse` network batches (the default) the
-/// windows are disjoint and every source of the plan is used once over the run; a smaller
-/// OT batch (a condition with few points) wraps around, each window still of distinct
-/// rows.
+/// sources from rows window `r` (balanced row-wise draws; U-GENOT's eta and xi regress the
+/// masses of rows and columns window `r`). With an OT batch of `reuse` network batches (the
+/// default) the windows are disjoint and every source of the plan is used once over the
+/// run; a smaller OT batch (a condition with few points) wraps around, each window still
+/// of distinct rows.
 struct Parts {
     rows: Vec<usize>,
     cols: Vec<usize>,

@@ -242,6 +242,63 @@ fn resume_config(
     make_config(data, matching, training, small_arch()).unwrap()
 }
 
+/// A checkpoint and a model written before `ot_batch_size` had a default of its own hold
+/// `null` there (one network batch) and no `ot_plan_reuse`: the model loads with one batch
+/// per coupling, and the checkpoint resumes with `ot_batch_size` equal to the batch size
+/// (with the new default it is refused, naming the setting).
+#[test]
+fn an_older_checkpoint_couples_one_batch_and_resumes() {
+    let data = resume_data();
+    let one_batch = MatchingConfig {
+        ot_batch_size: Some(128),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |resume| FitOptions {
+        checkpoint_dir: Some(dir.path().to_path_buf()),
+        resume,
+        ..Default::default()
+    };
+    let cfg = |m: &MatchingConfig, iterations| resume_config(&data, m.clone(), iterations);
+    let (model, _) = fit(&data, cfg(&one_batch, 10), &Device::flex(), opts(false)).unwrap();
+    // Make the files look older.
+    let older = |path: &std::path::Path, at: &[&str]| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut m = &mut v;
+        for key in at {
+            m = &mut m[*key];
+        }
+        m["ot_batch_size"] = serde_json::Value::Null;
+        m.as_object_mut().unwrap().remove("ot_plan_reuse");
+        std::fs::write(path, v.to_string()).unwrap();
+    };
+    let state = dir.path().join(CHECKPOINT).join("state.json");
+    older(&state, &["config", "matching"]);
+    let saved = tempfile::tempdir().unwrap();
+    model.save(saved.path()).unwrap();
+    let config = saved.path().join("config.json");
+    older(&config, &["matching"]);
+    // (Older models had no manifest either.)
+    let _ = std::fs::remove_file(saved.path().join("manifest.json"));
+    let loaded = Genot::load(saved.path(), &Device::flex()).unwrap();
+    assert_eq!(loaded.config.matching.ot_batch_size, Some(128));
+    assert_eq!(loaded.config.matching.ot_plan_reuse, Some(1));
+    // The default now couples 512 points (4 batches, all the points): refused, named.
+    let err = fit(
+        &data,
+        cfg(&MatchingConfig::default(), 20),
+        &Device::flex(),
+        opts(true),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`ot_batch_size`"), "{err}");
+    let (_, resumed) = fit(&data, cfg(&one_batch, 20), &Device::flex(), opts(true)).unwrap();
+    assert_eq!(resumed.resumed_from, 10);
+    assert_eq!(resumed.losses.len(), 20);
+}
+
 #[test]
 fn resume_continues_the_loss_curve() {
     let data = resume_data();
