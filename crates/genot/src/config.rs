@@ -89,9 +89,9 @@ pub struct MatchingConfig {
     /// the `r`-th window of a random order of the plan's rows (balanced row-wise draws;
     /// unbalanced and joint draws pick from the whole plan by mass), so that at the
     /// default every source of the plan is used once (beyond it, sources repeat): a large
-    /// coupling costs one solve per run instead of one per iteration. A configuration made for a
-    /// fit holds the number in effect ([`GenotConfig::settled`] fills it in for models
-    /// written before the setting existed, which solved a plan every iteration).
+    /// coupling costs one solve per run instead of one per iteration. A configuration made
+    /// for a fit holds the number in effect ([`GenotConfig::settled`] fills it in for
+    /// models written before the setting existed, which solved a plan every iteration).
     #[serde(default)]
     pub ot_plan_reuse: Option<usize>,
 }
