@@ -54,10 +54,10 @@ pub fn make_config(
             "ot_plan_reuse must be at least 1 (1: a fresh plan every iteration)".into(),
         ));
     }
-    // The model records the OT batch and reuse in effect, not "the default".
+    // The model records the OT batch and reuse in effect, not "the default" (the reuse is
+    // filled in by `settled` below).
     let matching = MatchingConfig {
         ot_batch_size: Some(m),
-        ot_plan_reuse: Some(matching.ot_plan_reuse.unwrap_or(m / b)),
         ..matching
     };
     let (p, q) = (data.source.ncols(), data.target.ncols());
@@ -122,5 +122,6 @@ pub fn make_config(
         matching,
         training,
         trained_by: None,
-    })
+    }
+    .settled())
 }

@@ -310,7 +310,6 @@ impl<'a> Trainer<'a> {
     /// The next iteration ([`Trainer::iteration`], 0-based).
     pub fn step(&mut self) -> Result<Step> {
         let it = self.iteration();
-        let (k, q) = (self.config.matching.k_samples, self.config.target_dim);
         // Latents, times and pairs come from stream `it + 1` of a derived seed; the OT
         // batch from the stream of its run's first iteration.
         let mut rng = pair_rng(self.config.training.seed, it);
@@ -319,22 +318,16 @@ impl<'a> Trainer<'a> {
             Some(h) if h.start == start => h,
             _ => self.solve_run(start, it, &mut rng)?,
         };
-        let result = self.train_on(&held, it, k, q, &mut rng);
+        let result = self.train_on(&held, it, &mut rng);
         self.held = Some(held);
         result
     }
 
     /// Iteration `it`'s training step on pairs drawn from its run's plan `held`.
-    fn train_on(
-        &mut self,
-        held: &HeldPlan,
-        it: usize,
-        k: usize,
-        q: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Result<Step> {
+    fn train_on(&mut self, held: &HeldPlan, it: usize, rng: &mut ChaCha8Rng) -> Result<Step> {
         let tc = &self.config.training;
         let m = &self.config.matching;
+        let (k, q) = (m.k_samples, self.config.target_dim);
         let matching_err = |source| GenotError::Matching {
             iteration: it,
             source,
