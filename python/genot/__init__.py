@@ -78,6 +78,8 @@ class GENOT:
     - ``lr``, ``weight_decay``, ``ema``, ``grad_clip``: AdamW and its extras. ``ema``
       (default 0.999) is the decay of the moving average of the weights that the model
       keeps, warmed up over the run; ``None`` or ``0`` keeps the last weights.
+    - ``lr_schedule``: ``"constant"`` (the default) or ``"cosine"`` (half a cosine from
+      ``lr`` down to 0 at the last of :meth:`fit`'s ``iterations``).
     - ``normalize``: scaling of the network's input and output, ``"isotropic"`` (the
       default: centred, one scale per side), ``"per-feature"`` (mean 0, std 1 per
       feature) or ``"none"``.
@@ -110,6 +112,7 @@ class GENOT:
         gw_threshold: float = _DEFAULTS["gw_threshold"],
         orientation: str = _DEFAULTS["orientation"],
         lr: float = _DEFAULTS["lr"],
+        lr_schedule: str = _DEFAULTS["lr_schedule"],
         weight_decay: float = _DEFAULTS["weight_decay"],
         ema: Optional[float] = _DEFAULTS["ema"],
         grad_clip: Optional[float] = _DEFAULTS["grad_clip"],
@@ -141,6 +144,7 @@ class GENOT:
             "gw_threshold": number(gw_threshold, "gw_threshold", positive=True),
             "orientation": choice(orientation, "orientation", _CHOICES["orientation"]),
             "lr": number(lr, "lr", positive=True),
+            "lr_schedule": choice(lr_schedule, "lr_schedule", _CHOICES["lr_schedule"]),
             "weight_decay": number(weight_decay, "weight_decay"),
             "ema": number(ema, "ema", optional=True),
             "grad_clip": number(grad_clip, "grad_clip", positive=True, optional=True),

@@ -331,6 +331,17 @@ def test_a_large_ot_batch_is_solved_once_per_run_of_iterations():
         model.fit(x, y, iterations=4, batch_size=64, ot_plan_reuse=0, progress=False)
 
 
+def test_a_cosine_learning_rate_schedule_trains_and_a_bogus_one_is_refused(tmp_path):
+    x, y = cloud(128, 2), cloud(128, 2, shift=4.0, seed=1)
+    model = genot.GENOT(**SMALL, lr_schedule="cosine", seed=0)
+    model.fit(x, y, iterations=4, batch_size=64, progress=False)
+    assert model.config["training"]["lr_schedule"] == "cosine"
+    model.save(tmp_path / "m")
+    assert genot.GENOT.load(tmp_path / "m").settings["lr_schedule"] == "cosine"
+    with pytest.raises(ValueError, match="lr_schedule"):
+        genot.GENOT(**SMALL, lr_schedule="linear")
+
+
 def test_an_unconverged_batch_coupling_warns_once_and_trains_on():
     x, y = cloud(128, 2), cloud(128, 2, shift=4.0, seed=1)
     model = genot.GENOT(**SMALL, epsilon=1e-3, sinkhorn_max_iterations=3, seed=0)

@@ -449,3 +449,29 @@ fn a_larger_ot_batch_trains_and_a_smaller_one_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ot_plan_reuse must be at least 1"), "{err}");
 }
+
+/// `--lr-schedule cosine` trains, is recorded in the model's config (older models read as
+/// constant), and an unknown schedule is refused with the names there are.
+#[test]
+fn a_cosine_learning_rate_schedule_is_recorded_and_a_bogus_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, model) = clouds_in(dir.path(), 300, 4.0);
+    let report = ok_json(fit_small(
+        &x,
+        &y,
+        &model,
+        "10",
+        &["--lr-schedule", "cosine"],
+    ));
+    assert_eq!(report["iterations"], 10);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["training"]["lr_schedule"], "cosine");
+    let out = fit_small(&x, &y, &model, "10", &["--lr-schedule", "linear"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("linear") && err.contains("constant") && err.contains("cosine"),
+        "{err}"
+    );
+}

@@ -265,6 +265,39 @@ pub enum Orientation {
     None,
 }
 
+/// How the learning rate moves over a run of `iterations` steps ([`TrainConfig::lr_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `lr` at every iteration (the default).
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` at the first iteration down to 0 after the last
+    /// (Loshchilov and Hutter 2017, without restarts): long runs end on small steps, which
+    /// the constant rate's gradient noise never takes.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The rate of iteration `it` (0-based) of `iterations`, from the base rate `lr`.
+    ///
+    /// ```
+    /// use genot::config::LrSchedule;
+    /// assert_eq!(LrSchedule::Constant.at(1e-3, 70, 100), 1e-3);
+    /// assert_eq!(LrSchedule::Cosine.at(1e-3, 0, 100), 1e-3);
+    /// assert!((LrSchedule::Cosine.at(1e-3, 50, 100) - 0.5e-3).abs() < 1e-12);
+    /// ```
+    pub fn at(self, lr: f64, it: usize, iterations: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let done = it.min(iterations) as f64 / iterations.max(1) as f64;
+                0.5 * lr * (1.0 + (std::f64::consts::PI * done).cos())
+            }
+        }
+    }
+}
+
 /// How the network's source input and target output are scaled (fitted on the training
 /// data, stored in [`Normalization`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -314,6 +347,10 @@ pub struct TrainConfig {
     /// has the same size.
     pub batch_size: usize,
     pub lr: f64,
+    /// How the learning rate moves over the run's `iterations` (model directories and
+    /// checkpoints written before this setting existed used a constant rate).
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     pub weight_decay: f64,
     /// Adam's epsilon (1e-8 as PyTorch and optax; burn's default 1e-5 slows training).
     pub adam_epsilon: f64,
@@ -341,6 +378,7 @@ impl Default for TrainConfig {
             // 0.13 vs 0.29, Gaussian BW-UVP 2.1% vs 5.2%, SNARE-seq FOSCTTM 0.150 vs
             // 0.149, Kang energy distance 21.9 vs 20.0 (seed sd 2.5-2.9).
             lr: 1e-3,
+            lr_schedule: LrSchedule::Constant,
             weight_decay: 1e-10,
             adam_epsilon: 1e-8,
             // bench/DEFAULTS-STUDY.md (issue 13), 3 seeds, the average against the last
@@ -367,6 +405,11 @@ impl TrainConfig {
     /// weights).
     pub fn ema_decay(&self) -> Option<f64> {
         self.ema.filter(|&d| d > 0.0)
+    }
+
+    /// The learning rate of iteration `it` (0-based) of this run's `iterations`.
+    pub fn lr_at(&self, it: usize) -> f64 {
+        self.lr_schedule.at(self.lr, it, self.iterations)
     }
 
     /// Checks every value; the message names the setting.

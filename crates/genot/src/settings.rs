@@ -12,7 +12,8 @@
 //! ```
 
 use crate::config::{
-    GenotConfig, Kind, MatchingConfig, Normalize, Orientation, RescalingConfig, TrainConfig,
+    GenotConfig, Kind, LrSchedule, MatchingConfig, Normalize, Orientation, RescalingConfig,
+    TrainConfig,
 };
 use crate::configure::{make_config, Architecture};
 use crate::data::TrainingData;
@@ -71,6 +72,11 @@ pub struct FitSettings {
     /// AdamW learning rate (1e-3: best or tied on 3 of the 4 tasks of bench/DEFAULTS-STUDY.md).
     #[arg(long)]
     pub lr: f64,
+    /// Learning-rate schedule over the run's iterations: constant, or cosine (half a cosine
+    /// from lr down to 0 at the last iteration; a resume with other --iterations follows
+    /// the new run's curve).
+    #[arg(long, value_enum)]
+    pub lr_schedule: LrSchedule,
     /// AdamW weight decay.
     #[arg(long)]
     pub weight_decay: f64,
@@ -371,6 +377,7 @@ impl FitSettings {
             iterations: self.iterations,
             batch_size: self.batch_size,
             lr: self.lr,
+            lr_schedule: self.lr_schedule,
             weight_decay: self.weight_decay,
             ema: self.ema,
             grad_clip: self.grad_clip,
@@ -433,6 +440,7 @@ impl FitSettings {
             iterations: t.iterations,
             batch_size: t.batch_size,
             lr: t.lr,
+            lr_schedule: t.lr_schedule,
             weight_decay: t.weight_decay,
             hidden: size.0,
             layers: size.1,

@@ -371,10 +371,11 @@ impl<'a> Trainer<'a> {
         let (xt, u) = straight_path(z.view(), ys.view(), &t, 0.0, rng);
 
         let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+        let lr = tc.lr_at(it);
         let lv = self
             .nets
             .velocity
-            .step(&tf, xt.view(), cond.view(), u.view(), tc.lr);
+            .step(&tf, xt.view(), cond.view(), u.view(), lr);
         if !lv.is_finite() {
             return Err(GenotError::NonFiniteLoss {
                 iteration: it + 1,
@@ -403,7 +404,7 @@ impl<'a> Trainer<'a> {
                 .into_iter()
                 .zip(&mut losses)
             {
-                *loss = net.step(input, mass, tc.lr);
+                *loss = net.step(input, mass, lr);
                 if !loss.is_finite() {
                     return Err(GenotError::NonFiniteLoss {
                         iteration: it + 1,
@@ -616,5 +617,70 @@ mod tests {
         assert_eq!(first_two.len(), 6);
         // Fewer rows than a window: all of them.
         assert_eq!(parts(3, 4).part(2).0, vec![0, 1, 2]);
+    }
+
+    /// Two iterations of a cosine run step at lr, then lr / 2 (half-way down the cosine): a
+    /// constant run whose rate is halved by hand before its second step ends on the same
+    /// weights, bit for bit, and one left at lr does not.
+    #[test]
+    fn a_cosine_schedule_steps_at_its_rates() {
+        use crate::config::{LrSchedule, MatchingConfig, TrainConfig};
+        use crate::configure::{make_config, Architecture};
+        use crate::data::TrainingData;
+        use crate::engine::Engine;
+        use burn::tensor::Device;
+        use ndarray::Array2;
+
+        let grid = |n: usize, shift: f32| {
+            Array2::from_shape_fn((n, 2), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 5.0 + shift)
+        };
+        let data = TrainingData::new(grid(64, 0.0), grid(64, 2.0));
+        let trainer = |lr_schedule| {
+            let training = TrainConfig {
+                iterations: 2,
+                batch_size: 16,
+                lr: 1e-2,
+                lr_schedule,
+                ema: None,
+                ..TrainConfig::default()
+            };
+            let arch = Architecture {
+                hidden: 8,
+                layers: 1,
+                time_frequencies: 2,
+                ..Architecture::default()
+            };
+            let config = make_config(&data, MatchingConfig::default(), training, arch).unwrap();
+            super::Trainer::new(&data, config, &Device::flex(), Engine::Native).unwrap()
+        };
+        let weights = |t: &super::Trainer| -> Vec<Vec<f32>> {
+            let w = t.nets.velocity.weights();
+            w.into_values().map(|a| a.values).collect()
+        };
+        let (mut cosine, mut halved, mut constant) = (
+            trainer(LrSchedule::Cosine),
+            trainer(LrSchedule::Constant),
+            trainer(LrSchedule::Constant),
+        );
+        for t in [&mut cosine, &mut halved, &mut constant] {
+            t.step().unwrap();
+        }
+        // (assert! rather than assert_eq!: a failure names the step, not 300 weights.)
+        assert!(
+            weights(&cosine) == weights(&constant),
+            "the first step is not at lr"
+        );
+        halved.config.training.lr = 0.5e-2;
+        for t in [&mut cosine, &mut halved, &mut constant] {
+            t.step().unwrap();
+        }
+        assert!(
+            weights(&cosine) == weights(&halved),
+            "the second step is not at lr / 2"
+        );
+        assert!(
+            weights(&cosine) != weights(&constant),
+            "the second step is at lr"
+        );
     }
 }
