@@ -450,8 +450,8 @@ fn a_larger_ot_batch_trains_and_a_smaller_one_is_refused() {
     assert!(err.contains("ot_plan_reuse must be at least 1"), "{err}");
 }
 
-/// `--lr-schedule cosine` trains, is recorded in the model's config (older models read as
-/// constant), and an unknown schedule is refused with the names there are.
+/// `--lr-schedule cosine` trains and is recorded in the model's config, and an unknown
+/// schedule is refused with the names there are.
 #[test]
 fn a_cosine_learning_rate_schedule_is_recorded_and_a_bogus_one_refused() {
     let dir = tempfile::tempdir().unwrap();

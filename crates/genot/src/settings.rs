@@ -580,12 +580,15 @@ mod tests {
         }
         let iso3 = norm_of(&data3, "isotropic");
         assert_eq!(iso3.target_std[..2], [2.0, 2.0]);
-        // Model directories written before the setting existed read as per-feature.
+        // Model directories written before the settings existed read as per-feature, at a
+        // constant rate.
         let old: TrainConfig = serde_json::from_str(
             r#"{"iterations": 1, "batch_size": 2, "lr": 1e-3, "weight_decay": 0, "adam_epsilon": 1e-8, "ema": null, "grad_clip": null, "seed": 0, "checkpoint_every": 0}"#,
         )
         .unwrap();
         assert_eq!(old.normalize, Normalize::PerFeature);
+        assert_eq!(old.lr_schedule, LrSchedule::Constant);
+        assert_eq!(old.lr_at(0), old.lr_at(1));
     }
 
     #[test]
